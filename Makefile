@@ -1,0 +1,52 @@
+# The two commands a new machine needs: `make run` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test bench lint format migrate superuser clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# A fresh SECRET_KEY and Fernet key, written once; .env is git-ignored and never overwritten.
+.env: | $(STAMP)
+	$(PY) -c "import secrets; from cryptography.fernet import Fernet; \
+	open('.env', 'x').write('SECRET_KEY=' + secrets.token_urlsafe(50) + '\n' \
+	+ 'FIELD_ENCRYPTION_KEYS=' + Fernet.generate_key().decode() + '\n')"
+	chmod 600 .env
+
+var:
+	mkdir -p var/celery-broker var/celery-processed var/cache
+
+migrate: $(STAMP) .env var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_model_catalog
+	$(PY) manage.py setup_schedules
+
+run: migrate
+	$(VENV)/bin/honcho start -f Procfile
+
+superuser: $(STAMP) .env var
+	$(PY) manage.py createsuperuser
+
+test: $(STAMP)
+	$(VENV)/bin/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/pytest benchmarks -q -p no:randomly $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) var .coverage .coverage.*

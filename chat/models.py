@@ -1,0 +1,1 @@
+"""Models of the chat app (Conversation and Message arrive with the call runtime)."""

@@ -1,0 +1,93 @@
+"""The one DRF exception handler: every API error leaves as {"error": {code, message, details}}."""
+
+import logging
+from typing import Any
+
+from django.core import exceptions as django_exceptions
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+
+from config.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+_DRF_CODES = {
+    drf_exceptions.ParseError: "malformed_request",
+    drf_exceptions.NotAuthenticated: "not_authenticated",
+    drf_exceptions.AuthenticationFailed: "authentication_failed",
+    drf_exceptions.PermissionDenied: "permission_denied",
+    drf_exceptions.NotFound: "not_found",
+    drf_exceptions.MethodNotAllowed: "method_not_allowed",
+    drf_exceptions.NotAcceptable: "not_acceptable",
+    drf_exceptions.UnsupportedMediaType: "unsupported_media_type",
+    drf_exceptions.Throttled: "too_many_requests",
+    drf_exceptions.ValidationError: "invalid",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _from_drf(exc: drf_exceptions.APIException) -> Response:
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, drf_exceptions.ValidationError):
+        detail = exc.detail
+        if isinstance(detail, dict | list):
+            details = (
+                {"fields": detail} if isinstance(detail, dict) else {"non_field_errors": detail}
+            )
+        else:
+            details = {"non_field_errors": [detail]}
+        message = _first_message(detail) or "The request is invalid."
+        body = error_body(code, message, details)
+    else:
+        body = error_body(code, str(exc.detail))
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    return Response(body, status=exc.status_code, headers=headers)
+
+
+def _first_message(detail: Any) -> str | None:
+    """The first human message in a nested DRF error structure, prefixed by its field."""
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            inner = _first_message(value)
+            if inner:
+                return inner if field == "non_field_errors" else f"{field}: {inner}"
+    elif isinstance(detail, list):
+        for value in detail:
+            inner = _first_message(value)
+            if inner:
+                return inner
+    elif detail:
+        return str(detail)
+    return None
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        return Response(exc.as_dict(), status=exc.http_status, headers=exc.headers())
+    if isinstance(exc, django_exceptions.RequestDataTooBig):
+        return Response(
+            error_body("payload_too_large", "The request body is too large."), status=413
+        )
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, django_exceptions.PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    elif isinstance(exc, django_exceptions.ValidationError):
+        exc = drf_exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
+    if isinstance(exc, drf_exceptions.APIException):
+        return _from_drf(exc)
+    logger.exception("Unhandled error in API view")
+    return Response(
+        error_body("internal_error", "An internal error occurred; it has been logged."),
+        status=500,
+    )

@@ -1,0 +1,83 @@
+"""The one error hierarchy of the project.
+
+Every error that reaches an API client is an ApplicationError (or is translated into one), so
+the exception handler can answer `{"error": {"code", "message", "details"}}` with the right
+status. Subclasses set `code` and `http_status`; messages must never contain secrets.
+"""
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    code: str = "error"
+    http_status: int = 400
+    default_message: str = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, details: Any = None) -> None:
+        self.message = message or self.default_message
+        self.details = details if details is not None else {}
+        super().__init__(self.message)
+
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (Retry-After, for example)."""
+        return {}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidInput(ApplicationError):
+    code = "invalid"
+    http_status = 400
+    default_message = "The request is invalid."
+
+
+class NotAuthenticated(ApplicationError):
+    code = "not_authenticated"
+    http_status = 401
+    default_message = "Authentication credentials were not provided or are invalid."
+
+
+class PermissionDenied(ApplicationError):
+    code = "permission_denied"
+    http_status = 403
+    default_message = "You do not have permission to perform this action."
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+    http_status = 404
+    default_message = "Not found."
+
+
+class Conflict(ApplicationError):
+    code = "conflict"
+    http_status = 409
+    default_message = "The request conflicts with the current state."
+
+
+class TooManyRequests(ApplicationError):
+    """Refused before any spend: a rate limit or a budget. `retry_after` is in seconds."""
+
+    code = "too_many_requests"
+    http_status = 429
+    default_message = "Too many requests."
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: float | None = None, details: Any = None
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, details=details)
+
+    def headers(self) -> dict[str, str]:
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, int(self.retry_after + 0.999)))}
+
+
+class ConfigurationError(ApplicationError):
+    """The deployment is misconfigured (a missing key, an undecryptable value)."""
+
+    code = "configuration_error"
+    http_status = 500
+    default_message = "The service is misconfigured."

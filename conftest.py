@@ -1,0 +1,8 @@
+"""Root pytest configuration: fake provider servers and shared fixtures."""
+
+pytest_plugins = [
+    "tests.fixtures",
+    "tests.fakes.openai_server",
+    "tests.fakes.anthropic_server",
+    "tests.fakes.gemini_server",
+]

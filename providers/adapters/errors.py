@@ -1,0 +1,135 @@
+"""The provider error taxonomy. Adapters translate SDK exceptions into these by type.
+
+Each class says whether a retry may succeed (`retryable`). Messages are built by the adapter
+from the status and the provider's scrubbed message, never from anything holding a key.
+HTTP statuses are what this service answers its own clients: an upstream credential problem
+is the gateway's fault (502), not the caller's.
+"""
+
+from typing import Any
+
+from config.errors import ApplicationError
+
+
+class ProviderError(ApplicationError):
+    code = "provider_error"
+    http_status = 502
+    retryable = False
+    default_message = "The provider failed to answer."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        provider: str = "",
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+        details: Any = None,
+    ) -> None:
+        self.provider = provider
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.request_id = request_id
+        if details is None:
+            details = {"provider": provider, "upstream_status": status_code}
+        super().__init__(message, details=details)
+
+    def headers(self) -> dict[str, str]:
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, int(self.retry_after + 0.999)))}
+
+
+class ProviderAuthenticationError(ProviderError):
+    code = "provider_authentication_failed"
+    default_message = "The provider rejected the configured API key."
+
+
+class ProviderPermissionError(ProviderError):
+    code = "provider_permission_denied"
+    default_message = "The provider's key is not allowed to do this."
+
+
+class ModelNotFoundError(ProviderError):
+    code = "model_not_found"
+    default_message = "The provider does not know this model."
+
+
+class ProviderBadRequestError(ProviderError):
+    code = "provider_bad_request"
+    http_status = 400
+    default_message = "The provider refused the request as invalid."
+
+
+class ContextLengthExceededError(ProviderBadRequestError):
+    code = "context_length_exceeded"
+    default_message = "The request does not fit the model's context window."
+
+
+class RateLimitedError(ProviderError):
+    code = "provider_rate_limited"
+    http_status = 429
+    retryable = True
+    default_message = "The provider is rate limiting requests."
+
+
+class ProviderTimeoutError(ProviderError):
+    code = "provider_timeout"
+    http_status = 504
+    retryable = True
+    default_message = "The provider did not answer in time."
+
+
+class ProviderUnavailableError(ProviderError):
+    code = "provider_unavailable"
+    http_status = 503
+    retryable = True
+    default_message = "The provider is unavailable."
+
+
+class MalformedResponseError(ProviderUnavailableError):
+    code = "provider_malformed_response"
+    default_message = "The provider answered with something that is not valid."
+
+
+class StreamInterruptedError(ProviderUnavailableError):
+    code = "provider_stream_interrupted"
+    default_message = "The provider's stream ended before the response was complete."
+
+
+class UnsupportedOperationError(ProviderError):
+    code = "unsupported_operation"
+    http_status = 400
+    default_message = "This provider does not support the operation."
+
+
+class InvalidRequestError(ProviderError):
+    """Refused by the adapter's own validation, before any network call."""
+
+    code = "invalid_request"
+    http_status = 400
+    default_message = "The request is invalid."
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds from a Retry-After (or retry-after-ms) header; None if absent or unparsable."""
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        from datetime import UTC, datetime
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(headers.get("retry-after"))
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())

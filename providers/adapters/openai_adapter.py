@@ -1,0 +1,7 @@
+"""openai adapter: being written (issue 2)."""
+
+from providers.adapters.base import ProviderAdapter
+
+
+class OpenAIAdapter(ProviderAdapter):
+    pass

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ProvidersConfig(AppConfig):
+    name = "providers"
+    verbose_name = "LLM providers"
+
+    def ready(self) -> None:
+        from providers import signals  # noqa: F401

@@ -1,0 +1,33 @@
+"""Consumer API keys: how programs authenticate to the chat, /v1 and model APIs.
+
+Kept in the providers app (not chat) because the model catalog, budgets and rate limits all
+scope by consumer, and apps may only depend downwards (chat -> usage -> providers).
+The secret is shown once and stored as a SHA-512 hash by djangorestframework-api-key.
+"""
+
+from django.conf import settings
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey
+
+
+class ConsumerAPIKey(AbstractAPIKey):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="consumer_api_keys",
+    )
+    allowed_services = models.JSONField(
+        default=list, blank=True, help_text="Service names this key may use; empty means all."
+    )
+    allowed_models = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Model strings (slug:model) this key may call directly; empty means all.",
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "consumer API key"
+        verbose_name_plural = "consumer API keys"

@@ -1,0 +1,137 @@
+"""ProviderConfig: one registered provider account (an API key and where to send requests)."""
+
+import json
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+    URLValidator,
+)
+from django.db import models
+
+from providers.adapters.types import ProviderSettings
+from providers.fields import EncryptedTextField
+
+slug_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
+    "Use lowercase letters, digits and hyphens only (for example `openai-eu`); "
+    "it becomes the prefix of model strings such as `openai-eu:gpt-4o`.",
+)
+
+
+class ProviderKind(models.TextChoices):
+    OPENAI = "openai", "OpenAI"
+    ANTHROPIC = "anthropic", "Anthropic"
+    GEMINI = "gemini", "Google Gemini"
+    OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible (Ollama, vLLM, Groq, ...)"
+
+
+class ProviderConfig(models.Model):
+    slug = models.CharField(max_length=64, unique=True, validators=[slug_validator])
+    kind = models.CharField(max_length=32, choices=ProviderKind.choices)
+    name = models.CharField("display name", max_length=128)
+    api_key = EncryptedTextField(blank=True, default="")
+    base_url = models.URLField(
+        blank=True,
+        default="",
+        max_length=500,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Required for OpenAI-compatible servers; optional override for the others.",
+    )
+    organization = models.CharField(max_length=128, blank=True, default="", help_text="OpenAI")
+    project = models.CharField(max_length=128, blank=True, default="", help_text="OpenAI")
+    extra_headers = EncryptedTextField(
+        blank=True, default="", help_text="A JSON object of header names to values."
+    )
+    timeout_seconds = models.FloatField(
+        default=60.0, validators=[MinValueValidator(0.1), MaxValueValidator(3600)]
+    )
+    max_retries = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MaxValueValidator(10)],
+        help_text="Retries of a retryable failure before falling back to the next model.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True, blank=True)
+    last_check_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_check_message = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = "provider"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.kind and self.kind not in ProviderKind.values:
+            errors["kind"] = (
+                f"Unknown kind {self.kind!r}; choose one of {', '.join(ProviderKind.values)}."
+            )
+        if self.kind == ProviderKind.OPENAI_COMPATIBLE and not self.base_url:
+            errors["base_url"] = "An OpenAI-compatible server needs its base URL (http or https)."
+        try:
+            self.extra_headers_dict()
+        except ValueError as exc:
+            errors["extra_headers"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+    def extra_headers_dict(self) -> dict[str, str]:
+        """The extra headers as a dict; raises ValueError if the stored text is not valid."""
+        if not self.extra_headers:
+            return {}
+        try:
+            value = json.loads(self.extra_headers)
+        except json.JSONDecodeError:
+            raise ValueError(
+                'Extra headers must be a JSON object, e.g. {"X-Team": "search"}.'
+            ) from None
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ValueError(
+                "Extra headers must be a JSON object of string names to string values."
+            )
+        return value
+
+    @property
+    def api_key_set(self) -> bool:
+        return bool(self.api_key)
+
+    @property
+    def api_key_hint(self) -> str:
+        """'set, ends in …abcd' for display; never more than the last four characters."""
+        if not self.api_key:
+            return "not set"
+        return f"set, ends in …{self.api_key[-4:]}" if len(self.api_key) >= 12 else "set"
+
+    def to_settings(self) -> ProviderSettings:
+        """The plain settings an adapter is built from (adapters never see Django models)."""
+        return ProviderSettings(
+            kind=self.kind,
+            slug=self.slug,
+            api_key=self.api_key,
+            base_url=self.base_url or None,
+            organization=self.organization or None,
+            project=self.project or None,
+            extra_headers=self.extra_headers_dict(),
+            timeout=self.timeout_seconds,
+            max_retries=self.max_retries,
+            version=self.updated_at.isoformat() if self.updated_at else "",
+        )

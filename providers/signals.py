@@ -1,0 +1,18 @@
+"""Invalidate cached resolutions and live adapters when provider configuration changes."""
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from providers.adapters.registry import adapter_pool
+from providers.cache import catalog_generation_bump
+from providers.models import ProviderConfig
+
+
+@receiver(post_save, sender=ProviderConfig)
+@receiver(post_delete, sender=ProviderConfig)
+def provider_config_changed(sender: type, instance: ProviderConfig, **kwargs: Any) -> None:
+    adapter_pool.discard(instance.slug)
+    transaction.on_commit(catalog_generation_bump)

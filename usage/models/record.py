@@ -1,0 +1,73 @@
+"""UsageRecord: one row per attempt at a provider call, the ledger everything else sums."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Outcome(models.TextChoices):
+    """`ok`, or the code of the ProviderError class that ended the attempt."""
+
+    OK = "ok", "ok"
+
+
+class UsageRecord(models.Model):
+    created_at = models.DateTimeField(db_index=True)
+    request_id = models.CharField(max_length=64, db_index=True, help_text="This service's id")
+    provider_request_id = models.CharField(max_length=128, blank=True, default="")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        "providers.ConsumerAPIKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="usage_records",
+    )
+    service = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    provider = models.CharField(max_length=64, db_index=True, help_text="Provider slug")
+    model_string = models.CharField(max_length=200, db_index=True)
+    model_reported = models.CharField(max_length=200, blank=True, default="")
+    conversation_id = models.BigIntegerField(null=True, blank=True)
+
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    cached_input_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    raw_usage = models.JSONField(default=dict, blank=True)
+
+    cost = models.DecimalField(
+        max_digits=20, decimal_places=10, null=True, blank=True, help_text="USD; null if unpriced"
+    )
+    is_priced = models.BooleanField(default=True)
+    price_snapshot = models.JSONField(
+        default=dict, blank=True, help_text="The prices (USD per million tokens) used for cost"
+    )
+
+    latency_ms = models.PositiveIntegerField(default=0)
+    time_to_first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=64, default=Outcome.OK, db_index=True)
+    error_message = models.CharField(max_length=500, blank=True, default="")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    is_fallback = models.BooleanField(default=False)
+    streamed = models.BooleanField(default=False)
+    operation = models.CharField(max_length=16, default="chat")  # chat | embedding
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_at", "provider", "model_string"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.model_string} {self.outcome}"
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.cached_input_tokens
+            + self.cache_write_tokens
+            + self.output_tokens
+            + self.reasoning_tokens
+        )
