@@ -1,11 +1,15 @@
 """URL routes: admin, the native API under /api/, the OpenAI-compatible API under /v1/."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/", include("providers.urls")),
+    path("api/", include("usage.urls")),
+    path("api/", include("chat.urls")),
+    path("v1/", include("chat.v1_urls")),
 ]

@@ -1,0 +1,58 @@
+"""What a service name or model string resolves to: plain, cacheable types.
+
+The resolver (`providers.selectors.model_selection_resolve`) builds a ResolvedSelection from
+the database once per catalog generation and keeps it in the shared cache; the call runtime
+reads only these types on the hot path. Nothing secret is in them: provider keys are loaded
+by the adapter pool, keyed by `provider_version`.
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrices:
+    """USD per million tokens, in force since `effective_from`; None means unpriced."""
+
+    input: Decimal | None = None
+    output: Decimal | None = None
+    cached_input: Decimal | None = None
+    cache_write: Decimal | None = None
+    effective_from: str = ""  # ISO date
+    source: str = ""  # catalog | synced | staff
+    price_id: int | None = None  # the ModelPrice row, kept on UsageRecord.price_snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    model_string: str  # "slug:name"
+    model_id: int  # ModelConfig pk
+    model_name: str  # the provider's model id
+    kind: str  # chat | embedding
+    provider_slug: str
+    provider_kind: str
+    provider_version: str  # ProviderSettings.version, to pick the live adapter
+    provider_max_retries: int
+    capabilities: frozenset[str] = frozenset()
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    prices: ModelPrices = field(default_factory=ModelPrices)
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterOverrides:
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    system_prompt: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSelection:
+    """The primary model and its usable fallbacks, in order, for a service or a model string."""
+
+    name: str  # what the caller asked for
+    service: str | None  # None when the caller named a model string directly
+    candidates: tuple[ResolvedModel, ...]
+    overrides: ParameterOverrides = field(default_factory=ParameterOverrides)
+    required_capabilities: frozenset[str] = frozenset()

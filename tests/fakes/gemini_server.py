@@ -1,0 +1,1 @@
+"""Fake gemini server (being written)."""

@@ -1,0 +1,1 @@
+"""Fake openai server (being written)."""

@@ -1,0 +1,3 @@
+"""URL routes of this app (filled in by its issue)."""
+
+urlpatterns: list = []
