@@ -1,0 +1,1 @@
+"""Django admin for the usage app, one module per model family."""
