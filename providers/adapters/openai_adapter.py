@@ -1,7 +1,248 @@
-"""openai adapter: being written (issue 2)."""
+"""The OpenAI adapter: serves kinds `openai` and `openai_compatible` (Ollama, vLLM, Groq,
+Mistral, Together, OpenRouter...) through the official `openai` SDK and chat completions.
 
+- One `openai.OpenAI` client per ProviderSettings, with the SDK's own retries off: the call
+  runtime decides about retries and fallbacks. Organization, project and base URL come only
+  from the settings, never from OPENAI_* environment variables the SDK would otherwise read.
+- Keyless OpenAI-compatible servers get a placeholder key (the SDK refuses to build without
+  one; such servers ignore the Authorization header).
+- `max_tokens` is sent as `max_completion_tokens` to OpenAI (the SDK marks `max_tokens`
+  deprecated and reasoning models refuse it) and as `max_tokens` to compatible servers.
+- Streams ask for `stream_options.include_usage`; the usage chunk arrives after the finish
+  reason, so Finish is yielded last. A server that ignores the option yields no UsageEvent.
+- Usage buckets: see openai_mapping (OpenAI counts cached tokens inside prompt_tokens and
+  reasoning tokens inside completion_tokens; the mapping subtracts them).
+- Errors are translated by SDK exception type (and the structured error `code` for context
+  length), keeping status, Retry-After and x-request-id. Transport errors raised while a
+  stream is being read become StreamInterruptedError: part of the answer may already be out.
+"""
+
+import json
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import httpx2
+import openai
+
+from providers.adapters import openai_mapping as mapping
 from providers.adapters.base import ProviderAdapter
+from providers.adapters.errors import (
+    ContextLengthExceededError,
+    MalformedResponseError,
+    ModelNotFoundError,
+    ProviderAuthenticationError,
+    ProviderBadRequestError,
+    ProviderError,
+    ProviderPermissionError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    StreamInterruptedError,
+    retry_after_seconds,
+)
+from providers.adapters.types import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Finish,
+    FinishReason,
+    ProviderSettings,
+    RemoteModel,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+KEYLESS_PLACEHOLDER = "no-key-configured"
+
+# Ordered most specific first: the first class the exception is an instance of wins.
+_ERRORS_BY_TYPE: tuple[tuple[type[BaseException], type[ProviderError]], ...] = (
+    (openai.AuthenticationError, ProviderAuthenticationError),
+    (openai.PermissionDeniedError, ProviderPermissionError),
+    (openai.NotFoundError, ModelNotFoundError),
+    (openai.BadRequestError, ProviderBadRequestError),
+    (openai.UnprocessableEntityError, ProviderBadRequestError),
+    (openai.RateLimitError, RateLimitedError),
+    (openai.InternalServerError, ProviderUnavailableError),  # every 5xx
+    (openai.APIResponseValidationError, MalformedResponseError),
+    (openai.APITimeoutError, ProviderTimeoutError),
+    (openai.APIConnectionError, ProviderUnavailableError),
+    (json.JSONDecodeError, MalformedResponseError),
+    (httpx2.TimeoutException, ProviderTimeoutError),
+    (httpx2.TransportError, ProviderUnavailableError),
+    (openai.APIStatusError, ProviderError),  # other 4xx (402, 409...): not retryable
+    (openai.APIError, ProviderUnavailableError),  # an error event inside a stream
+    (openai.OpenAIError, ProviderError),
+)
+# Structured `code` values of a 400 that deserve their own class.
+_BAD_REQUEST_CODES: dict[str, type[ProviderError]] = {
+    "context_length_exceeded": ContextLengthExceededError,
+}
 
 
 class OpenAIAdapter(ProviderAdapter):
-    pass
+    supports_embeddings = True
+    # The request field that carries ChatRequest.max_tokens, by provider kind.
+    MAX_TOKENS_FIELD: ClassVar[dict[str, str]] = {"openai": "max_completion_tokens"}
+
+    def build_client(self, settings: ProviderSettings) -> openai.OpenAI:
+        client = openai.OpenAI(
+            api_key=settings.api_key or KEYLESS_PLACEHOLDER,
+            base_url=settings.base_url or OPENAI_BASE_URL,
+            organization=settings.organization or None,
+            project=settings.project or None,
+            default_headers=dict(settings.extra_headers) or None,
+            timeout=settings.timeout,
+            max_retries=0,
+        )
+        # The SDK fills organization/project from the environment when given None.
+        client.organization = settings.organization or None
+        client.project = settings.project or None
+        return client
+
+    # -- chat ------------------------------------------------------------------------------
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        field = self.MAX_TOKENS_FIELD.get(self.settings.kind, "max_tokens")
+        return mapping.chat_params(request, max_tokens_field=field)
+
+    def _complete(self, request: ChatRequest) -> ChatResponse:
+        completion = self.client.chat.completions.create(**self._params(request))
+        return mapping.response_from_completion(completion)
+
+    def _stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        stream = self.client.chat.completions.create(
+            **self._params(request), stream=True, stream_options={"include_usage": True}
+        )
+        request_id = stream.response.headers.get("x-request-id")
+        with stream:  # releases the connection if the consumer stops early
+            yield from self._stream_events(stream, request_id)
+
+    def _stream_events(self, stream: Any, request_id: str | None) -> Iterator[StreamEvent]:
+        model = ""
+        finish: FinishReason | None = None
+        chunks = 0
+        try:
+            for chunk in stream:
+                chunks += 1
+                model = model or chunk.model or ""
+                for choice in chunk.choices or ():
+                    if choice.index != 0:
+                        continue
+                    delta = choice.delta
+                    text = (delta.content or delta.refusal) if delta else None
+                    if text:
+                        yield TextDelta(text=text)
+                    for call in (delta.tool_calls if delta else None) or ():
+                        function = call.function
+                        yield ToolCallDelta(
+                            index=call.index,
+                            id=call.id,
+                            name=function.name if function else None,
+                            arguments=(function.arguments if function else None) or "",
+                        )
+                    if choice.finish_reason:
+                        finish = mapping.finish_reason_from_wire(choice.finish_reason)
+                if chunk.usage is not None:
+                    yield UsageEvent(usage=mapping.usage_from_wire(chunk.usage))
+        except (openai.APIConnectionError, httpx2.TransportError, openai.APIError) as exc:
+            self._scrub_sdk_exception(exc)
+            raise StreamInterruptedError(
+                f"{StreamInterruptedError.default_message} ({self.scrub(_detail(exc))})",
+                provider=self.settings.slug,
+                request_id=request_id,
+            ) from exc
+        if chunks == 0:
+            raise MalformedResponseError(
+                "The provider answered a streamed request with no chunks.",
+                provider=self.settings.slug,
+                request_id=request_id,
+            )
+        if finish is None:
+            raise StreamInterruptedError(
+                "The provider's stream ended without a finish reason.",
+                provider=self.settings.slug,
+                request_id=request_id,
+            )
+        yield Finish(finish_reason=finish, model=model, request_id=request_id)
+
+    # -- embeddings and models ---------------------------------------------------------------
+    def _embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        extra: dict[str, Any] = {}
+        if request.dimensions is not None:
+            extra["dimensions"] = request.dimensions
+        # "float": the SDK would otherwise ask for base64, which compatible servers lack.
+        response = self.client.embeddings.create(
+            model=request.model, input=list(request.inputs), encoding_format="float", **extra
+        )
+        data = sorted(response.data or (), key=lambda item: item.index)
+        if len(data) != len(request.inputs):
+            raise MalformedResponseError(
+                f"The provider answered {len(data)} embeddings for {len(request.inputs)} inputs.",
+                provider=self.settings.slug,
+            )
+        usage = Usage()
+        if response.usage is not None:
+            raw = response.usage.model_dump(mode="json", exclude_none=True)
+            usage = Usage(input_tokens=response.usage.prompt_tokens or 0, raw=raw)
+        return EmbeddingResponse(
+            vectors=tuple(tuple(float(x) for x in item.embedding) for item in data),
+            usage=usage,
+            model=response.model or request.model,
+            request_id=getattr(response, "_request_id", None),
+        )
+
+    def _list_models(self) -> list[RemoteModel]:
+        return [mapping.remote_model(model) for model in self.client.models.list()]
+
+    # -- errors ----------------------------------------------------------------------------
+    def translate_error(self, exc: Exception) -> ProviderError | None:
+        error_class = _error_class(exc)
+        if error_class is None:
+            return None
+        self._scrub_sdk_exception(exc)
+        status = getattr(exc, "status_code", None)
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None) if response is not None else None
+        request_id = getattr(exc, "request_id", None)
+        if request_id is None and headers is not None:
+            request_id = headers.get("x-request-id")
+        detail = self.scrub(_detail(exc))
+        where = f"HTTP {status}: " if isinstance(status, int) else ""
+        return error_class(
+            f"{error_class.default_message} ({where}{detail})" if detail else None,
+            provider=self.settings.slug,
+            status_code=status if isinstance(status, int) else None,
+            retry_after=retry_after_seconds(headers),
+            request_id=request_id,
+        )
+
+    def _scrub_sdk_exception(self, exc: BaseException) -> None:
+        """Scrub the SDK exception in place: it stays chained as __cause__, and a logged
+        traceback must not show a key the provider echoed back ("Incorrect API key: sk-...")."""
+        exc.args = tuple(self.scrub(a) if isinstance(a, str) else a for a in exc.args)
+        if isinstance(getattr(exc, "message", None), str):
+            exc.message = self.scrub(exc.message)  # type: ignore[attr-defined]
+        body = getattr(exc, "body", None)
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            body["message"] = self.scrub(body["message"])
+
+
+def _error_class(exc: BaseException) -> type[ProviderError] | None:
+    if isinstance(exc, openai.BadRequestError) and exc.code in _BAD_REQUEST_CODES:
+        return _BAD_REQUEST_CODES[exc.code]
+    for exc_type, error_class in _ERRORS_BY_TYPE:
+        if isinstance(exc, exc_type):
+            return error_class
+    return None
+
+
+def _detail(exc: BaseException) -> str:
+    """The provider's own message when it sent one, else the exception's text."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        return body["message"]
+    return str(exc) or type(exc).__name__

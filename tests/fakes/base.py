@@ -90,7 +90,7 @@ class FakeServer:
         class Handler(_Handler):
             fake = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, daemon=True, name=self.name).start()
         return self
@@ -113,6 +113,16 @@ class FakeServer:
         with self._lock:
             self.requests.append(request)
             return self.faults.consume()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that give up (timeouts, cut streams) are expected: do not print their tracebacks."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,233 @@
+"""Mapping between the plain adapter types and OpenAI's chat-completions wire format.
+
+Kept apart from the client and error handling in openai_adapter.py so that it can be read and
+tested on its own; nothing here does I/O.
+
+Usage: OpenAI counts cached and cache-written prompt tokens INSIDE `prompt_tokens`
+(`prompt_tokens_details.cached_tokens`, `.cache_write_tokens`) and reasoning tokens INSIDE
+`completion_tokens` (`completion_tokens_details.reasoning_tokens`). Our buckets do not overlap:
+    input_tokens        = prompt_tokens - cached_tokens - cache_write_tokens
+    cached_input_tokens = cached_tokens
+    cache_write_tokens  = cache_write_tokens (OpenAI itself reports none today; some
+                          OpenAI-compatible routers do)
+    output_tokens       = completion_tokens - reasoning_tokens
+    reasoning_tokens    = reasoning_tokens
+    raw                 = the provider's usage object as a dict
+so Usage.prompt_tokens / completion_tokens give OpenAI's own totals back.
+Missing or null details (common with OpenAI-compatible servers) count as zero; a detail larger
+than its total (a server bug) is clamped so no bucket goes negative.
+"""
+
+from typing import Any, Literal
+
+from providers.adapters.errors import MalformedResponseError
+from providers.adapters.types import (
+    ChatRequest,
+    ChatResponse,
+    FinishReason,
+    ImagePart,
+    Message,
+    RemoteModel,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    Usage,
+)
+
+FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",  # the legacy functions API
+    "content_filter": "content_filter",
+}
+
+# Model-id markers, checked in this order: embedding, then models that are not chat models
+# although their family is ("gpt-image-1", "gpt-4o-transcribe"), then chat families.
+_EMBEDDING_MARKERS = ("embedding", "embed")
+_NOT_CHAT_MARKERS = ("image", "dall-e", "tts", "whisper", "transcribe", "realtime", "moderation")
+_CHAT_MARKERS = (
+    "gpt-",
+    "chatgpt",
+    "o1",
+    "o3",
+    "o4",
+    "llama",
+    "mistral",
+    "mixtral",
+    "qwen",
+    "gemma",
+    "phi",
+    "deepseek",
+    "claude",
+)
+
+
+# -- request ---------------------------------------------------------------------------
+def chat_params(request: ChatRequest, *, max_tokens_field: str) -> dict[str, Any]:
+    """Keyword arguments for `chat.completions.create`, leaving out what was not asked for.
+
+    `max_tokens_field` is "max_completion_tokens" for OpenAI itself (max_tokens is deprecated
+    there and refused by reasoning models) and "max_tokens" for OpenAI-compatible servers,
+    most of which know only that name.
+    """
+    params: dict[str, Any] = {
+        "model": request.model,
+        "messages": [message_to_wire(message) for message in request.messages],
+    }
+    if request.tools:
+        params["tools"] = [tool_to_wire(tool) for tool in request.tools]
+    if request.tool_choice is not None:
+        params["tool_choice"] = tool_choice_to_wire(request.tool_choice)
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    if request.top_p is not None:
+        params["top_p"] = request.top_p
+    if request.max_tokens is not None:
+        params[max_tokens_field] = request.max_tokens
+    if request.stop:
+        params["stop"] = list(request.stop)
+    response_format = response_format_to_wire(request)
+    if response_format is not None:
+        params["response_format"] = response_format
+    return params
+
+
+def message_to_wire(message: Message) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
+    if message.role == "assistant":
+        wire: dict[str, Any] = {"role": "assistant", "content": message.text or None}
+        if message.tool_calls:
+            wire["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments or "{}"},
+                }
+                for call in message.tool_calls
+            ]
+        elif wire["content"] is None:
+            wire["content"] = ""
+        return wire
+    if message.role == "user" and not isinstance(message.content, str):
+        return {"role": "user", "content": [_part_to_wire(part) for part in message.content]}
+    # system messages take text only; parts are joined.
+    return {"role": message.role, "content": message.text}
+
+
+def _part_to_wire(part: TextPart | ImagePart) -> dict[str, Any]:
+    if isinstance(part, ImagePart):
+        image: dict[str, Any] = {"url": part.url}
+        if part.detail:
+            image["detail"] = part.detail
+        return {"type": "image_url", "image_url": image}
+    return {"type": "text", "text": part.text}
+
+
+def tool_to_wire(tool: Tool) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name, "parameters": tool.parameters}
+    if tool.description:
+        function["description"] = tool.description
+    return {"type": "function", "function": function}
+
+
+def tool_choice_to_wire(choice: ToolChoice) -> str | dict[str, Any]:
+    if choice.mode == "tool":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.mode
+
+
+def response_format_to_wire(request: ChatRequest) -> dict[str, Any] | None:
+    """json_schema wins over json_output. `json_schema` may be a bare JSON schema or OpenAI's
+    own wrapper ({"name", "schema", "strict"}), told apart by a nested "schema" object."""
+    schema = request.json_schema
+    if schema is not None:
+        if isinstance(schema.get("schema"), dict) and "type" not in schema:
+            wrapper = {"name": "response", **schema}
+        else:
+            wrapper = {"name": str(schema.get("title") or "response"), "schema": schema}
+        return {"type": "json_schema", "json_schema": wrapper}
+    if request.json_output:
+        return {"type": "json_object"}
+    return None
+
+
+# -- response ----------------------------------------------------------------------------
+def finish_reason_from_wire(value: str | None) -> FinishReason:
+    """OpenAI's finish reason, normalised; anything unknown is a plain stop."""
+    return FINISH_REASONS.get(value or "stop", "stop")
+
+
+def usage_from_wire(usage: Any) -> Usage:
+    """Non-overlapping buckets from an OpenAI usage object or dict (see the module docstring)."""
+    if usage is None:
+        return Usage()
+    raw = usage if isinstance(usage, dict) else usage.model_dump(mode="json", exclude_none=True)
+    prompt = _int(raw.get("prompt_tokens"))
+    completion = _int(raw.get("completion_tokens"))
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    completion_details = raw.get("completion_tokens_details") or {}
+    cached = min(_int(prompt_details.get("cached_tokens")), prompt)
+    cache_write = min(_int(prompt_details.get("cache_write_tokens")), prompt - cached)
+    reasoning = min(_int(completion_details.get("reasoning_tokens")), completion)
+    return Usage(
+        input_tokens=prompt - cached - cache_write,
+        cached_input_tokens=cached,
+        cache_write_tokens=cache_write,
+        output_tokens=completion - reasoning,
+        reasoning_tokens=reasoning,
+        raw=raw,
+    )
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def response_from_completion(completion: Any) -> ChatResponse:
+    """A ChatResponse from a ChatCompletion; the first choice is the answer."""
+    choices = getattr(completion, "choices", None)
+    if not choices or getattr(choices[0], "message", None) is None:
+        raise MalformedResponseError("The provider answered a chat completion with no choices.")
+    choice = choices[0]
+    message = choice.message
+    tool_calls = tuple(
+        call for call in (_tool_call(raw) for raw in message.tool_calls or ()) if call is not None
+    )
+    return ChatResponse(
+        text=message.content or message.refusal or "",
+        tool_calls=tool_calls,
+        finish_reason=finish_reason_from_wire(choice.finish_reason),
+        usage=usage_from_wire(completion.usage),
+        model=completion.model or "",
+        request_id=getattr(completion, "_request_id", None),
+    )
+
+
+def _tool_call(raw: Any) -> ToolCall | None:
+    function = getattr(raw, "function", None)
+    if function is not None:
+        return ToolCall(id=raw.id, name=function.name, arguments=function.arguments or "")
+    custom = getattr(raw, "custom", None)  # custom (free-text) tools: input is the argument
+    if custom is not None:
+        return ToolCall(id=raw.id, name=custom.name, arguments=custom.input or "")
+    return None
+
+
+# -- models ------------------------------------------------------------------------------
+def model_kind(model_id: str) -> Literal["chat", "embedding", "unknown"]:
+    """Guess a listed model's kind from its id: OpenAI's models list says nothing else."""
+    name = model_id.lower().rsplit("/", 1)[-1]
+    if any(marker in name for marker in _EMBEDDING_MARKERS):
+        return "embedding"
+    if any(marker in name for marker in _NOT_CHAT_MARKERS):
+        return "unknown"
+    if any(name.startswith(marker) or f"-{marker}" in name for marker in _CHAT_MARKERS):
+        return "chat"
+    return "unknown"
+
+
+def remote_model(model: Any) -> RemoteModel:
+    return RemoteModel(id=model.id, display_name=model.id, kind=model_kind(model.id))
