@@ -1,8 +1,44 @@
-"""Reads of provider configuration."""
+"""Reads of provider configuration: adapters, the model catalog, and resolution of selections."""
 
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db.models import Prefetch, Q, QuerySet
+
+from config.errors import ApplicationError, InvalidInput, NotFound
 from providers.adapters.base import ProviderAdapter
 from providers.adapters.registry import adapter_pool
-from providers.models import ProviderConfig
+from providers.cache import catalog_generation
+from providers.models import (
+    ModelConfig,
+    ModelPrice,
+    ModelSelection,
+    ProviderConfig,
+    ProviderKind,
+    SelectionFallback,
+)
+from providers.resolution import (
+    ModelPrices,
+    ParameterOverrides,
+    ResolvedModel,
+    ResolvedSelection,
+)
+
+# Provider kinds that may run without an API key (a local Ollama or vLLM server).
+KEYLESS_KINDS = frozenset({ProviderKind.OPENAI_COMPATIBLE.value})
+RESOLUTION_TIMEOUT = 3600  # seconds; the generation in the key does the invalidating
+
+
+class NoUsableModel(ApplicationError):
+    """A service's primary and every fallback are unusable right now (disabled, unavailable,
+    or their provider is inactive or has no key): a configuration problem, not the caller's."""
+
+    code = "no_usable_model"
+    http_status = 503
+    default_message = "No model of this service is usable right now."
 
 
 def provider_adapter_get(*, slug: str, version: str | None = None) -> ProviderAdapter:
@@ -17,3 +53,269 @@ def provider_adapter_get(*, slug: str, version: str | None = None) -> ProviderAd
             return adapter
     config = ProviderConfig.objects.get(slug=slug)
     return adapter_pool.build(config.to_settings())
+
+
+# -- the catalog --------------------------------------------------------------------------
+def provider_unusable_reason(*, provider: ProviderConfig) -> str | None:
+    """Why no model of this provider can be called now, or None if it can."""
+    if not provider.is_active:
+        return f"provider {provider.slug} is inactive"
+    if not provider.api_key and provider.kind not in KEYLESS_KINDS:
+        return f"provider {provider.slug} has no API key"
+    return None
+
+
+def model_unusable_reason(*, model: ModelConfig) -> str | None:
+    """Why this model cannot be called now (disabled, unavailable, provider), or None."""
+    if not model.enabled:
+        return f"{model.model_string} is disabled"
+    if not model.available:
+        return f"{model.model_string} is no longer listed by its provider (unavailable)"
+    return provider_unusable_reason(provider=model.provider)
+
+
+def capability_q(capability: str) -> Q:
+    """Models whose capabilities list contains `capability` (JSON text match: works on SQLite
+    and PostgreSQL; capability names are a fixed set, so quoting makes the match exact)."""
+    return Q(capabilities__icontains=f'"{capability}"')
+
+
+def model_config_list(
+    *,
+    provider: str | None = None,
+    kind: str | None = None,
+    capability: str | None = None,
+    enabled: bool | None = None,
+    available: bool | None = None,
+) -> QuerySet[ModelConfig]:
+    """The catalog with optional filters (provider slug, kind, capability, enabled, available),
+    with providers joined and prices prefetched so `current_price` costs no query."""
+    qs = ModelConfig.objects.select_related("provider").prefetch_related("prices")
+    if provider:
+        qs = qs.filter(provider__slug=provider)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if capability:
+        qs = qs.filter(capability_q(capability))
+    if enabled is not None:
+        qs = qs.filter(enabled=enabled)
+    if available is not None:
+        qs = qs.filter(available=available)
+    return qs.order_by("provider__slug", "name")
+
+
+def model_string_split(*, model_string: str) -> tuple[str, str]:
+    """("slug", "name") of "slug:name"; InvalidInput when malformed."""
+    slug, sep, name = (model_string or "").partition(":")
+    if not sep or not slug.strip() or not name.strip():
+        raise InvalidInput(
+            f"Malformed model string {model_string!r}: use provider:model, e.g. openai:gpt-4.1.",
+            details={"model": model_string},
+        )
+    return slug.strip(), name.strip()
+
+
+def model_config_get(*, model_string: str) -> ModelConfig:
+    """The ModelConfig named by "slug:name"; InvalidInput for a malformed string, an unknown
+    provider or an unknown model (the message says which)."""
+    slug, name = model_string_split(model_string=model_string)
+    provider = ProviderConfig.objects.filter(slug=slug).first()
+    if provider is None:
+        raise InvalidInput(
+            f"Unknown provider {slug!r} in {model_string!r}.",
+            details={"model": model_string, "provider": slug},
+        )
+    model = ModelConfig.objects.filter(provider=provider, name=name).first()
+    if model is None:
+        raise InvalidInput(
+            f"Unknown model {name!r} for provider {slug!r}.",
+            details={"model": model_string},
+        )
+    model.provider = provider
+    return model
+
+
+def model_price_at(*, model: ModelConfig | int, when: datetime) -> ModelPrice | None:
+    """The price row in force at `when` (the latest effective_from not after it), or None."""
+    model_id = model if isinstance(model, int) else model.pk
+    return (
+        ModelPrice.objects.filter(model_id=model_id, effective_from__lte=when)
+        .order_by("-effective_from", "-id")
+        .first()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AvailableModel:
+    model_string: str
+    name: str
+    display_name: str
+    kind: str
+    capabilities: tuple[str, ...]
+    context_window: int | None
+    max_output_tokens: int | None
+    prices: ModelPrices
+
+
+@dataclass(frozen=True, slots=True)
+class AvailableProvider:
+    slug: str
+    name: str
+    kind: str
+    models: tuple[AvailableModel, ...] = field(default_factory=tuple)
+
+
+def models_available_list(
+    *, kind: str | None = None, model_strings: frozenset[str] | None = None
+) -> list[AvailableProvider]:
+    """What a program may call: enabled, available models of active providers that have a key
+    (or need none), grouped by provider. `model_strings` narrows to those (a consumer key)."""
+    qs = model_config_list(kind=kind, enabled=True, available=True).filter(provider__is_active=True)
+    groups: dict[int, list[AvailableModel]] = {}
+    providers: dict[int, ProviderConfig] = {}
+    for model in qs:
+        if provider_unusable_reason(provider=model.provider) is not None:
+            continue
+        if model_strings is not None and model.model_string not in model_strings:
+            continue
+        price = model.current_price
+        providers[model.provider_id] = model.provider
+        groups.setdefault(model.provider_id, []).append(
+            AvailableModel(
+                model_string=model.model_string,
+                name=model.name,
+                display_name=model.display_name or model.name,
+                kind=model.kind,
+                capabilities=tuple(model.capabilities or ()),
+                context_window=model.context_window,
+                max_output_tokens=model.max_output_tokens,
+                prices=price.to_prices() if price else ModelPrices(),
+            )
+        )
+    return [
+        AvailableProvider(slug=p.slug, name=p.name, kind=p.kind, models=tuple(groups[pk]))
+        for pk, p in sorted(providers.items(), key=lambda item: item[1].slug)
+    ]
+
+
+# -- selections -----------------------------------------------------------------------------
+def model_selection_names() -> list[str]:
+    return list(ModelSelection.objects.order_by("service").values_list("service", flat=True))
+
+
+def model_selection_list() -> QuerySet[ModelSelection]:
+    return ModelSelection.objects.select_related(
+        "primary__provider", "updated_by"
+    ).prefetch_related(
+        "primary__prices",
+        Prefetch(
+            "fallbacks",
+            queryset=SelectionFallback.objects.select_related("model__provider").prefetch_related(
+                "model__prices"
+            ),
+        ),
+    )
+
+
+def model_selection_get(*, service: str) -> ModelSelection:
+    """The selection of `service`; NotFound listing the valid services otherwise."""
+    selection = model_selection_list().filter(service=service).first()
+    if selection is None:
+        raise _unknown_service(service)
+    return selection
+
+
+def _unknown_service(service: str) -> NotFound:
+    names = model_selection_names()
+    listed = ", ".join(names) if names else "none are configured"
+    return NotFound(
+        f"Unknown service {service!r}; valid services: {listed}.",
+        details={"service": service, "valid_services": names},
+    )
+
+
+# Process-local copy of shared-cache entries for the current generation only: the generation
+# read (one cache round trip) still decides freshness, so a change is seen on the next call.
+_local = threading.local()
+
+
+def model_selection_resolve(*, name: str) -> ResolvedSelection:
+    """What a service name or a "slug:model" string resolves to, from the shared cache when
+    the catalog generation is unchanged. Raises NotFound (unknown service, listing the valid
+    ones), InvalidInput (bad or unusable model string) or NoUsableModel."""
+    name = (name or "").strip()
+    generation = catalog_generation()
+    local = getattr(_local, "entries", None)
+    if local is None or local[0] != generation:
+        local = _local.entries = (generation, {})
+    resolved = local[1].get(name)
+    if resolved is not None:
+        return resolved
+    digest = hashlib.sha256(name.encode()).hexdigest()[:40]  # any text makes a safe key
+    key = f"providers:resolved:{generation}:{digest}"
+    resolved = cache.get(key)
+    if resolved is None:
+        resolved = _resolve_from_database(name)
+        cache.set(key, resolved, timeout=RESOLUTION_TIMEOUT)
+    local[1][name] = resolved
+    return resolved
+
+
+def resolution_local_clear() -> None:
+    """Forget this thread's process-local copies (tests: "a fresh resolver")."""
+    _local.entries = None
+
+
+def _resolve_from_database(name: str) -> ResolvedSelection:
+    if ":" in name:
+        model = model_config_get(model_string=name)
+        reason = model_unusable_reason(model=model)
+        if reason is not None:
+            raise InvalidInput(f"Model {name!r} cannot be used: {reason}.", details={"model": name})
+        return ResolvedSelection(
+            name=name, service=None, candidates=(resolved_model_build(model=model),)
+        )
+    selection = model_selection_list().filter(service=name).first()
+    if selection is None:
+        raise _unknown_service(name)
+    chain = [selection.primary, *selection.fallback_list()]
+    candidates = tuple(
+        resolved_model_build(model=m) for m in chain if model_unusable_reason(model=m) is None
+    )
+    if not candidates:
+        reasons = "; ".join(str(model_unusable_reason(model=m)) for m in chain)
+        raise NoUsableModel(
+            f"No model of service {name!r} is usable: {reasons}.", details={"service": name}
+        )
+    return ResolvedSelection(
+        name=name,
+        service=selection.service,
+        candidates=candidates,
+        overrides=ParameterOverrides(
+            temperature=selection.temperature,
+            max_tokens=selection.max_tokens,
+            top_p=selection.top_p,
+            system_prompt=selection.system_prompt,
+        ),
+        required_capabilities=frozenset(selection.required_capabilities or ()),
+    )
+
+
+def resolved_model_build(*, model: ModelConfig) -> ResolvedModel:
+    """The plain, cacheable view of a model, with its current price."""
+    provider = model.provider
+    price = model.current_price
+    return ResolvedModel(
+        model_string=model.model_string,
+        model_id=model.pk,
+        model_name=model.name,
+        kind=model.kind,
+        provider_slug=provider.slug,
+        provider_kind=provider.kind,
+        provider_version=provider.to_settings().version,
+        provider_max_retries=provider.max_retries,
+        capabilities=frozenset(model.capabilities or ()),
+        context_window=model.context_window,
+        max_output_tokens=model.max_output_tokens,
+        prices=price.to_prices() if price else ModelPrices(),
+    )

@@ -1,6 +1,24 @@
 """Models of the providers app, one module per concern."""
 
+from providers.models.catalog import Capability, ModelConfig, ModelKind, ModelPrice, Origin
 from providers.models.consumer_key import ConsumerAPIKey
 from providers.models.provider import ProviderConfig, ProviderKind
+from providers.models.selection import (
+    ModelSelection,
+    SelectionChange,
+    SelectionFallback,
+)
 
-__all__ = ["ConsumerAPIKey", "ProviderConfig", "ProviderKind"]
+__all__ = [
+    "Capability",
+    "ConsumerAPIKey",
+    "ModelConfig",
+    "ModelKind",
+    "ModelPrice",
+    "ModelSelection",
+    "Origin",
+    "ProviderConfig",
+    "ProviderKind",
+    "SelectionChange",
+    "SelectionFallback",
+]

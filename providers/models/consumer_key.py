@@ -7,10 +7,21 @@ The secret is shown once and stored as a SHA-512 hash by djangorestframework-api
 
 from django.conf import settings
 from django.db import models
-from rest_framework_api_key.models import AbstractAPIKey
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
+
+
+class ConsumerAPIKeyManager(APIKeyManager):
+    def assign_key(self, obj: "ConsumerAPIKey") -> str:
+        """As the library does, but with the public prefix as the primary key: the library's
+        default (prefix + hash) would put the hash in admin URLs and in usage rows."""
+        key = super().assign_key(obj)
+        obj.id = obj.prefix
+        return key
 
 
 class ConsumerAPIKey(AbstractAPIKey):
+    objects = ConsumerAPIKeyManager()
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -1,0 +1,115 @@
+"""ModelSelection: which model (and which ordered fallbacks) each internal service uses.
+
+Validation lives in one place, `providers.services.selection.model_selection_validate`, used
+by the admin form, the API and `clean()` alike. Every change writes a SelectionChange row.
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from providers.models.catalog import ModelConfig, capabilities_validate
+
+service_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$",
+    "Use lowercase letters, digits, underscores and hyphens (for example `rag_agent`).",
+)
+
+
+class ModelSelection(models.Model):
+    service = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[service_validator],
+        help_text="The internal service's name, e.g. rag_agent; programs call models by it.",
+    )
+    primary = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="primary_for")
+    fallback_models = models.ManyToManyField(
+        ModelConfig, through="SelectionFallback", related_name="fallback_for", blank=True
+    )
+    temperature = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
+    )
+    max_tokens = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    top_p = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    system_prompt = models.TextField(blank=True, default="")
+    required_capabilities = models.JSONField(
+        default=list, blank=True, validators=[capabilities_validate]
+    )
+    min_context_window = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Every model of the chain must offer at least this many tokens of context.",
+    )
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["service"]
+        verbose_name = "model selection"
+
+    def __str__(self) -> str:
+        return self.service
+
+    def fallback_list(self) -> list[ModelConfig]:
+        """The fallback models in order (uses prefetched rows when loaded)."""
+        return [f.model for f in sorted(self.fallbacks.all(), key=lambda f: f.position)]
+
+
+class SelectionFallback(models.Model):
+    selection = models.ForeignKey(
+        ModelSelection, on_delete=models.CASCADE, related_name="fallbacks"
+    )
+    model = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = "fallback"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["selection", "model"], name="unique_fallback_model_per_selection"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}: {self.model}"
+
+
+class ChangeAction(models.TextChoices):
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    DELETED = "deleted", "Deleted"
+
+
+class SelectionChange(models.Model):
+    """An audit row: who changed which selection, when, from where, and before/after."""
+
+    selection = models.ForeignKey(
+        ModelSelection, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    service = models.CharField(max_length=64, db_index=True)  # kept after a delete
+    action = models.CharField(max_length=16, choices=ChangeAction.choices)
+    source = models.CharField(max_length=16, default="", blank=True)  # admin | api | command
+    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = "selection change"
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.action} at {self.changed_at:%Y-%m-%d %H:%M:%S}"
