@@ -1,5 +1,17 @@
 """Models of the usage app, one module per concern."""
 
+from usage.models.budget import Budget, BudgetAlert, BudgetHold, BudgetPeriod
+from usage.models.daily import DailyUsage
+from usage.models.ratelimit import RateLimit
 from usage.models.record import Outcome, UsageRecord
 
-__all__ = ["Outcome", "UsageRecord"]
+__all__ = [
+    "Budget",
+    "BudgetAlert",
+    "BudgetHold",
+    "BudgetPeriod",
+    "DailyUsage",
+    "Outcome",
+    "RateLimit",
+    "UsageRecord",
+]

@@ -1,0 +1,57 @@
+"""The ledger write: one INSERT per attempt, cost and price snapshot kept, secrets redacted."""
+
+from decimal import Decimal
+
+import pytest
+
+from providers.adapters.types import Usage
+from providers.resolution import ModelPrices, ResolvedModel
+from usage.models import UsageRecord
+from usage.services.ledger import usage_record_create
+
+pytestmark = pytest.mark.django_db
+
+MODEL = ResolvedModel(
+    model_string="oa:gpt-4o-mini",
+    model_id=1,
+    model_name="gpt-4o-mini",
+    kind="chat",
+    provider_slug="oa",
+    provider_kind="openai",
+    provider_version="v1",
+    provider_max_retries=2,
+    prices=ModelPrices(input=Decimal("1"), output=Decimal("2"), price_id=9),
+)
+
+
+def test_record_is_a_single_insert(django_assert_num_queries):
+    with django_assert_num_queries(1):
+        record = usage_record_create(
+            request_id="req_1",
+            model=MODEL,
+            usage=Usage(input_tokens=10, output_tokens=5, raw={"prompt_tokens": 10}),
+            attempt=2,
+            is_fallback=True,
+            streamed=True,
+            latency_ms=120,
+            time_to_first_token_ms=30,
+            service="svc",
+        )
+    stored = UsageRecord.objects.get(pk=record.pk)
+    assert stored.cost == Decimal("0.0000200000") and stored.is_priced
+    assert stored.price_snapshot["price_id"] == 9
+    assert stored.raw_usage == {"prompt_tokens": 10}
+    assert (stored.attempt, stored.is_fallback, stored.streamed) == (2, True, True)
+    assert (stored.latency_ms, stored.time_to_first_token_ms) == (120, 30)
+
+
+def test_failed_attempt_has_zero_tokens_and_its_outcome():
+    record = usage_record_create(
+        request_id="req_2",
+        model=MODEL,
+        outcome="provider_unavailable",
+        error_message="upstream said: Incorrect API key provided: sk-abcdefghijklmnop1234",
+    )
+    assert record.total_tokens == 0 and record.cost == 0
+    assert record.outcome == "provider_unavailable"
+    assert "abcdefghijklmnop" not in record.error_message
