@@ -1,1 +1,80 @@
-"""Models of the chat app (Conversation and Message arrive with the call runtime)."""
+"""Conversations and their messages, kept for the native chat API and the playground.
+
+A conversation belongs to a user or to a consumer API key (exactly one), and names the
+service or model string that answers it. Each assistant message links to the UsageRecord of
+the attempt that produced it, so its tokens and cost are the ledger's, not a copy to drift.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class Conversation(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+    )
+    api_key = models.ForeignKey(
+        "providers.ConsumerAPIKey",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+    )
+    service = models.CharField(
+        max_length=200, help_text="A service name or a model string (slug:model)"
+    )
+    title = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(owner__isnull=False, api_key__isnull=True)
+                    | models.Q(owner__isnull=True, api_key__isnull=False)
+                ),
+                name="conversation_has_one_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Conversation {self.pk}"
+
+
+class MessageRole(models.TextChoices):
+    SYSTEM = "system", "System"
+    USER = "user", "User"
+    ASSISTANT = "assistant", "Assistant"
+    TOOL = "tool", "Tool"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=16, choices=MessageRole.choices)
+    content = models.JSONField(
+        default=str, blank=True, help_text="Text, or a list of content parts (OpenAI shape)"
+    )
+    tool_calls = models.JSONField(default=list, blank=True)
+    tool_call_id = models.CharField(max_length=200, blank=True, default="")
+    model_string = models.CharField(max_length=200, blank=True, default="")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    usage_record = models.ForeignKey(
+        "usage.UsageRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {str(self.content)[:40]}"

@@ -1,3 +1,10 @@
-"""URL routes of this app (filled in by its issue)."""
+"""The native chat API, included at /api/ by config/urls.py."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from chat.api.views import ConversationViewSet
+
+router = SimpleRouter()
+router.register("conversations", ConversationViewSet, basename="conversation")
+
+urlpatterns = router.urls

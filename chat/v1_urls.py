@@ -1,3 +1,11 @@
-"""URL routes of this app (filled in by its issue)."""
+"""The OpenAI-compatible API, included at /v1/ by config/urls.py."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from chat.v1.views import ChatCompletionsView, EmbeddingsView, ModelsView
+
+urlpatterns = [
+    path("chat/completions", ChatCompletionsView.as_view(), name="v1-chat-completions"),
+    path("embeddings", EmbeddingsView.as_view(), name="v1-embeddings"),
+    path("models", ModelsView.as_view(), name="v1-models"),
+]

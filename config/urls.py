@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/", include("usage.urls")),
     path("api/", include("chat.urls")),
     path("v1/", include("chat.v1_urls")),
+    path("playground/", include("chat.playground_urls")),
 ]

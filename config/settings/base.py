@@ -120,7 +120,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=2 * 1024 * 10
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Token first: its WWW-Authenticate header makes anonymous requests a 401, not a 403.
+        # Consumer keys first: its WWW-Authenticate header makes anonymous requests a 401.
+        "providers.api.authentication.ConsumerKeyAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -139,6 +140,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ProviderKindEnum": "providers.models.provider.ProviderKind",
+        "ModelKindEnum": "providers.models.catalog.ModelKind",
+        "CapabilityEnum": "providers.models.catalog.Capability",
+        "RemoteModelKindEnum": ["chat", "embedding", "unknown"],
+    },
 }
 
 # Celery: Redis when REDIS_URL is set, else a filesystem broker that processes on one
@@ -184,3 +191,13 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
+
+# Call runtime: retries with exponential backoff (full jitter) within a total time budget,
+# and a per-provider circuit breaker shared through the cache.
+RUNTIME_RETRY_BASE_SECONDS = env.float("RUNTIME_RETRY_BASE_SECONDS", default=0.5)
+RUNTIME_RETRY_MAX_SECONDS = env.float("RUNTIME_RETRY_MAX_SECONDS", default=8.0)
+RUNTIME_TOTAL_TIMEOUT_SECONDS = env.float("RUNTIME_TOTAL_TIMEOUT_SECONDS", default=120.0)
+# Output tokens assumed for admission when a request sets no max_tokens.
+RUNTIME_DEFAULT_MAX_OUTPUT_TOKENS = env.int("RUNTIME_DEFAULT_MAX_OUTPUT_TOKENS", default=4096)
+CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", default=5)
+CIRCUIT_BREAKER_OPEN_SECONDS = env.float("CIRCUIT_BREAKER_OPEN_SECONDS", default=30.0)

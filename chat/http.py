@@ -1,0 +1,78 @@
+"""HTTP helpers shared by the chat APIs: the body size limit and server-sent event bodies."""
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import StreamingHttpResponse
+from rest_framework.request import Request
+
+from config.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+class StreamInternalError(ApplicationError):
+    code = "internal_error"
+    http_status = 500
+    default_message = "An internal error occurred; it has been logged."
+
+
+def stream_error(error: Exception) -> ApplicationError:
+    """What a stream tells its client about an error raised after the headers went out."""
+    if isinstance(error, ApplicationError):
+        return error
+    logger.error("Unexpected error in a streamed response", exc_info=error)
+    return StreamInternalError()
+
+
+def body_size_check(request: Request) -> None:
+    """Refuse bodies over DATA_UPLOAD_MAX_MEMORY_SIZE before parsing them (413).
+
+    DRF reads the body stream itself and so skips Django's own check of this setting."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if limit is not None and length > limit:
+        raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+
+
+def sse_event(data: Any, event: str | None = None) -> bytes:
+    """One server-sent event; `data` is JSON-encoded unless it is already text."""
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    prefix = f"event: {event}\n" if event else ""
+    return f"{prefix}data: {payload}\n\n".encode()
+
+
+class SSEBody:
+    """A streaming body that always runs `on_close`, even if the server never iterates it
+    (a generator's `finally` would not run then), so an abandoned stream is still recorded."""
+
+    def __init__(self, chunks: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self._chunks = chunks
+        self._on_close = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._chunks)
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        try:
+            if close is not None:
+                close()
+        finally:
+            self._on_close()
+
+
+def sse_response(body: SSEBody, headers: dict[str, str]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(body, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
+    for name, value in headers.items():
+        response[name] = value
+    return response

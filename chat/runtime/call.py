@@ -1,0 +1,273 @@
+"""The state of one call across its attempts: candidates, failover rules, the ledger.
+
+`CallRun` decides which candidate may be tried next (kind, capabilities, context window,
+circuit breaker, and what earlier failures ruled out), what to do after an error (retry the
+same candidate after a backoff, fail over, or stop), and writes one UsageRecord per attempt.
+It knows nothing of HTTP; the complete/stream/embed loops drive it.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+from django.conf import settings
+from django.utils import timezone
+
+from chat.runtime.admission import Admission, admission_close, admission_open
+from chat.runtime.breaker import CircuitBreaker
+from chat.runtime.retry import Deadline, RetryPolicy
+from chat.runtime.types import CallContext, new_request_id
+from config.errors import InvalidInput
+from providers.adapters.errors import (
+    ContextLengthExceededError,
+    ModelNotFoundError,
+    ProviderError,
+    ProviderUnavailableError,
+)
+from providers.adapters.types import Usage
+from providers.resolution import ResolvedModel, ResolvedSelection
+from usage.models import UsageRecord
+from usage.pricing import cost_estimate_max
+from usage.services.ledger import usage_record_create
+from usage.types import CallScope
+
+logger = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+INTERNAL_ERROR = "internal_error"
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared(Generic[R]):
+    """A candidate that can serve, with the request exactly as it will receive it."""
+
+    candidate: ResolvedModel
+    request: R
+    is_fallback: bool
+    prompt_tokens: int
+
+
+class AttemptClock:
+    """Wall time of one attempt, and the moment its first token arrived (streams)."""
+
+    def __init__(self) -> None:
+        self.created_at: datetime = timezone.now()
+        self.started = time.perf_counter()
+        self.first_token_ms: int | None = None
+
+    def first_token(self) -> None:
+        if self.first_token_ms is None:
+            self.first_token_ms = self.elapsed_ms()
+
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+
+class CallRun:
+    def __init__(
+        self,
+        *,
+        selection: ResolvedSelection,
+        context: CallContext | None,
+        operation: str,
+        streamed: bool = False,
+    ) -> None:
+        self.selection = selection
+        self.context = context or CallContext()
+        self.request_id = self.context.request_id or new_request_id()
+        self.operation = operation
+        self.streamed = streamed
+        self.policy = RetryPolicy.from_settings()
+        self.deadline = Deadline(self.policy.total_seconds)
+        self.breaker = CircuitBreaker()
+        self.attempts = 0
+        self.spent: Decimal | None = Decimal(0)
+        self.tokens = 0
+        self.admission: Admission | None = None
+        self.last_error: ProviderError | None = None
+        self._skipped: dict[str, list[str]] = {}
+        self._excluded_models: set[str] = set()
+        self._min_context: int | None = None
+
+    # -- admission --------------------------------------------------------------------------
+    def admit(self, *, prompt_tokens: int, max_tokens: int | None) -> None:
+        """Reserve before any spend: the most the dearest usable candidate could cost."""
+        default_output = int(getattr(settings, "RUNTIME_DEFAULT_MAX_OUTPUT_TOKENS", 4096))
+        estimates = []
+        output_tokens = 0
+        for candidate in self.selection.candidates:
+            if candidate.kind != self.operation:
+                continue
+            output = max_tokens or candidate.max_output_tokens or default_output
+            if self.operation != "chat":
+                output = 0
+            output_tokens = max(output_tokens, output)
+            estimate = cost_estimate_max(
+                prices=candidate.prices, prompt_tokens=prompt_tokens, max_output_tokens=output
+            )
+            estimates.append(estimate or Decimal(0))
+        primary = self.selection.candidates[0] if self.selection.candidates else None
+        scope = CallScope(
+            service=self.selection.service,
+            provider_slug=primary.provider_slug if primary else None,
+            api_key_id=self.context.api_key_id,
+            user_id=self.context.user_id,
+        )
+        self.admission = admission_open(
+            scope=scope,
+            estimated_tokens=prompt_tokens + output_tokens,
+            estimated_cost=max(estimates, default=Decimal(0)),
+        )
+
+    def settle(self) -> None:
+        if self.admission is not None:
+            admission_close(
+                admission=self.admission, actual_tokens=self.tokens, actual_cost=self.spent
+            )
+
+    # -- candidates -------------------------------------------------------------------------
+    def candidates(
+        self,
+        prepare: Callable[[ResolvedModel], tuple[R, int] | str],
+        needs: frozenset[str] = frozenset(),
+    ) -> Iterator[Prepared[R]]:
+        """The candidates that can serve, in order. `prepare` returns (request, prompt tokens)
+        for a candidate, or the reason it cannot take the request."""
+        for index, candidate in enumerate(self.selection.candidates):
+            reason = self._skip_reason(candidate, needs)
+            if reason is None:
+                prepared = prepare(candidate)
+                if isinstance(prepared, str):
+                    reason = prepared
+                else:
+                    request, prompt_tokens = prepared
+                    if not self.breaker.allow(candidate.provider_slug):
+                        reason = "circuit_open"
+                    else:
+                        yield Prepared(candidate, request, index > 0, prompt_tokens)
+                        continue
+            self._skipped.setdefault(reason, []).append(candidate.model_string)
+
+    def _skip_reason(self, candidate: ResolvedModel, needs: frozenset[str]) -> str | None:
+        if candidate.kind != self.operation:
+            return "kind"
+        if needs - candidate.capabilities:
+            return "capability"
+        if candidate.model_string in self._excluded_models:
+            return "model_not_found"
+        if self._min_context is not None and (candidate.context_window or 0) <= self._min_context:
+            return "context_window"
+        return None
+
+    def may_attempt_again(self, candidate: ResolvedModel) -> bool:
+        return self.breaker.allow(candidate.provider_slug)
+
+    # -- after an error ---------------------------------------------------------------------
+    def retry_delay(
+        self, *, error: ProviderError, candidate: ResolvedModel, retries: int
+    ) -> float | None:
+        """Seconds to wait before retrying the same candidate; None to fail over.
+
+        Raises `error` when the call must end here (a non-retryable error that no other
+        candidate can cure: authentication, permission, bad request)."""
+        self.last_error = error
+        if error.retryable:
+            self.breaker.record_failure(candidate.provider_slug)
+            if retries >= candidate.provider_max_retries:
+                return None
+            delay = self.policy.backoff(retry_number=retries + 1, retry_after=error.retry_after)
+            return delay if self.deadline.allows(delay) else None
+        if isinstance(error, ModelNotFoundError):
+            self._excluded_models.add(candidate.model_string)
+            return None
+        if isinstance(error, ContextLengthExceededError):
+            window = candidate.context_window or 0
+            self._min_context = max(self._min_context or 0, window)
+            self._excluded_models.add(candidate.model_string)
+            return None
+        raise error
+
+    def out_of_time(self) -> bool:
+        return self.deadline.remaining() <= 0
+
+    def no_candidate_error(self) -> Exception:
+        """What to raise when every candidate was skipped or failed."""
+        if self.last_error is not None:
+            return self.last_error
+        skipped = {reason: models for reason, models in self._skipped.items()}
+        if "capability" in skipped and len(skipped) == 1:
+            return InvalidInput(
+                "No model of this selection supports what the request needs "
+                "(tools, images or JSON output).",
+                details={"skipped": skipped},
+            )
+        if "context_window" in skipped and len(skipped) == 1:
+            return ContextLengthExceededError(
+                "The request does not fit the context window of any model of this selection.",
+                details={"skipped": skipped},
+            )
+        if "kind" in skipped and len(skipped) == 1:
+            return InvalidInput(
+                f"No model of this selection is a {self.operation} model.",
+                details={"skipped": skipped},
+            )
+        return ProviderUnavailableError(
+            "No model of this selection can serve the request right now.",
+            details={"skipped": skipped},
+        )
+
+    # -- the ledger -------------------------------------------------------------------------
+    def record(
+        self,
+        *,
+        prepared: Prepared,
+        clock: AttemptClock,
+        usage: Usage | None = None,
+        error: BaseException | None = None,
+        outcome: str | None = None,
+        provider_request_id: str | None = None,
+        model_reported: str = "",
+    ) -> UsageRecord:
+        """Write this attempt's UsageRecord and add its tokens and cost to the call's totals."""
+        self.attempts += 1
+        if outcome is None:
+            outcome = "ok" if error is None else getattr(error, "code", INTERNAL_ERROR)
+        message = ""
+        if isinstance(error, ProviderError):
+            message = error.message
+            provider_request_id = provider_request_id or error.request_id
+        elif error is not None:
+            message = type(error).__name__
+        record = usage_record_create(
+            request_id=self.request_id,
+            model=prepared.candidate,
+            usage=usage,
+            outcome=outcome,
+            error_message=message,
+            attempt=self.attempts,
+            is_fallback=prepared.is_fallback,
+            streamed=self.streamed,
+            operation=self.operation,
+            latency_ms=clock.elapsed_ms(),
+            time_to_first_token_ms=clock.first_token_ms,
+            service=self.selection.service,
+            user_id=self.context.user_id,
+            api_key_id=self.context.api_key_id,
+            conversation_id=self.context.conversation_id,
+            provider_request_id=provider_request_id,
+            model_reported=model_reported,
+            created_at=clock.created_at,
+        )
+        if usage is not None:
+            self.tokens += usage.total_tokens
+        if record.cost is None:
+            self.spent = None
+        elif self.spent is not None:
+            self.spent += record.cost
+        return record

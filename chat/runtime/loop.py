@@ -1,0 +1,208 @@
+"""The run loops of unstreamed calls: chat completions and embeddings.
+
+resolve -> admit -> for each candidate that fits: call, retry retryable errors with backoff,
+then fail over -> record every attempt -> settle. Streams share the same pieces in
+chat.runtime.streaming.
+"""
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from chat.runtime.call import AttemptClock, CallRun, Prepared
+from chat.runtime.request import (
+    fits_context,
+    history_trim,
+    prompt_tokens_estimate,
+    request_for_candidate,
+    request_with_overrides,
+    required_capabilities,
+)
+from chat.runtime.types import CallContext, ChatResult, EmbeddingResult
+from config.errors import InvalidInput
+from providers.adapters.base import ProviderAdapter, validate_chat_request
+from providers.adapters.errors import ProviderError
+from providers.adapters.types import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Usage,
+)
+from providers.resolution import ResolvedModel, ResolvedSelection
+from providers.selectors import model_selection_resolve, provider_adapter_get
+from usage.models import UsageRecord
+from usage.pricing import tokens_estimate
+
+Resp = TypeVar("Resp", ChatResponse, EmbeddingResponse)
+
+
+def selection_resolve(name: str) -> ResolvedSelection:
+    """The cached resolution of a service name or model string (NotFound / InvalidInput)."""
+    return model_selection_resolve(name=name)
+
+
+def chat_preparer(
+    request: ChatRequest, *, trim_history: bool
+) -> Callable[[ResolvedModel], tuple[ChatRequest, int] | str]:
+    """For each candidate: its request (history trimmed to its window if asked) or why not."""
+
+    def prepare(candidate: ResolvedModel) -> tuple[ChatRequest, int] | str:
+        candidate_request = request_for_candidate(request, candidate)
+        if trim_history:
+            # Leave room for the reply: the asked max_tokens, else up to a quarter of the window.
+            reserve = candidate_request.max_tokens or min(
+                candidate.max_output_tokens or 0, (candidate.context_window or 0) // 4
+            )
+            messages = history_trim(
+                candidate_request.messages,
+                context_window=candidate.context_window,
+                max_tokens=reserve,
+            )
+            candidate_request = dataclasses.replace(candidate_request, messages=messages)
+        prompt_tokens = prompt_tokens_estimate(candidate_request)
+        if not fits_context(
+            prompt_tokens=prompt_tokens,
+            max_tokens=candidate_request.max_tokens,
+            context_window=candidate.context_window,
+        ):
+            return "context_window"
+        return candidate_request, prompt_tokens
+
+    return prepare
+
+
+def chat_run_start(
+    request: ChatRequest, context: CallContext | None, *, streamed: bool
+) -> tuple[CallRun, ChatRequest]:
+    """Resolve and admit a chat call; the request returned carries the service's overrides.
+    A request no provider would accept is refused here, before admission and any record."""
+    validate_chat_request(request)
+    selection = selection_resolve(request.model)
+    run = CallRun(selection=selection, context=context, operation="chat", streamed=streamed)
+    request = request_with_overrides(request, selection.overrides)
+    run.admit(prompt_tokens=prompt_tokens_estimate(request), max_tokens=request.max_tokens)
+    return run, request
+
+
+def attempts_with_retries(
+    run: CallRun, prepared: Prepared, call: Callable[[], Resp]
+) -> tuple[Resp, UsageRecord] | None:
+    """Call one candidate, retrying retryable errors: the response and its usage record, or
+    None when it is time to fail over."""
+    retries = 0
+    while True:
+        clock = AttemptClock()
+        try:
+            response = call()
+        except ProviderError as error:
+            run.record(prepared=prepared, clock=clock, error=error)
+            delay = run.retry_delay(error=error, candidate=prepared.candidate, retries=retries)
+            if delay is None or not run.may_attempt_again(prepared.candidate):
+                return None
+            time.sleep(delay)
+            retries += 1
+            continue
+        except Exception as error:
+            run.record(prepared=prepared, clock=clock, error=error)
+            raise
+        run.breaker.record_success(prepared.candidate.provider_slug)
+        record = run.record(
+            prepared=prepared,
+            clock=clock,
+            usage=response.usage,
+            provider_request_id=response.request_id,
+            model_reported=response.model,
+        )
+        return response, record
+
+
+def chat_complete(
+    request: ChatRequest, *, context: CallContext | None = None, trim_history: bool = False
+) -> ChatResult:
+    run, request = chat_run_start(request, context, streamed=False)
+    try:
+        prepare = chat_preparer(request, trim_history=trim_history)
+        for prepared in run.candidates(prepare, required_capabilities(request)):
+            adapter = provider_adapter_get(
+                slug=prepared.candidate.provider_slug, version=prepared.candidate.provider_version
+            )
+            outcome = attempts_with_retries(
+                run, prepared, lambda p=prepared, a=adapter: a.complete(p.request)
+            )
+            if outcome is not None:
+                response, record = outcome
+                return ChatResult(
+                    request_id=run.request_id,
+                    response=response,
+                    served_by=prepared.candidate,
+                    is_fallback=prepared.is_fallback,
+                    attempts=run.attempts,
+                    cost=record.cost,
+                    usage_record_id=record.pk,
+                    latency_ms=record.latency_ms,
+                )
+            if run.out_of_time():
+                break
+        raise run.no_candidate_error()
+    finally:
+        run.settle()
+
+
+def _embed(adapter: ProviderAdapter, request: EmbeddingRequest, estimate: int) -> EmbeddingResponse:
+    """Embed; when the provider reports no usage (Gemini's batch embedding API does not), the
+    input tokens are estimated and marked so, rather than recorded as a free call."""
+    response = adapter.embed(request)
+    if response.usage.total_tokens:
+        return response
+    usage = Usage(
+        input_tokens=estimate,
+        raw={**response.usage.raw, "estimated": True, "estimate_method": "chars/4"},
+    )
+    return dataclasses.replace(response, usage=usage)
+
+
+def embedding_complete(
+    request: EmbeddingRequest, *, context: CallContext | None = None
+) -> EmbeddingResult:
+    if not request.inputs or not all(isinstance(text, str) and text for text in request.inputs):
+        raise InvalidInput("Embeddings need one or more non-empty strings.")
+    selection = selection_resolve(request.model)
+    run = CallRun(selection=selection, context=context, operation="embedding")
+    prompt_tokens = sum(tokens_estimate(chars=len(text)) for text in request.inputs)
+    run.admit(prompt_tokens=prompt_tokens, max_tokens=None)
+
+    def prepare(candidate: ResolvedModel) -> tuple[EmbeddingRequest, int]:
+        return (
+            EmbeddingRequest(
+                model=candidate.model_name, inputs=request.inputs, dimensions=request.dimensions
+            ),
+            prompt_tokens,
+        )
+
+    try:
+        for prepared in run.candidates(prepare):
+            adapter = provider_adapter_get(
+                slug=prepared.candidate.provider_slug, version=prepared.candidate.provider_version
+            )
+            outcome = attempts_with_retries(
+                run, prepared, lambda p=prepared, a=adapter: _embed(a, p.request, prompt_tokens)
+            )
+            if outcome is not None:
+                response, record = outcome
+                return EmbeddingResult(
+                    request_id=run.request_id,
+                    response=response,
+                    served_by=prepared.candidate,
+                    is_fallback=prepared.is_fallback,
+                    attempts=run.attempts,
+                    cost=record.cost,
+                    usage_record_id=record.pk,
+                    latency_ms=record.latency_ms,
+                )
+            if run.out_of_time():
+                break
+        raise run.no_candidate_error()
+    finally:
+        run.settle()

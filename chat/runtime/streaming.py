@@ -1,0 +1,237 @@
+"""Streamed chat calls: fail over only until the first chunk, then stream or end with an error.
+
+`chat_stream_open` tries candidates (with retries) until one produces its first content event;
+errors before that point fail over exactly like an unstreamed call. The returned ChatStream
+then yields that candidate's events. A provider error after the first chunk is not retried
+or failed over (the client has already seen output): the attempt is recorded with the error
+outcome and the usage seen so far, and the error is raised to the consumer of the stream.
+A stream abandoned by its consumer is recorded as `cancelled`.
+"""
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+
+from chat.runtime.call import CANCELLED, AttemptClock, CallRun, Prepared
+from chat.runtime.loop import chat_preparer, chat_run_start
+from chat.runtime.request import required_capabilities
+from chat.runtime.types import CallContext
+from providers.adapters.errors import ProviderError, StreamInterruptedError
+from providers.adapters.types import (
+    ChatRequest,
+    ChatResponse,
+    Finish,
+    FinishReason,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
+from providers.resolution import ResolvedModel
+from providers.selectors import provider_adapter_get
+
+_CONTENT = (TextDelta, ToolCallDelta, Finish)
+
+
+class ChatStream:
+    """The events of a streamed call whose serving model is already known.
+
+    Iterate it once. After it is exhausted, `response()` is the assembled reply and `cost`,
+    `usage_record_id` and `usage` describe the attempt that served.
+    """
+
+    def __init__(
+        self,
+        *,
+        run: CallRun,
+        prepared: Prepared,
+        events: Iterator[StreamEvent],
+        buffered: list[StreamEvent],
+        clock: AttemptClock,
+        usage: Usage | None,
+    ) -> None:
+        self.run = run
+        self.prepared = prepared
+        self._events = events
+        self._buffered = buffered
+        self._clock = clock
+        self.usage: Usage | None = usage
+        self.finish_reason: FinishReason | None = None
+        self.model_reported = ""
+        self.provider_request_id: str | None = None
+        self.text_parts: list[str] = []
+        self._tool_calls: dict[int, dict[str, str]] = {}
+        self.cost: Decimal | None = None
+        self.usage_record_id: int | None = None
+        self.error: BaseException | None = None
+        self._started = False
+        self._done = False
+
+    @property
+    def request_id(self) -> str:
+        return self.run.request_id
+
+    @property
+    def served_by(self) -> ResolvedModel:
+        return self.prepared.candidate
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.prepared.is_fallback
+
+    @property
+    def latency_ms(self) -> int:
+        return self._clock.elapsed_ms()
+
+    @property
+    def time_to_first_token_ms(self) -> int | None:
+        return self._clock.first_token_ms
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        if self._started:
+            raise RuntimeError("A ChatStream can be iterated only once.")
+        self._started = True
+        try:
+            for event in self._buffered:
+                self._observe(event)
+                yield event
+            self._buffered = []
+            for event in self._events:
+                self._observe(event)
+                yield event
+            if self.finish_reason is None:
+                # A stream that stops without its end marker was cut, not completed.
+                raise StreamInterruptedError(provider=self.served_by.provider_slug)
+        except ProviderError as error:
+            self.error = error
+            if error.retryable:
+                self.run.breaker.record_failure(self.served_by.provider_slug)
+            self._finish(error=error)
+            raise
+        except GeneratorExit:
+            self._finish(outcome=CANCELLED)
+            raise
+        except Exception as error:
+            self.error = error
+            self._finish(error=error)
+            raise
+        self.run.breaker.record_success(self.served_by.provider_slug)
+        self._finish()
+
+    def close(self) -> None:
+        """Record and settle a stream its consumer stopped reading (or never started)."""
+        if not self._done:
+            close = getattr(self._events, "close", None)
+            if close is not None:
+                close()
+            self._finish(outcome=CANCELLED)
+
+    def response(self) -> ChatResponse:
+        """The reply assembled from the events seen so far."""
+        calls = tuple(
+            ToolCall(id=call.get("id", ""), name=call.get("name", ""), arguments=call["arguments"])
+            for _, call in sorted(self._tool_calls.items())
+        )
+        return ChatResponse(
+            text="".join(self.text_parts),
+            tool_calls=calls,
+            finish_reason=self.finish_reason or "error",
+            usage=self.usage or Usage(),
+            model=self.model_reported or self.served_by.model_name,
+            request_id=self.provider_request_id,
+        )
+
+    def _observe(self, event: StreamEvent) -> None:
+        if isinstance(event, TextDelta):
+            self._clock.first_token()
+            self.text_parts.append(event.text)
+        elif isinstance(event, ToolCallDelta):
+            self._clock.first_token()
+            call = self._tool_calls.setdefault(event.index, {"arguments": ""})
+            if event.id:
+                call["id"] = event.id
+            if event.name:
+                call["name"] = event.name
+            call["arguments"] += event.arguments
+        elif isinstance(event, UsageEvent):
+            self.usage = event.usage
+        elif isinstance(event, Finish):
+            self.finish_reason = event.finish_reason
+            self.model_reported = event.model or self.model_reported
+            self.provider_request_id = event.request_id or self.provider_request_id
+
+    def _finish(self, *, error: BaseException | None = None, outcome: str | None = None) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            record = self.run.record(
+                prepared=self.prepared,
+                clock=self._clock,
+                usage=self.usage,
+                error=error,
+                outcome=outcome,
+                provider_request_id=self.provider_request_id,
+                model_reported=self.model_reported,
+            )
+            self.cost = record.cost
+            self.usage_record_id = record.pk
+        finally:
+            self.run.settle()
+
+
+def chat_stream_open(
+    request: ChatRequest, *, context: CallContext | None = None, trim_history: bool = False
+) -> ChatStream:
+    """Start a streamed call: raises like chat_complete if no candidate produced a first chunk."""
+    run, request = chat_run_start(request, context, streamed=True)
+    try:
+        prepare = chat_preparer(request, trim_history=trim_history)
+        for prepared in run.candidates(prepare, required_capabilities(request)):
+            stream = _open_candidate(run, prepared)
+            if stream is not None:
+                return stream
+            if run.out_of_time():
+                break
+        raise run.no_candidate_error()
+    except BaseException:
+        run.settle()
+        raise
+
+
+def _open_candidate(run: CallRun, prepared: Prepared) -> ChatStream | None:
+    """Retry one candidate until its first content event; None to fail over."""
+    adapter = provider_adapter_get(
+        slug=prepared.candidate.provider_slug, version=prepared.candidate.provider_version
+    )
+    retries = 0
+    while True:
+        clock = AttemptClock()
+        usage: Usage | None = None
+        buffered: list[StreamEvent] = []
+        events = adapter.stream(prepared.request)
+        try:
+            for event in events:
+                buffered.append(event)
+                if isinstance(event, UsageEvent):
+                    usage = event.usage
+                elif isinstance(event, TextDelta | ToolCallDelta):
+                    clock.first_token()
+                if isinstance(event, _CONTENT):
+                    break
+        except ProviderError as error:
+            run.record(prepared=prepared, clock=clock, usage=usage, error=error)
+            delay = run.retry_delay(error=error, candidate=prepared.candidate, retries=retries)
+            if delay is None or not run.may_attempt_again(prepared.candidate):
+                return None
+            time.sleep(delay)
+            retries += 1
+            continue
+        except Exception as error:
+            run.record(prepared=prepared, clock=clock, usage=usage, error=error)
+            raise
+        return ChatStream(
+            run=run, prepared=prepared, events=events, buffered=buffered, clock=clock, usage=usage
+        )

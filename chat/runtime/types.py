@@ -1,0 +1,46 @@
+"""Plain types the call runtime takes and returns."""
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from providers.adapters.types import ChatResponse, EmbeddingResponse
+from providers.resolution import ResolvedModel
+
+
+def new_request_id() -> str:
+    return f"req_{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Who is calling, and on behalf of which conversation: kept on every usage record."""
+
+    user_id: int | None = None
+    api_key_id: str | None = None
+    conversation_id: int | None = None
+    request_id: str | None = None  # generated when not given
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    request_id: str
+    response: ChatResponse
+    served_by: ResolvedModel
+    is_fallback: bool
+    attempts: int  # attempts made by the whole call, failed ones included
+    cost: Decimal | None  # of the attempt that served; None if the model is unpriced
+    usage_record_id: int
+    latency_ms: int  # of the attempt that served
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResult:
+    request_id: str
+    response: EmbeddingResponse
+    served_by: ResolvedModel
+    is_fallback: bool
+    attempts: int
+    cost: Decimal | None
+    usage_record_id: int
+    latency_ms: int

@@ -1,0 +1,218 @@
+"""Calling models: the entry points for the APIs and for the project's own Python code.
+
+`model` in each request is a service name ("rag_agent") or a model string
+("anthropic:claude-sonnet-4-5"). Each call is resolved from the cache, admitted against rate
+limits and budgets, tried on the selection's candidates with retries and failover, recorded
+(one UsageRecord per attempt) and settled. See chat.runtime for the pieces.
+
+    result = chat_completion_run(request=ChatRequest(model="rag_agent", messages=(
+        Message(role="user", content="Hello"),)))
+    result.response.text, result.cost, result.served_by.model_string
+"""
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from chat.content import content_parse
+from chat.models import Conversation, MessageRole
+from chat.models import Message as ChatMessage
+from chat.runtime.loop import chat_complete, embedding_complete
+from chat.runtime.streaming import ChatStream, chat_stream_open
+from chat.runtime.types import CallContext, ChatResult, EmbeddingResult
+from config.errors import InvalidInput
+from providers.adapters.types import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    Message,
+    StreamEvent,
+    ToolCall,
+)
+from providers.selectors import model_selection_resolve
+
+
+def chat_completion_run(
+    *, request: ChatRequest, context: CallContext | None = None, trim_history: bool = False
+) -> ChatResult:
+    """One chat completion. Raises a ProviderError (or a 4xx ApplicationError) when no
+    candidate could answer. With `trim_history` the oldest turns are dropped to fit each
+    candidate's context window (conversations); without it a request that does not fit a
+    candidate skips that candidate."""
+    return chat_complete(request, context=context, trim_history=trim_history)
+
+
+def chat_completion_stream(
+    *, request: ChatRequest, context: CallContext | None = None, trim_history: bool = False
+) -> ChatStream:
+    """A streamed chat completion, already started: `served_by` is known when this returns,
+    errors before the first chunk are raised here (after failover), errors after it are
+    raised while iterating. Iterate the stream to the end, or close() it."""
+    return chat_stream_open(request, context=context, trim_history=trim_history)
+
+
+def embedding_run(
+    *, request: EmbeddingRequest, context: CallContext | None = None
+) -> EmbeddingResult:
+    """Embeddings of `request.inputs`, with the same retries, failover and ledger as chat."""
+    return embedding_complete(request, context=context)
+
+
+# -- conversations ----------------------------------------------------------------------------
+def conversation_create(
+    *,
+    service: str,
+    owner_id: int | None = None,
+    api_key_id: str | None = None,
+    title: str = "",
+    system_prompt: str = "",
+) -> Conversation:
+    """A conversation answered by `service` (checked to resolve), owned by a user or a key."""
+    model_selection_resolve(name=service)
+    if (owner_id is None) == (api_key_id is None):
+        raise InvalidInput("A conversation belongs to exactly one user or API key.")
+    with transaction.atomic():
+        conversation = Conversation.objects.create(
+            service=service, owner_id=owner_id, api_key_id=api_key_id, title=title[:200]
+        )
+        if system_prompt:
+            ChatMessage.objects.create(
+                conversation=conversation, role=MessageRole.SYSTEM, content=system_prompt
+            )
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    conversation.delete()
+
+
+def _history(conversation: Conversation) -> tuple[Message, ...]:
+    return tuple(
+        Message(
+            role=m.role,
+            content=content_parse(m.content, "content"),
+            tool_calls=tuple(ToolCall(**call) for call in m.tool_calls or ()),
+            tool_call_id=m.tool_call_id or None,
+        )
+        for m in ChatMessage.objects.filter(conversation=conversation).order_by("created_at", "id")
+    )
+
+
+def _user_message_add(conversation: Conversation, content: Any) -> ChatMessage:
+    content_parse(content, "content")  # validates: text or a list of content parts
+    if not content:
+        raise InvalidInput("content must not be empty.", details={"param": "content"})
+    message = ChatMessage.objects.create(
+        conversation=conversation, role=MessageRole.USER, content=content
+    )
+    if not conversation.title:
+        text = (
+            content
+            if isinstance(content, str)
+            else "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        )
+        conversation.title = text[:80]
+    conversation.save(update_fields=["title", "updated_at"])
+    return message
+
+
+def _assistant_message_add(
+    conversation: Conversation,
+    *,
+    response: ChatResponse,
+    model_string: str,
+    cost: Decimal | None,
+    usage_record_id: int | None,
+) -> ChatMessage:
+    return ChatMessage.objects.create(
+        conversation=conversation,
+        role=MessageRole.ASSISTANT,
+        content=response.text,
+        tool_calls=[
+            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls
+        ],
+        model_string=model_string,
+        prompt_tokens=response.usage.prompt_tokens,
+        completion_tokens=response.usage.completion_tokens,
+        cost=cost,
+        usage_record_id=usage_record_id,
+    )
+
+
+def _turn(
+    conversation: Conversation, content: Any, max_tokens: int | None
+) -> tuple[ChatMessage, ChatRequest, CallContext]:
+    user_message = _user_message_add(conversation, content)
+    request = ChatRequest(
+        model=conversation.service, messages=_history(conversation), max_tokens=max_tokens
+    )
+    context = CallContext(
+        user_id=conversation.owner_id,
+        api_key_id=conversation.api_key_id,
+        conversation_id=conversation.pk,
+    )
+    return user_message, request, context
+
+
+def conversation_reply(
+    *, conversation: Conversation, content: Any, max_tokens: int | None = None
+) -> tuple[ChatMessage, ChatResult]:
+    """Add the user's message, answer it with the history trimmed to the model's context
+    window, and store the reply. A failed call leaves the conversation as it was."""
+    user_message, request, context = _turn(conversation, content, max_tokens)
+    try:
+        result = chat_completion_run(request=request, context=context, trim_history=True)
+    except BaseException:
+        user_message.delete()
+        raise
+    reply = _assistant_message_add(
+        conversation,
+        response=result.response,
+        model_string=result.served_by.model_string,
+        cost=result.cost,
+        usage_record_id=result.usage_record_id,
+    )
+    return reply, result
+
+
+class ConversationStream:
+    """A streamed reply: iterate `events`; once they end, `reply` is the stored message.
+    A stream that fails or is abandoned leaves the conversation as it was."""
+
+    def __init__(self, conversation: Conversation, user_message: ChatMessage, stream: ChatStream):
+        self.conversation = conversation
+        self.user_message = user_message
+        self.stream = stream
+        self.reply: ChatMessage | None = None
+
+    def events(self) -> Iterator[StreamEvent]:
+        try:
+            yield from self.stream
+        except BaseException:
+            self.user_message.delete()
+            raise
+        self.reply = _assistant_message_add(
+            self.conversation,
+            response=self.stream.response(),
+            model_string=self.stream.served_by.model_string,
+            cost=self.stream.cost,
+            usage_record_id=self.stream.usage_record_id,
+        )
+
+    def close(self) -> None:
+        if self.reply is None and not self.stream.error:
+            self.stream.close()
+
+
+def conversation_reply_stream(
+    *, conversation: Conversation, content: Any, max_tokens: int | None = None
+) -> ConversationStream:
+    user_message, request, context = _turn(conversation, content, max_tokens)
+    try:
+        stream = chat_completion_stream(request=request, context=context, trim_history=True)
+    except BaseException:
+        user_message.delete()
+        raise
+    return ConversationStream(conversation, user_message, stream)

@@ -1,0 +1,140 @@
+"""The OpenAI-compatible API: thin views over chat.services, authenticated by consumer keys.
+
+Every response carries x-request-id (the id on the call's UsageRecords); answered calls also
+carry x-served-model (the model string that served) and x-served-provider.
+"""
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat.http import SSEBody, body_size_check, sse_response
+from chat.runtime.types import CallContext, new_request_id
+from chat.services import chat_completion_run, chat_completion_stream, embedding_run
+from chat.v1.errors import openai_exception_handler
+from chat.v1.parsing import chat_request_parse, embedding_request_parse
+from chat.v1.rendering import completion_chunks, completion_json, embeddings_json
+from config.errors import ApplicationError, NotFound
+from providers.adapters.base import validate_chat_request
+from providers.api.authentication import ConsumerKeyAuthentication
+from providers.consumers import ConsumerIdentity
+from providers.resolution import ResolvedModel
+from providers.selectors import (
+    model_selection_names,
+    model_selection_resolve,
+    models_available_list,
+)
+
+
+class ModelNotAvailable(NotFound):
+    code = "model_not_found"
+
+
+def served_headers(model: ResolvedModel) -> dict[str, str]:
+    return {"x-served-model": model.model_string, "x-served-provider": model.provider_slug}
+
+
+class V1View(APIView):
+    authentication_classes = [ConsumerKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+    request_id = ""
+
+    def get_exception_handler(self):
+        return openai_exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        self.request_id = new_request_id()
+        body_size_check(request)
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.request_id:
+            response["x-request-id"] = self.request_id
+        return response
+
+    @property
+    def identity(self) -> ConsumerIdentity:
+        return self.request.auth
+
+    def context(self) -> CallContext:
+        return CallContext(
+            api_key_id=self.identity.key_id,
+            user_id=self.identity.owner_id,
+            request_id=self.request_id,
+        )
+
+    def check_model(self, name: str) -> None:
+        """404 for a model the key may not use, as OpenAI answers (it does not say which)."""
+        message = f"The model `{name}` does not exist or you do not have access to it."
+        if not self.identity.may_use(name):
+            raise ModelNotAvailable(message, details={"param": "model"})
+        try:
+            model_selection_resolve(name=name)
+        except (NotFound, ApplicationError) as exc:
+            if exc.http_status in (400, 404):
+                raise ModelNotAvailable(message, details={"param": "model"}) from None
+            raise
+
+
+class ChatCompletionsView(V1View):
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT},
+        description="OpenAI's chat completions: JSON, or server-sent chunks with stream=true.",
+    )
+    def post(self, request: Request) -> Any:
+        chat_request, stream, include_usage = chat_request_parse(request.data)
+        validate_chat_request(chat_request)
+        self.check_model(chat_request.model)
+        if not stream:
+            result = chat_completion_run(request=chat_request, context=self.context())
+            return Response(completion_json(result), headers=served_headers(result.served_by))
+        chat_stream = chat_completion_stream(request=chat_request, context=self.context())
+        body = SSEBody(
+            completion_chunks(chat_stream, include_usage=include_usage), chat_stream.close
+        )
+        return sse_response(body, served_headers(chat_stream.served_by))
+
+
+class EmbeddingsView(V1View):
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT},
+        description="OpenAI's embeddings (float or base64 encoding).",
+    )
+    def post(self, request: Request) -> Response:
+        embedding_request, encoding = embedding_request_parse(request.data)
+        self.check_model(embedding_request.model)
+        result = embedding_run(request=embedding_request, context=self.context())
+        return Response(
+            embeddings_json(result, encoding=encoding), headers=served_headers(result.served_by)
+        )
+
+
+class ModelsView(V1View):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        """The services and model strings this key may call."""
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "service"}
+            for name in model_selection_names()
+            if self.identity.may_use(name)
+        ]
+        for provider in models_available_list():
+            data.extend(
+                {
+                    "id": model.model_string,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": provider.slug,
+                }
+                for model in provider.models
+                if self.identity.may_use(model.model_string)
+            )
+        return Response({"object": "list", "data": data})
