@@ -1,26 +1,44 @@
-"""A catalog generation number in the shared cache.
+"""Generation counters in the shared cache: how cached lookups are invalidated everywhere.
 
-Every change to a provider, model or selection bumps it; resolutions cached under the old
-number are then never read again, so every process sees a change on its next call without a
-restart and without a database read in the steady state.
+A lookup (a resolution, a consumer key, the active budgets) is cached under a key that holds
+its generation. Saving what it was built from bumps the generation, so entries built before are
+never read again, in any process, without a restart. A counter that is missing (a fresh or
+flushed cache) restarts from the clock in nanoseconds, never from a small number that an old
+process-local copy could still carry.
 """
+
+import time
 
 from django.core.cache import cache
 
-GENERATION_KEY = "providers:catalog-generation"
+
+class CacheGeneration:
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def current(self) -> int:
+        generation = cache.get(self.key)
+        if generation is None:
+            cache.add(self.key, time.time_ns(), timeout=None)
+            generation = cache.get(self.key) or time.time_ns()
+        return int(generation)
+
+    def bump(self) -> int:
+        try:
+            return cache.incr(self.key)
+        except ValueError:  # missing (fresh or flushed cache): any clock value is newer
+            value = time.time_ns()
+            cache.set(self.key, value, timeout=None)
+            return value
+
+
+catalog = CacheGeneration("providers:catalog-generation")
 
 
 def catalog_generation() -> int:
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, 1, timeout=None)
-        generation = cache.get(GENERATION_KEY, 1)
-    return int(generation)
+    """The generation of providers, models, prices and selections."""
+    return catalog.current()
 
 
 def catalog_generation_bump() -> int:
-    try:
-        return cache.incr(GENERATION_KEY)
-    except ValueError:  # not set yet (or evicted): start a fresh sequence
-        cache.set(GENERATION_KEY, 2, timeout=None)
-        return 2
+    return catalog.bump()

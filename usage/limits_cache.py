@@ -9,7 +9,6 @@ generation restarts from the clock, never from a number an old entry may still c
 """
 
 import logging
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
@@ -20,10 +19,11 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from providers.cache import CacheGeneration
 from usage.models import Budget, RateLimit
 from usage.types import CallScope
 
-GENERATION_KEY = "usage:limits-generation"
+_generation = CacheGeneration("usage:limits-generation")
 ENTRY_TIMEOUT = 3600  # seconds; only frees memory, correctness comes from the generation
 
 logger = logging.getLogger(__name__)
@@ -66,18 +66,11 @@ def scope_matches(scope_type: str, scope_value: str, scope: CallScope) -> bool:
 
 
 def limits_generation() -> int:
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
-        generation = cache.get(GENERATION_KEY, 0)
-    return int(generation)
+    return _generation.current()
 
 
 def limits_generation_bump() -> None:
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:  # evicted or never set: start from the clock
-        cache.set(GENERATION_KEY, time.time_ns(), timeout=None)
+    _generation.bump()
 
 
 def _cached(name: str, load: Callable[[], T]) -> T:

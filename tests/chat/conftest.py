@@ -1,8 +1,5 @@
 """Fixtures of the chat tests: a fast runtime (no backoff waits, small time budget)."""
 
-import itertools
-import time
-
 import pytest
 
 from tests.chat.helpers import FAST_RUNTIME
@@ -16,18 +13,9 @@ def fast_runtime(settings):
 
 @pytest.fixture(autouse=True)
 def fresh_resolver():
-    """Each test has its own cache key space, where the catalog generation would restart at 1
-    and match the resolver's process-local copies from an earlier test (in this thread and in
-    the live server's). Start each test at a generation no earlier test used."""
-    from django.core.cache import cache
-
-    from providers.cache import GENERATION_KEY
+    """Drop the resolver's process-local copies so no test reads another test's resolution."""
     from providers.selectors import resolution_local_clear
 
-    cache.set(GENERATION_KEY, next(_generations), timeout=None)
     resolution_local_clear()
     yield
     resolution_local_clear()
-
-
-_generations = itertools.count(int(time.time() * 1000) * 1000, 1_000_000)
