@@ -6,4 +6,4 @@ class ProvidersConfig(AppConfig):
     verbose_name = "LLM providers"
 
     def ready(self) -> None:
-        from providers import signals  # noqa: F401
+        from providers import consumers, signals  # noqa: F401

@@ -1,3 +1,14 @@
-"""URL routes of this app (filled in by its issue)."""
+"""Routes of the providers API, included under /api/ by config/urls.py."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from providers.api.views_catalog import ModelCatalogViewSet
+from providers.api.views_providers import ProviderViewSet
+from providers.api.views_selections import SelectionViewSet
+
+router = SimpleRouter()
+router.register("providers", ProviderViewSet, basename="provider")
+router.register("models", ModelCatalogViewSet, basename="model")
+router.register("selections", SelectionViewSet, basename="selection")
+
+urlpatterns = router.urls

@@ -1,0 +1,124 @@
+"""Consumer API key admin: the secret appears once, in the message after creation; the hash
+never appears. Revocation is an action (it cannot be undone)."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework_api_key.admin import APIKeyModelAdmin
+
+from providers.consumers import consumer_key_revoke, consumer_key_scope_errors
+from providers.models import ConsumerAPIKey
+
+
+def _split(value: str) -> list[str]:
+    return list(
+        dict.fromkeys(p.strip() for p in (value or "").replace("\n", ",").split(",") if p.strip())
+    )
+
+
+class ConsumerAPIKeyForm(forms.ModelForm):
+    """Allow-lists edited as comma-separated text rather than raw JSON."""
+
+    allowed_services = forms.CharField(
+        required=False,
+        widget=forms.TextInput(attrs={"size": 80}),
+        help_text="Comma-separated service names (e.g. rag_agent, embeddings); empty means all.",
+    )
+    allowed_models = forms.CharField(
+        required=False,
+        widget=forms.TextInput(attrs={"size": 80}),
+        help_text="Comma-separated model strings (e.g. openai:gpt-4.1); empty means all.",
+    )
+
+    class Meta:
+        model = ConsumerAPIKey
+        fields = ["name", "owner", "allowed_services", "allowed_models", "expiry_date", "revoked"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in ("allowed_services", "allowed_models"):
+            self.initial[field] = ", ".join(getattr(self.instance, field) or [])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        services = _split(cleaned.get("allowed_services", ""))
+        models = _split(cleaned.get("allowed_models", ""))
+        errors = consumer_key_scope_errors(allowed_services=services, allowed_models=models)
+        for field, field_errors in errors.items():
+            self.add_error(field, field_errors)
+        cleaned["allowed_services"] = services
+        cleaned["allowed_models"] = models
+        return cleaned
+
+
+@admin.register(ConsumerAPIKey)
+class ConsumerAPIKeyAdmin(APIKeyModelAdmin):
+    form = ConsumerAPIKeyForm
+    list_display = [
+        "name",
+        "prefix",
+        "owner",
+        "status",
+        "expiry_date",
+        "last_used_at",
+        "services",
+        "created",
+    ]
+    list_filter = ["revoked", "created", "expiry_date"]
+    search_fields = ["name", "prefix", "owner__username"]
+    list_select_related = ["owner"]
+    autocomplete_fields: list[str] = []
+    actions = ["revoke_keys"]
+
+    def get_fields(self, request: HttpRequest, obj: ConsumerAPIKey | None = None) -> list[str]:
+        fields = ["name", "owner", "allowed_services", "allowed_models", "expiry_date"]
+        if obj is not None:
+            fields = ["prefix", *fields, "revoked", "created", "last_used_at"]
+        return fields
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: ConsumerAPIKey | None = None
+    ) -> tuple[str, ...]:
+        fields = ("prefix", "created", "last_used_at")
+        if obj is not None and obj.revoked:
+            fields += ("name", "revoked", "expiry_date", "owner")
+        return fields
+
+    @admin.display(description="status")
+    def status(self, obj: ConsumerAPIKey) -> str:
+        if obj.revoked:
+            return "revoked"
+        if obj.expiry_date is not None and obj.expiry_date <= timezone.now():
+            return "expired"
+        return "active"
+
+    @admin.display(description="allowed services")
+    def services(self, obj: ConsumerAPIKey) -> str:
+        return ", ".join(obj.allowed_services or []) or "all"
+
+    def save_model(
+        self, request: HttpRequest, obj: ConsumerAPIKey, form: Any = None, change: bool = False
+    ) -> None:
+        if change:
+            obj.save()
+            return
+        secret = ConsumerAPIKey.objects.assign_key(obj)
+        obj.save()
+        self.message_user(
+            request,
+            f"The API key for {obj.name!r} is {secret} — copy it now: it is stored only as a "
+            "hash and cannot be shown again.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Revoke selected keys (cannot be undone)", permissions=["change"])
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ConsumerAPIKey]) -> None:
+        count = 0
+        for api_key in queryset.filter(revoked=False):
+            consumer_key_revoke(api_key=api_key)
+            count += 1
+        self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)

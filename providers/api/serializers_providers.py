@@ -1,0 +1,203 @@
+"""Provider serializers: secrets go in, only hints come out.
+
+`api_key` and `extra_headers` are write-only; responses carry `api_key_set`, `api_key_hint`
+("set, ends in …abcd") and the header names, never a value. Validation reuses the model's
+field validators and its clean(), so admin and API refuse the same things with the same words.
+"""
+
+import json
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from providers.adapters.types import CheckResult
+from providers.models import ProviderConfig
+from providers.models.provider import ProviderKind
+
+PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]*")
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+
+
+class ProviderSerializer(serializers.ModelSerializer):
+    kind = serializers.ChoiceField(
+        choices=ProviderKind.choices,
+        error_messages={
+            "invalid_choice": f"Unknown kind {{input!r}}; choose one of "
+            f"{', '.join(ProviderKind.values)}."
+        },
+    )
+    api_key = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        style={"input_type": "password"},
+        help_text="The provider's API key. Write-only; send an empty string to remove it, "
+        "omit it to keep the stored key.",
+    )
+    extra_headers = serializers.DictField(
+        child=serializers.CharField(max_length=2000, allow_blank=True),
+        write_only=True,
+        required=False,
+        help_text="Extra HTTP headers sent to the provider (stored encrypted). Write-only; "
+        "send {} to remove them, omit to keep them.",
+    )
+    api_key_set = serializers.BooleanField(read_only=True)
+    api_key_hint = serializers.CharField(read_only=True)
+    extra_header_names = serializers.SerializerMethodField()
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ProviderConfig
+        fields = [
+            "slug",
+            "kind",
+            "name",
+            "api_key",
+            "api_key_set",
+            "api_key_hint",
+            "base_url",
+            "organization",
+            "project",
+            "extra_headers",
+            "extra_header_names",
+            "timeout_seconds",
+            "max_retries",
+            "is_active",
+            "created_at",
+            "updated_at",
+            "created_by",
+            "updated_by",
+            "last_check_at",
+            "last_check_ok",
+            "last_check_latency_ms",
+            "last_check_message",
+        ]
+        read_only_fields = [
+            "created_at",
+            "updated_at",
+            "last_check_at",
+            "last_check_ok",
+            "last_check_latency_ms",
+            "last_check_message",
+        ]
+
+    @extend_schema_field({"type": "array", "items": {"type": "string"}})
+    def get_extra_header_names(self, obj: ProviderConfig) -> list[str]:
+        try:
+            return sorted(obj.extra_headers_dict())
+        except ValueError:
+            return []
+
+    def validate_slug(self, value: str) -> str:
+        if self.instance is not None and value != self.instance.slug:
+            raise serializers.ValidationError(
+                "A provider's slug cannot change: it is the prefix of every model string "
+                "programs use. Create a new provider instead."
+            )
+        return value
+
+    def validate_api_key(self, value: str) -> str:
+        if not PRINTABLE_ASCII.fullmatch(value):
+            raise serializers.ValidationError(
+                "An API key is printable ASCII without spaces or line breaks."
+            )
+        return value
+
+    def validate_extra_headers(self, value: dict[str, str]) -> str:
+        for name, header_value in value.items():
+            if not HEADER_NAME.fullmatch(name):
+                raise serializers.ValidationError(f"{name[:60]!r} is not a valid HTTP header name.")
+            if not HEADER_VALUE.fullmatch(header_value):
+                raise serializers.ValidationError(
+                    f"The value of {name!r} must be printable text on one line."
+                )
+        return json.dumps(value) if value else ""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Run the model's clean() on the provider as it would be saved."""
+        candidate = ProviderConfig()
+        if self.instance is not None:
+            for field in ProviderConfig._meta.concrete_fields:
+                setattr(candidate, field.attname, getattr(self.instance, field.attname))
+        for name, value in attrs.items():
+            setattr(candidate, name, value)
+        errors: dict[str, list[str]] = {}
+        for check in (
+            lambda: candidate.clean_fields(exclude=["created_by", "updated_by"]),
+            candidate.clean,
+        ):
+            try:
+                check()
+            except DjangoValidationError as exc:
+                for field, messages in _field_errors(exc).items():
+                    errors.setdefault(field, []).extend(messages)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+def _field_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {field: list(messages) for field, messages in exc.message_dict.items()}
+    return {"non_field_errors": list(exc.messages)}
+
+
+class ProviderCheckSerializer(serializers.Serializer):
+    """The outcome of "test connection"."""
+
+    ok = serializers.BooleanField()
+    latency_ms = serializers.IntegerField()
+    model_count = serializers.IntegerField()
+    error = serializers.DictField(
+        child=serializers.CharField(),
+        allow_null=True,
+        help_text="On failure, the mapped error: {code, message}; null on success.",
+    )
+    checked_at = serializers.DateTimeField(allow_null=True)
+
+    @staticmethod
+    def from_result(result: CheckResult, provider: ProviderConfig) -> dict[str, Any]:
+        error = None
+        if not result.ok:
+            # The check stores "<code>: <message>", both produced by our error taxonomy.
+            code, sep, message = result.message.partition(": ")
+            error = (
+                {"code": code, "message": message}
+                if sep
+                else {
+                    "code": "check_failed",
+                    "message": result.message,
+                }
+            )
+        return {
+            "ok": result.ok,
+            "latency_ms": result.latency_ms,
+            "model_count": result.model_count,
+            "error": error,
+            "checked_at": provider.last_check_at,
+        }
+
+
+class RemoteModelSerializer(serializers.Serializer):
+    """A model as the provider lists it right now."""
+
+    id = serializers.CharField()
+    display_name = serializers.CharField(allow_blank=True)
+    kind = serializers.ChoiceField(choices=["chat", "embedding", "unknown"])
+    context_window = serializers.IntegerField(allow_null=True)
+    max_output_tokens = serializers.IntegerField(allow_null=True)
+
+
+class RemoteModelPageSerializer(serializers.Serializer):
+    """A page of the live model list (the same envelope as every list)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = RemoteModelSerializer(many=True)

@@ -1,0 +1,120 @@
+"""Selection serializers: flat fields, the same picture the audit trail keeps.
+
+Input is only shaped and range-checked here; the rules about models (enabled, provider usable,
+kind, capabilities, context window) live in `providers.services.selection`, so the admin and the
+API refuse the same selection with the same message.
+"""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from providers.models import Capability, ModelSelection
+from providers.selectors import model_unusable_reason
+
+MODEL_STRING_HELP = "A model string, `provider-slug:model-name` (e.g. `openai:gpt-4.1`)."
+OVERRIDE_FIELDS = ("temperature", "max_tokens", "top_p", "system_prompt")
+
+
+class ChainEntrySerializer(serializers.Serializer):
+    model_string = serializers.CharField()
+    role = serializers.ChoiceField(choices=["primary", "fallback"])
+    usable = serializers.BooleanField(help_text="Whether a call could use this model right now.")
+    reason = serializers.CharField(allow_blank=True, help_text="Why it is not usable, if not.")
+
+
+class SelectionSerializer(serializers.ModelSerializer):
+    """A service's model selection as stored."""
+
+    primary = serializers.SerializerMethodField(help_text=MODEL_STRING_HELP)
+    fallbacks = serializers.SerializerMethodField(help_text="Fallback model strings, in order.")
+    required_capabilities = serializers.ListField(
+        child=serializers.ChoiceField(choices=Capability.choices), read_only=True
+    )
+    chain = serializers.SerializerMethodField(
+        help_text="The primary then each fallback, with whether it is usable now."
+    )
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ModelSelection
+        fields = [
+            "service",
+            "primary",
+            "fallbacks",
+            "temperature",
+            "max_tokens",
+            "top_p",
+            "system_prompt",
+            "required_capabilities",
+            "min_context_window",
+            "description",
+            "chain",
+            "created_at",
+            "updated_at",
+            "updated_by",
+        ]
+        read_only_fields = fields
+
+    def get_primary(self, obj: ModelSelection) -> str:
+        return obj.primary.model_string
+
+    def get_fallbacks(self, obj: ModelSelection) -> list[str]:
+        return [model.model_string for model in obj.fallback_list()]
+
+    @extend_schema_field(ChainEntrySerializer(many=True))
+    def get_chain(self, obj: ModelSelection) -> list[dict[str, Any]]:
+        chain = [("primary", obj.primary)] + [("fallback", m) for m in obj.fallback_list()]
+        entries = []
+        for role, model in chain:
+            reason = model_unusable_reason(model=model)
+            entries.append(
+                {
+                    "model_string": model.model_string,
+                    "role": role,
+                    "usable": reason is None,
+                    "reason": reason or "",
+                }
+            )
+        return entries
+
+
+class SelectionWriteSerializer(serializers.Serializer):
+    """What PUT (everything; omitted optional fields become empty) and PATCH (some) accept."""
+
+    primary = serializers.CharField(max_length=300, help_text=MODEL_STRING_HELP)
+    fallbacks = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        max_length=20,
+        help_text="Model strings tried in order when the primary fails.",
+    )
+    temperature = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.0, max_value=2.0
+    )
+    max_tokens = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=10_000_000
+    )
+    top_p = serializers.FloatField(required=False, allow_null=True, min_value=0.0, max_value=1.0)
+    system_prompt = serializers.CharField(
+        required=False, allow_blank=True, max_length=50_000, trim_whitespace=False
+    )
+    required_capabilities = serializers.ListField(
+        child=serializers.ChoiceField(choices=Capability.choices),
+        required=False,
+        max_length=len(Capability.values),
+    )
+    min_context_window = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=100_000_000
+    )
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+    def service_arguments(self) -> dict[str, Any]:
+        """The validated data as keyword arguments of the selection services: parameter
+        overrides are gathered into `overrides`, as the services take them."""
+        data = dict(self.validated_data)
+        overrides = {key: data.pop(key) for key in OVERRIDE_FIELDS if key in data}
+        if overrides or not self.partial:
+            data["overrides"] = overrides
+        return data
