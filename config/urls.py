@@ -14,3 +14,6 @@ urlpatterns = [
     path("v1/", include("chat.v1_urls")),
     path("playground/", include("chat.playground_urls")),
 ]
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"

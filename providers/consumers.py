@@ -25,13 +25,14 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from config.errors import InvalidInput
+from providers.cache import CacheGeneration
 from providers.models import ConsumerAPIKey
 from providers.models.provider import slug_validator
 from providers.models.selection import service_validator
 
 logger = logging.getLogger(__name__)
 
-GENERATION_KEY = "consumers:generation"
+_keys_generation = CacheGeneration("consumers:generation")
 ENTRY_TTL_SECONDS = 300
 LAST_USED_INTERVAL_SECONDS = 60
 _INVALID = "invalid"  # cached marker for unknown, revoked or expired keys
@@ -52,10 +53,15 @@ class ConsumerIdentity:
     allowed_models: tuple[str, ...] = ()
 
     def may_use(self, name: str) -> bool:
-        """Whether this key may call `name`: a service name or a `slug:model` string."""
-        if ":" in name:
-            return not self.allowed_models or name in self.allowed_models
-        return not self.allowed_services or name in self.allowed_services
+        """Whether this key may call `name`: a service name or a `slug:model` string.
+
+        A key with no allow-list may call everything; a key restricted in either list may
+        call only what its lists name (a service-only key cannot reach raw model strings).
+        """
+        if not self.allowed_services and not self.allowed_models:
+            return True
+        allowed = self.allowed_models if ":" in name else self.allowed_services
+        return name in allowed
 
 
 def consumer_identity_from_key(raw_key: str) -> ConsumerIdentity | None:
@@ -91,10 +97,7 @@ def consumer_identity_for(api_key: ConsumerAPIKey) -> ConsumerIdentity:
 
 def consumer_keys_generation_bump() -> None:
     """Forget every cached key lookup (called after any key is saved or deleted)."""
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:  # not set yet, or evicted: start afresh
-        cache.set(GENERATION_KEY, _fresh_generation(), timeout=None)
+    _keys_generation.bump()
 
 
 @receiver(post_save, sender=ConsumerAPIKey)
@@ -104,17 +107,7 @@ def consumer_key_changed(sender: type, instance: ConsumerAPIKey, **kwargs: Any) 
 
 
 def _generation() -> int:
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, _fresh_generation(), timeout=None)
-        generation = cache.get(GENERATION_KEY) or _fresh_generation()
-    return int(generation)
-
-
-def _fresh_generation() -> int:
-    """A starting number never used before (microseconds now), so that if the cache evicts
-    the generation, entries cached under an earlier one are not read again."""
-    return int(time.time() * 1_000_000)
+    return _keys_generation.current()
 
 
 def _key_digest(raw_key: str) -> str:

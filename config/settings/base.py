@@ -87,6 +87,8 @@ def cache_config(redis_url: str, file_cache_dir: Path, key_prefix: str = "cp") -
             "LOCATION": str(file_cache_dir),
             "KEY_PREFIX": key_prefix,
             "TIMEOUT": 300,
+            # The default (300 entries, then a random third culled) would evict live state.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
 

@@ -18,7 +18,6 @@ from providers.consumers import (
     consumer_key_revoke,
 )
 from providers.models import ConsumerAPIKey
-from tests.providers.api.conftest import no_cache_culling  # noqa: F401  (autouse)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,6 +52,20 @@ def test_empty_allow_lists_mean_everything():
     _, secret = consumer_key_create(name="all")
     identity = consumer_identity_from_key(secret)
     assert identity.may_use("anything") and identity.may_use("anthropic:claude-opus-4")
+
+
+def test_a_key_restricted_to_services_cannot_reach_raw_model_strings():
+    _, secret = consumer_key_create(name="services-only", allowed_services=["rag_agent"])
+    identity = consumer_identity_from_key(secret)
+    assert identity.may_use("rag_agent")
+    assert not identity.may_use("openai:gpt-4.1")
+
+
+def test_a_key_restricted_to_models_cannot_use_services():
+    _, secret = consumer_key_create(name="models-only", allowed_models=["openai:gpt-4.1"])
+    identity = consumer_identity_from_key(secret)
+    assert identity.may_use("openai:gpt-4.1")
+    assert not identity.may_use("rag_agent")
 
 
 def test_second_lookup_reads_no_database(django_assert_num_queries):
@@ -243,8 +256,8 @@ def test_admin_revoke_action(client, superuser):
 
 def test_an_evicted_generation_never_resurrects_stale_entries():
     api_key, secret = consumer_key_create(name="evicted")
-    cache.delete(consumers.GENERATION_KEY)  # the cache dropped the generation number
+    cache.delete(consumers._keys_generation.key)  # the cache dropped the generation number
     assert consumer_identity_from_key(secret) is not None  # cached under a fresh one
     consumer_key_revoke(api_key=api_key)
-    cache.delete(consumers.GENERATION_KEY)  # and dropped it again
+    cache.delete(consumers._keys_generation.key)  # and dropped it again
     assert consumer_identity_from_key(secret) is None

@@ -1,12 +1,10 @@
 """Fixtures of the providers API tests: clients for each kind of caller, and a small catalog."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Permission
-from django.test import override_settings
 from rest_framework.test import APIClient
 
 from providers.consumers import consumer_key_create
@@ -15,18 +13,6 @@ from providers.services.selection import model_selection_upsert
 
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"  # what the fakes accept
 ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef"
-
-
-@pytest.fixture(autouse=True)
-def no_cache_culling(isolated_cache) -> Iterator[None]:
-    """The file cache (used when REDIS_URL is unset) culls a random third of all entries once
-    its shared directory holds 300 files; tests that count database reads must not see that."""
-    caches = {name: dict(conf) for name, conf in settings.CACHES.items()}
-    for conf in caches.values():
-        if conf["BACKEND"].endswith("FileBasedCache"):
-            conf["OPTIONS"] = {**conf.get("OPTIONS", {}), "MAX_ENTRIES": 1_000_000}
-    with override_settings(CACHES=caches):
-        yield
 
 
 def grant(user, *codenames: str):

@@ -113,11 +113,8 @@ def test_no_operation_answers_5xx(method, path, api_schema, staff_token):
         assert response.status_code < 500, (case.as_curl_command(), response.text[:500])
         text = response.text
         assert OPENAI_KEY not in text and ANTHROPIC_KEY not in text
-        content_type = " ".join(response.headers.get("content-type", []))
-        if response.status_code >= 400 and "json" in content_type:
+        if response.status_code >= 400:  # every error, even an unrouted path, in one shape
             body = json.loads(text)
             assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
-        elif response.status_code >= 400:  # only a path no route matches (Django's own 404)
-            assert response.status_code == 404, text[:300]
 
     run()
