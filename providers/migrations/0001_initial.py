@@ -3,14 +3,14 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import providers.fields
-import providers.models.catalog
 from django.conf import settings
 from django.db import migrations, models
 
+import providers.fields
+import providers.models.catalog
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -19,171 +19,588 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ModelConfig',
+            name="ModelConfig",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text="The provider's model id, e.g. gpt-4.1", max_length=200)),
-                ('display_name', models.CharField(blank=True, default='', max_length=200)),
-                ('kind', models.CharField(choices=[('chat', 'Chat'), ('embedding', 'Embedding')], default='chat', max_length=16)),
-                ('enabled', models.BooleanField(default=False, help_text='Only enabled models may be selected or called.')),
-                ('available', models.BooleanField(default=True, help_text='False when the provider no longer lists this model.')),
-                ('context_window', models.PositiveIntegerField(blank=True, help_text='Tokens', null=True)),
-                ('max_output_tokens', models.PositiveIntegerField(blank=True, help_text='Tokens', null=True)),
-                ('capabilities', models.JSONField(blank=True, default=list, help_text='A list of names', validators=[providers.models.catalog.capabilities_validate])),
-                ('origin', models.CharField(choices=[('catalog', 'Catalog'), ('synced', 'Synced from the provider'), ('staff', 'Set by staff')], default='staff', max_length=16)),
-                ('staff_edited_fields', models.JSONField(blank=True, default=list, help_text='Fields staff changed by hand; catalog loads and syncs leave them alone.')),
-                ('last_seen_at', models.DateTimeField(blank=True, help_text="When the provider's model list last included it", null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="The provider's model id, e.g. gpt-4.1", max_length=200
+                    ),
+                ),
+                ("display_name", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("chat", "Chat"), ("embedding", "Embedding")],
+                        default="chat",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "enabled",
+                    models.BooleanField(
+                        default=False, help_text="Only enabled models may be selected or called."
+                    ),
+                ),
+                (
+                    "available",
+                    models.BooleanField(
+                        default=True,
+                        help_text="False when the provider no longer lists this model.",
+                    ),
+                ),
+                (
+                    "context_window",
+                    models.PositiveIntegerField(blank=True, help_text="Tokens", null=True),
+                ),
+                (
+                    "max_output_tokens",
+                    models.PositiveIntegerField(blank=True, help_text="Tokens", null=True),
+                ),
+                (
+                    "capabilities",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="A list of names",
+                        validators=[providers.models.catalog.capabilities_validate],
+                    ),
+                ),
+                (
+                    "origin",
+                    models.CharField(
+                        choices=[
+                            ("catalog", "Catalog"),
+                            ("synced", "Synced from the provider"),
+                            ("staff", "Set by staff"),
+                        ],
+                        default="staff",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "staff_edited_fields",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Fields staff changed by hand; catalog loads and syncs leave them alone.",
+                    ),
+                ),
+                (
+                    "last_seen_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the provider's model list last included it",
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'model',
-                'ordering': ['provider__slug', 'name'],
+                "verbose_name": "model",
+                "ordering": ["provider__slug", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ConsumerAPIKey',
+            name="ConsumerAPIKey",
             fields=[
-                ('id', models.CharField(editable=False, max_length=150, primary_key=True, serialize=False, unique=True)),
-                ('prefix', models.CharField(editable=False, max_length=8, unique=True)),
-                ('hashed_key', models.CharField(editable=False, max_length=150)),
-                ('created', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('name', models.CharField(default=None, help_text='A free-form name for the API key. Need not be unique. 50 characters max.', max_length=50)),
-                ('revoked', models.BooleanField(blank=True, default=False, help_text='If the API key is revoked, clients cannot use it anymore. (This cannot be undone.)')),
-                ('expiry_date', models.DateTimeField(blank=True, help_text='Once API key expires, clients cannot use it anymore.', null=True, verbose_name='Expires')),
-                ('allowed_services', models.JSONField(blank=True, default=list, help_text='Service names this key may use; empty means all.')),
-                ('allowed_models', models.JSONField(blank=True, default=list, help_text='Model strings (slug:model) this key may call directly; empty means all.')),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='consumer_api_keys', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.CharField(
+                        editable=False,
+                        max_length=150,
+                        primary_key=True,
+                        serialize=False,
+                        unique=True,
+                    ),
+                ),
+                ("prefix", models.CharField(editable=False, max_length=8, unique=True)),
+                ("hashed_key", models.CharField(editable=False, max_length=150)),
+                ("created", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "name",
+                    models.CharField(
+                        default=None,
+                        help_text="A free-form name for the API key. Need not be unique. 50 characters max.",
+                        max_length=50,
+                    ),
+                ),
+                (
+                    "revoked",
+                    models.BooleanField(
+                        blank=True,
+                        default=False,
+                        help_text="If the API key is revoked, clients cannot use it anymore. (This cannot be undone.)",
+                    ),
+                ),
+                (
+                    "expiry_date",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Once API key expires, clients cannot use it anymore.",
+                        null=True,
+                        verbose_name="Expires",
+                    ),
+                ),
+                (
+                    "allowed_services",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Service names this key may use; empty means all.",
+                    ),
+                ),
+                (
+                    "allowed_models",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Model strings (slug:model) this key may call directly; empty means all.",
+                    ),
+                ),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="consumer_api_keys",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'consumer API key',
-                'verbose_name_plural': 'consumer API keys',
-                'ordering': ('-created',),
-                'abstract': False,
+                "verbose_name": "consumer API key",
+                "verbose_name_plural": "consumer API keys",
+                "ordering": ("-created",),
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='ModelSelection',
+            name="ModelSelection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('service', models.CharField(help_text="The internal service's name, e.g. rag_agent; programs call models by it.", max_length=64, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$', 'Use lowercase letters, digits, underscores and hyphens (for example `rag_agent`).')])),
-                ('temperature', models.FloatField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(2.0)])),
-                ('max_tokens', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1)])),
-                ('top_p', models.FloatField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)])),
-                ('system_prompt', models.TextField(blank=True, default='')),
-                ('required_capabilities', models.JSONField(blank=True, default=list, validators=[providers.models.catalog.capabilities_validate])),
-                ('min_context_window', models.PositiveIntegerField(blank=True, help_text='Every model of the chain must offer at least this many tokens of context.', null=True)),
-                ('description', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('primary', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='primary_for', to='providers.modelconfig')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "service",
+                    models.CharField(
+                        help_text="The internal service's name, e.g. rag_agent; programs call models by it.",
+                        max_length=64,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$",
+                                "Use lowercase letters, digits, underscores and hyphens (for example `rag_agent`).",
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "temperature",
+                    models.FloatField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(2.0),
+                        ],
+                    ),
+                ),
+                (
+                    "max_tokens",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "top_p",
+                    models.FloatField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ],
+                    ),
+                ),
+                ("system_prompt", models.TextField(blank=True, default="")),
+                (
+                    "required_capabilities",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        validators=[providers.models.catalog.capabilities_validate],
+                    ),
+                ),
+                (
+                    "min_context_window",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Every model of the chain must offer at least this many tokens of context.",
+                        null=True,
+                    ),
+                ),
+                ("description", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "primary",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="primary_for",
+                        to="providers.modelconfig",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'model selection',
-                'ordering': ['service'],
+                "verbose_name": "model selection",
+                "ordering": ["service"],
             },
         ),
         migrations.CreateModel(
-            name='ProviderConfig',
+            name="ProviderConfig",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.CharField(max_length=64, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$', 'Use lowercase letters, digits and hyphens only (for example `openai-eu`); it becomes the prefix of model strings such as `openai-eu:gpt-4o`.')])),
-                ('kind', models.CharField(choices=[('openai', 'OpenAI'), ('anthropic', 'Anthropic'), ('gemini', 'Google Gemini'), ('openai_compatible', 'OpenAI-compatible (Ollama, vLLM, Groq, ...)')], max_length=32)),
-                ('name', models.CharField(max_length=128, verbose_name='display name')),
-                ('api_key', providers.fields.EncryptedTextField(blank=True, default='')),
-                ('base_url', models.URLField(blank=True, default='', help_text='Required for OpenAI-compatible servers; optional override for the others.', max_length=500, validators=[django.core.validators.URLValidator(schemes=['http', 'https'])])),
-                ('organization', models.CharField(blank=True, default='', help_text='OpenAI', max_length=128)),
-                ('project', models.CharField(blank=True, default='', help_text='OpenAI', max_length=128)),
-                ('extra_headers', providers.fields.EncryptedTextField(blank=True, default='', help_text='A JSON object of header names to values.')),
-                ('timeout_seconds', models.FloatField(default=60.0, validators=[django.core.validators.MinValueValidator(0.1), django.core.validators.MaxValueValidator(3600)])),
-                ('max_retries', models.PositiveSmallIntegerField(default=2, help_text='Retries of a retryable failure before falling back to the next model.', validators=[django.core.validators.MaxValueValidator(10)])),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('last_check_at', models.DateTimeField(blank=True, null=True)),
-                ('last_check_ok', models.BooleanField(blank=True, null=True)),
-                ('last_check_latency_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('last_check_message', models.CharField(blank=True, default='', max_length=500)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "slug",
+                    models.CharField(
+                        max_length=64,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
+                                "Use lowercase letters, digits and hyphens only (for example `openai-eu`); it becomes the prefix of model strings such as `openai-eu:gpt-4o`.",
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("openai", "OpenAI"),
+                            ("anthropic", "Anthropic"),
+                            ("gemini", "Google Gemini"),
+                            ("openai_compatible", "OpenAI-compatible (Ollama, vLLM, Groq, ...)"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("name", models.CharField(max_length=128, verbose_name="display name")),
+                ("api_key", providers.fields.EncryptedTextField(blank=True, default="")),
+                (
+                    "base_url",
+                    models.URLField(
+                        blank=True,
+                        default="",
+                        help_text="Required for OpenAI-compatible servers; optional override for the others.",
+                        max_length=500,
+                        validators=[django.core.validators.URLValidator(schemes=["http", "https"])],
+                    ),
+                ),
+                (
+                    "organization",
+                    models.CharField(blank=True, default="", help_text="OpenAI", max_length=128),
+                ),
+                (
+                    "project",
+                    models.CharField(blank=True, default="", help_text="OpenAI", max_length=128),
+                ),
+                (
+                    "extra_headers",
+                    providers.fields.EncryptedTextField(
+                        blank=True, default="", help_text="A JSON object of header names to values."
+                    ),
+                ),
+                (
+                    "timeout_seconds",
+                    models.FloatField(
+                        default=60.0,
+                        validators=[
+                            django.core.validators.MinValueValidator(0.1),
+                            django.core.validators.MaxValueValidator(3600),
+                        ],
+                    ),
+                ),
+                (
+                    "max_retries",
+                    models.PositiveSmallIntegerField(
+                        default=2,
+                        help_text="Retries of a retryable failure before falling back to the next model.",
+                        validators=[django.core.validators.MaxValueValidator(10)],
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("last_check_at", models.DateTimeField(blank=True, null=True)),
+                ("last_check_ok", models.BooleanField(blank=True, null=True)),
+                ("last_check_latency_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("last_check_message", models.CharField(blank=True, default="", max_length=500)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'provider',
-                'ordering': ['slug'],
+                "verbose_name": "provider",
+                "ordering": ["slug"],
             },
         ),
         migrations.AddField(
-            model_name='modelconfig',
-            name='provider',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='models', to='providers.providerconfig'),
+            model_name="modelconfig",
+            name="provider",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="models",
+                to="providers.providerconfig",
+            ),
         ),
         migrations.CreateModel(
-            name='SelectionChange',
+            name="SelectionChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('service', models.CharField(db_index=True, max_length=64)),
-                ('action', models.CharField(choices=[('created', 'Created'), ('updated', 'Updated'), ('deleted', 'Deleted')], max_length=16)),
-                ('source', models.CharField(blank=True, default='', max_length=16)),
-                ('changed_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('selection', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='changes', to='providers.modelselection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("service", models.CharField(db_index=True, max_length=64)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("created", "Created"),
+                            ("updated", "Updated"),
+                            ("deleted", "Deleted"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("source", models.CharField(blank=True, default="", max_length=16)),
+                (
+                    "changed_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "selection",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="changes",
+                        to="providers.modelselection",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'selection change',
-                'ordering': ['-changed_at', '-id'],
+                "verbose_name": "selection change",
+                "ordering": ["-changed_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='SelectionFallback',
+            name="SelectionFallback",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='providers.modelconfig')),
-                ('selection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='fallbacks', to='providers.modelselection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="providers.modelconfig",
+                    ),
+                ),
+                (
+                    "selection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="fallbacks",
+                        to="providers.modelselection",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'fallback',
-                'ordering': ['position', 'id'],
+                "verbose_name": "fallback",
+                "ordering": ["position", "id"],
             },
         ),
         migrations.AddField(
-            model_name='modelselection',
-            name='fallback_models',
-            field=models.ManyToManyField(blank=True, related_name='fallback_for', through='providers.SelectionFallback', to='providers.modelconfig'),
+            model_name="modelselection",
+            name="fallback_models",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="fallback_for",
+                through="providers.SelectionFallback",
+                to="providers.modelconfig",
+            ),
         ),
         migrations.CreateModel(
-            name='ModelPrice',
+            name="ModelPrice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('effective_from', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('input', models.DecimalField(blank=True, decimal_places=6, max_digits=14, null=True)),
-                ('output', models.DecimalField(blank=True, decimal_places=6, max_digits=14, null=True)),
-                ('cached_input', models.DecimalField(blank=True, decimal_places=6, max_digits=14, null=True, verbose_name='cached input (read)')),
-                ('cache_write', models.DecimalField(blank=True, decimal_places=6, max_digits=14, null=True)),
-                ('source', models.CharField(choices=[('catalog', 'Catalog'), ('synced', 'Synced from the provider'), ('staff', 'Set by staff')], default='staff', max_length=16)),
-                ('source_url', models.URLField(blank=True, default='', max_length=500)),
-                ('note', models.CharField(blank=True, default='', max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='prices', to='providers.modelconfig')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "effective_from",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                (
+                    "input",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=14, null=True),
+                ),
+                (
+                    "output",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=14, null=True),
+                ),
+                (
+                    "cached_input",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=6,
+                        max_digits=14,
+                        null=True,
+                        verbose_name="cached input (read)",
+                    ),
+                ),
+                (
+                    "cache_write",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=14, null=True),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("catalog", "Catalog"),
+                            ("synced", "Synced from the provider"),
+                            ("staff", "Set by staff"),
+                        ],
+                        default="staff",
+                        max_length=16,
+                    ),
+                ),
+                ("source_url", models.URLField(blank=True, default="", max_length=500)),
+                ("note", models.CharField(blank=True, default="", max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="prices",
+                        to="providers.modelconfig",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'model price',
-                'ordering': ['-effective_from', '-id'],
-                'get_latest_by': ['effective_from', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('input__isnull', True), ('input__gte', 0), _connector='OR'), models.Q(('output__isnull', True), ('output__gte', 0), _connector='OR'), models.Q(('cached_input__isnull', True), ('cached_input__gte', 0), _connector='OR'), models.Q(('cache_write__isnull', True), ('cache_write__gte', 0), _connector='OR')), name='model_price_not_negative')],
+                "verbose_name": "model price",
+                "ordering": ["-effective_from", "-id"],
+                "get_latest_by": ["effective_from", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("input__isnull", True), ("input__gte", 0), _connector="OR"),
+                            models.Q(("output__isnull", True), ("output__gte", 0), _connector="OR"),
+                            models.Q(
+                                ("cached_input__isnull", True),
+                                ("cached_input__gte", 0),
+                                _connector="OR",
+                            ),
+                            models.Q(
+                                ("cache_write__isnull", True),
+                                ("cache_write__gte", 0),
+                                _connector="OR",
+                            ),
+                        ),
+                        name="model_price_not_negative",
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='modelconfig',
-            constraint=models.UniqueConstraint(fields=('provider', 'name'), name='unique_model_per_provider'),
+            model_name="modelconfig",
+            constraint=models.UniqueConstraint(
+                fields=("provider", "name"), name="unique_model_per_provider"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='selectionfallback',
-            constraint=models.UniqueConstraint(fields=('selection', 'model'), name='unique_fallback_model_per_selection'),
+            model_name="selectionfallback",
+            constraint=models.UniqueConstraint(
+                fields=("selection", "model"), name="unique_fallback_model_per_selection"
+            ),
         ),
     ]
