@@ -190,6 +190,7 @@ LOGGING = {
     "loggers": {
         # httpx logs every request URL at INFO; Gemini URLs can carry the key.
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },
 }

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
 from providers.models import ProviderConfig
+from providers.services.catalog import model_catalog_load, models_sync
 from providers.services.connection import provider_connection_check
 
 
@@ -96,7 +97,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "is_active", "last_check_ok"]
     search_fields = ["slug", "name", "base_url"]
-    actions = ["test_connection"]
+    actions = ["test_connection", "sync_models", "load_catalog_models"]
     readonly_fields = [
         "key_status",
         "last_check",
@@ -144,6 +145,40 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             obj.created_by = request.user
         obj.updated_by = request.user
         super().save_model(request, obj, form, change)
+        if not change:
+            # A new provider starts with the catalog's models of its kind (disabled or not as
+            # the catalog says), so staff can enable and price them straight away.
+            summary = model_catalog_load(provider=obj)
+            if summary.created:
+                self.message_user(
+                    request, f"{len(summary.created)} catalog models added for {obj.slug}."
+                )
+
+    @admin.action(description="Sync models from the provider", permissions=["change"])
+    def sync_models(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> None:
+        for provider in queryset:
+            result = models_sync(provider=provider).results[0]
+            if result.error:
+                self.message_user(
+                    request, f"{provider.slug}: sync failed: {result.error}", messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"{provider.slug}: {len(result.added)} new (disabled), "
+                    f"{len(result.flagged)} no longer listed, {len(result.restored)} back.",
+                    messages.SUCCESS,
+                )
+
+    @admin.action(description="Load the model catalog", permissions=["change"])
+    def load_catalog_models(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> None:
+        for provider in queryset:
+            summary = model_catalog_load(provider=provider)
+            self.message_user(
+                request,
+                f"{provider.slug}: {len(summary.created)} created, "
+                f"{len(summary.updated)} updated, {len(summary.prices_added)} prices added.",
+            )
 
     @admin.action(description="Test connection", permissions=["change"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> None:

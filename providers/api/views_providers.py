@@ -28,6 +28,7 @@ from providers.api.serializers_providers import (
 )
 from providers.models import ProviderConfig
 from providers.models.provider import ProviderKind
+from providers.services.catalog import model_catalog_load
 from providers.services.connection import provider_connection_check
 
 PROVIDER_EXAMPLE = {
@@ -160,7 +161,8 @@ class ProviderViewSet(viewsets.ModelViewSet):
         return queryset
 
     def perform_create(self, serializer: ProviderSerializer) -> None:
-        serializer.save(created_by=self.request.user, updated_by=self.request.user)
+        provider = serializer.save(created_by=self.request.user, updated_by=self.request.user)
+        model_catalog_load(provider=provider)  # a new provider starts with its catalog models
 
     def perform_update(self, serializer: ProviderSerializer) -> None:
         serializer.save(updated_by=self.request.user)

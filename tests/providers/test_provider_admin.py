@@ -170,3 +170,67 @@ def test_test_connection_action_reports_mapped_error_without_key(
 def test_test_connection_view_refuses_get(admin_client_logged_in, provider):
     url = reverse("admin:providers_providerconfig_test_connection", args=[provider.pk])
     assert admin_client_logged_in.get(url).status_code == 405
+
+
+def test_a_new_provider_starts_with_its_catalog_models(admin_client_logged_in):
+    from providers.models import ModelConfig
+
+    response = admin_client_logged_in.post(
+        reverse("admin:providers_providerconfig_add"), form_data(), follow=True
+    )
+    assert response.status_code == 200
+    created = ProviderConfig.objects.get(slug="new-provider")
+    names = set(ModelConfig.objects.filter(provider=created).values_list("name", flat=True))
+    assert {"gpt-4.1", "text-embedding-3-small"} <= names
+    assert "catalog models added for new-provider" in response.content.decode()
+
+
+def test_sync_action_adds_new_models_disabled(admin_client_logged_in, openai_fake):
+    from providers.models import ModelConfig
+
+    provider = ProviderConfig.objects.create(
+        slug="openai-fake",
+        kind="openai",
+        name="Fake",
+        api_key=openai_fake.api_key,
+        base_url=openai_fake.url + "/v1",
+        timeout_seconds=5,
+    )
+    response = admin_client_logged_in.post(
+        reverse("admin:providers_providerconfig_changelist"),
+        {"action": "sync_models", "_selected_action": [provider.pk]},
+        follow=True,
+    )
+    html = response.content.decode().lower()  # admin messages are capitalised
+    assert f"openai-fake: {len(openai_fake.models)} new (disabled)" in html
+    synced = ModelConfig.objects.filter(provider=provider)
+    assert sorted(synced.values_list("name", flat=True)) == sorted(openai_fake.models)
+    assert not synced.filter(enabled=True).exists()
+
+
+def test_sync_action_reports_a_provider_error(admin_client_logged_in, openai_fake):
+    provider = ProviderConfig.objects.create(
+        slug="openai-down",
+        kind="openai",
+        name="Down",
+        api_key=openai_fake.api_key,
+        base_url=openai_fake.url + "/v1",
+        timeout_seconds=5,
+    )
+    openai_fake.faults.status = 500
+    response = admin_client_logged_in.post(
+        reverse("admin:providers_providerconfig_changelist"),
+        {"action": "sync_models", "_selected_action": [provider.pk]},
+        follow=True,
+    )
+    assert "openai-down: sync failed: provider_unavailable" in response.content.decode().lower()
+
+
+def test_load_catalog_action(admin_client_logged_in, provider):
+    response = admin_client_logged_in.post(
+        reverse("admin:providers_providerconfig_changelist"),
+        {"action": "load_catalog_models", "_selected_action": [provider.pk]},
+        follow=True,
+    )
+    assert "openai: 8 created" in response.content.decode().lower()
+    assert provider.models.filter(name="gpt-4.1").exists()
