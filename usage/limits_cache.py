@@ -73,11 +73,20 @@ def limits_generation_bump() -> None:
     _generation.bump()
 
 
+# name -> (generation, value): a copy per process, so the steady state costs one read of the
+# shared generation, not two round trips. A bumped generation makes the copy unusable.
+_local: dict[str, tuple[int, object]] = {}
+
+
 def _cached(name: str, load: Callable[[], T]) -> T:
     """The cached value, loaded on a miss; straight from the database when the cache is down,
     so a cache outage costs queries, never a wrong budget decision."""
     try:
-        key = f"usage:limits:{name}:{limits_generation()}"
+        generation = limits_generation()
+        local = _local.get(name)
+        if local is not None and local[0] == generation:
+            return local[1]  # type: ignore[return-value]
+        key = f"usage:limits:{name}:{generation}"
         value = cache.get(key, _MISSING)
     except _CACHE_ERRORS:
         logger.warning("Cache unavailable: reading %s from the database", name, exc_info=True)
@@ -88,6 +97,7 @@ def _cached(name: str, load: Callable[[], T]) -> T:
             cache.set(key, value, timeout=ENTRY_TIMEOUT)
         except _CACHE_ERRORS:
             logger.warning("Cache unavailable: %s not cached", name, exc_info=True)
+    _local[name] = (generation, value)
     return value  # type: ignore[return-value]
 
 

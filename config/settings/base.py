@@ -75,7 +75,7 @@ def cache_config(redis_url: str, file_cache_dir: Path, key_prefix: str = "cp") -
     if redis_url:
         return {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "config.cache.PooledRedisCache",
                 "LOCATION": redis_url,
                 "KEY_PREFIX": key_prefix,
                 "TIMEOUT": 300,

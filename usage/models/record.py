@@ -11,6 +11,10 @@ class Outcome(models.TextChoices):
 
 
 class UsageRecord(models.Model):
+    """Written once per attempt on the hot path, so it carries few indexes: time (rollups,
+    reconciliation, admin date ranges all scan by it), request id (support look-ups) and the
+    two foreign keys. Reports read DailyUsage, not this table."""
+
     created_at = models.DateTimeField(db_index=True)
     request_id = models.CharField(max_length=64, db_index=True, help_text="This service's id")
     provider_request_id = models.CharField(max_length=128, blank=True, default="")
@@ -25,9 +29,9 @@ class UsageRecord(models.Model):
         on_delete=models.SET_NULL,
         related_name="usage_records",
     )
-    service = models.CharField(max_length=64, blank=True, default="", db_index=True)
-    provider = models.CharField(max_length=64, db_index=True, help_text="Provider slug")
-    model_string = models.CharField(max_length=200, db_index=True)
+    service = models.CharField(max_length=64, blank=True, default="")
+    provider = models.CharField(max_length=64, help_text="Provider slug")
+    model_string = models.CharField(max_length=200)
     model_reported = models.CharField(max_length=200, blank=True, default="")
     conversation_id = models.BigIntegerField(null=True, blank=True)
 
@@ -48,7 +52,7 @@ class UsageRecord(models.Model):
 
     latency_ms = models.PositiveIntegerField(default=0)
     time_to_first_token_ms = models.PositiveIntegerField(null=True, blank=True)
-    outcome = models.CharField(max_length=64, default=Outcome.OK, db_index=True)
+    outcome = models.CharField(max_length=64, default=Outcome.OK)
     error_message = models.CharField(max_length=500, blank=True, default="")
     attempt = models.PositiveSmallIntegerField(default=1)
     is_fallback = models.BooleanField(default=False)
@@ -57,7 +61,6 @@ class UsageRecord(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["created_at", "provider", "model_string"])]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.model_string} {self.outcome}"

@@ -1,0 +1,30 @@
+"""Django's Redis cache backend, with one redis client per connection pool instead of per call.
+
+Django builds a new `redis.Redis` object for every cache operation; with redis-py 8 that object
+costs more than the network round trip itself. A client only wraps its (thread-safe) connection
+pool, so one per pool is safe to share across threads and is what the hot path needs.
+"""
+
+from typing import Any
+
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+
+class PooledRedisCacheClient(RedisCacheClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            pool = self._get_connection_pool(write)
+            client = self._clients.setdefault(index, self._client(connection_pool=pool))
+        return client
+
+
+class PooledRedisCache(RedisCache):
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = PooledRedisCacheClient
