@@ -8,7 +8,7 @@ chat.runtime.streaming.
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from chat.runtime.call import AttemptClock, CallRun, Prepared
 from chat.runtime.request import (
@@ -36,6 +36,7 @@ from usage.models import UsageRecord
 from usage.pricing import tokens_estimate
 
 Resp = TypeVar("Resp", ChatResponse, EmbeddingResponse)
+Result = TypeVar("Result", ChatResult, EmbeddingResult)
 
 
 def selection_resolve(name: str) -> ResolvedSelection:
@@ -122,32 +123,14 @@ def chat_complete(
     request: ChatRequest, *, context: CallContext | None = None, trim_history: bool = False
 ) -> ChatResult:
     run, request = chat_run_start(request, context, streamed=False)
-    try:
-        prepare = chat_preparer(request, trim_history=trim_history)
-        for prepared in run.candidates(prepare, required_capabilities(request)):
-            adapter = provider_adapter_get(
-                slug=prepared.candidate.provider_slug, version=prepared.candidate.provider_version
-            )
-            outcome = attempts_with_retries(
-                run, prepared, lambda p=prepared, a=adapter: a.complete(p.request)
-            )
-            if outcome is not None:
-                response, record = outcome
-                return ChatResult(
-                    request_id=run.request_id,
-                    response=response,
-                    served_by=prepared.candidate,
-                    is_fallback=prepared.is_fallback,
-                    attempts=run.attempts,
-                    cost=record.cost,
-                    usage_record_id=record.pk,
-                    latency_ms=record.latency_ms,
-                )
-            if run.out_of_time():
-                break
-        raise run.no_candidate_error()
-    finally:
-        run.settle()
+    prepare = chat_preparer(request, trim_history=trim_history)
+    return _first_success(
+        run,
+        prepare,
+        required_capabilities(request),
+        lambda adapter, prepared: adapter.complete(prepared.request),
+        ChatResult,
+    )
 
 
 def _embed(adapter: ProviderAdapter, request: EmbeddingRequest, estimate: int) -> EmbeddingResponse:
@@ -181,17 +164,33 @@ def embedding_complete(
             prompt_tokens,
         )
 
+    return _first_success(
+        run,
+        prepare,
+        frozenset(),
+        lambda adapter, prepared: _embed(adapter, prepared.request, prompt_tokens),
+        EmbeddingResult,
+    )
+
+
+def _first_success(
+    run: CallRun,
+    prepare: Callable[[ResolvedModel], tuple[Any, int] | str],
+    needs: frozenset[str],
+    call: Callable[[ProviderAdapter, Prepared], Resp],
+    result_type: type[Result],
+) -> Result:
+    """Try the candidates in order (each with its retries) and answer with the first success;
+    the budget reservation is settled whatever happens."""
     try:
-        for prepared in run.candidates(prepare):
+        for prepared in run.candidates(prepare, needs):
             adapter = provider_adapter_get(
                 slug=prepared.candidate.provider_slug, version=prepared.candidate.provider_version
             )
-            outcome = attempts_with_retries(
-                run, prepared, lambda p=prepared, a=adapter: _embed(a, p.request, prompt_tokens)
-            )
+            outcome = attempts_with_retries(run, prepared, lambda p=prepared, a=adapter: call(a, p))
             if outcome is not None:
                 response, record = outcome
-                return EmbeddingResult(
+                return result_type(
                     request_id=run.request_id,
                     response=response,
                     served_by=prepared.candidate,
