@@ -79,6 +79,8 @@ def test_rollup_usage_command_backfills(capsys):
         call_command("rollup_usage", "--since", "2026-03-12", "--until", "2026-03-11")
     with pytest.raises(CommandError):
         call_command("rollup_usage", "--since", "tomorrow")
+    with pytest.raises(CommandError, match=r"outside 1970-01-01\.\.9999-12-30"):
+        call_command("rollup_usage", "--since", "2026-03-09", "--until", "9999-12-31")
 
 
 @override_settings(BUSINESS_TIME_ZONE="Europe/Paris")

@@ -10,13 +10,18 @@ from tqdm import tqdm
 from usage.business_days import business_days, business_today
 from usage.services.rollup import usage_rollup_day
 
+EARLIEST, LATEST = date(1970, 1, 1), date(9999, 12, 30)  # a day's end must still be a date
+
 
 def iso_date(value: str) -> date:
-    """An argparse type: YYYY-MM-DD, with a clear message otherwise."""
+    """An argparse type: YYYY-MM-DD within the supported range, with a clear message otherwise."""
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+    if not EARLIEST <= day <= LATEST:
+        raise ArgumentTypeError(f"{value} is outside {EARLIEST}..{LATEST}")
+    return day
 
 
 def checked_range(options: dict[str, Any]) -> tuple[date, date]:
