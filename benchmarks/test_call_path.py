@@ -18,7 +18,10 @@ import tracemalloc
 from collections.abc import Callable
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from chat.services import chat_completion_run
 from providers.adapters.types import ChatRequest, Message
@@ -31,6 +34,7 @@ MAX_OVERHEAD_MS = float(os.environ.get("BENCH_MAX_OVERHEAD_MS", "2.0"))
 MAX_GROWTH_KB = float(os.environ.get("BENCH_MAX_GROWTH_KB", "512"))
 
 pytestmark = pytest.mark.django_db(transaction=True)
+_CACHE_OPS = ("get", "get_many", "set", "set_many", "add", "incr", "delete", "delete_many")
 
 
 def timed(call: Callable[[], object], calls: int) -> list[float]:
@@ -42,6 +46,30 @@ def timed(call: Callable[[], object], calls: int) -> list[float]:
         call()
         samples.append((time.perf_counter() - started) * 1000)
     return samples
+
+
+def round_trips(call: Callable[[], object]) -> tuple[int, int]:
+    """Cache operations and SQL queries of one call, in the steady state."""
+    ops = 0
+    originals = {name: getattr(cache, name) for name in _CACHE_OPS}
+
+    def counted(name: str) -> Callable[..., object]:
+        def op(*args: object, **kwargs: object) -> object:
+            nonlocal ops
+            ops += 1
+            return originals[name](*args, **kwargs)
+
+        return op
+
+    for name in _CACHE_OPS:
+        setattr(cache, name, counted(name))
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            call()
+    finally:
+        for name in _CACHE_OPS:
+            delattr(cache, name)
+    return ops, len(queries.captured_queries)
 
 
 def report(label: str, samples: list[float]) -> float:
@@ -75,6 +103,8 @@ def test_overhead_per_call_and_flat_memory(openai_fake):
     report("POST /v1/chat/completions", timed(via_v1, CALLS))
     overhead = runtime - direct
     print(f"{'runtime overhead per call':<34} {overhead:7.3f} ms (target < {MAX_OVERHEAD_MS} ms)")
+    cache_ops, queries = round_trips(lambda: chat_completion_run(request=request))
+    print(f"{'per call: cache ops, SQL queries':<34} {cache_ops}, {queries}")
 
     # The fake keeps every request it saw; drop that log so only our memory is measured.
     openai_fake.requests.clear()

@@ -81,3 +81,14 @@ class ConfigurationError(ApplicationError):
     code = "configuration_error"
     http_status = 500
     default_message = "The service is misconfigured."
+
+
+class ServiceUnavailable(ApplicationError):
+    """A backing service (the shared cache/Redis) cannot be reached: retry later, not a bug."""
+
+    code = "service_unavailable"
+    http_status = 503
+    default_message = "A backing service is unavailable; retry shortly."
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}

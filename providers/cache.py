@@ -5,11 +5,23 @@ its generation. Saving what it was built from bumps the generation, so entries b
 never read again, in any process, without a restart. A counter that is missing (a fresh or
 flushed cache) restarts from the clock in nanoseconds, never from a small number that an old
 process-local copy could still carry.
+
+A call reads every generation it needs (and any other small state, such as its providers'
+circuit breakers) in one round trip with `cache_values_read`, then pins them with
+`generations_pinned` while it resolves, admits and settles: each call still sees every change
+made before it started, and one call no longer pays a round trip per lookup.
 """
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 from django.core.cache import cache
+
+# key -> generation read at the start of the current call (None: read each time).
+_pinned: ContextVar[dict[str, Any] | None] = ContextVar("cache_generations_pinned", default=None)
 
 
 class CacheGeneration:
@@ -17,11 +29,19 @@ class CacheGeneration:
         self.key = key
 
     def current(self) -> int:
+        pinned = _pinned.get()
+        if pinned is not None:
+            generation = pinned.get(self.key)
+            if generation is not None:
+                return int(generation)
         generation = cache.get(self.key)
         if generation is None:
-            cache.add(self.key, time.time_ns(), timeout=None)
-            generation = cache.get(self.key) or time.time_ns()
+            return self._restart()
         return int(generation)
+
+    def _restart(self) -> int:
+        cache.add(self.key, time.time_ns(), timeout=None)
+        return int(cache.get(self.key) or time.time_ns())
 
     def bump(self) -> int:
         try:
@@ -30,6 +50,31 @@ class CacheGeneration:
             value = time.time_ns()
             cache.set(self.key, value, timeout=None)
             return value
+
+
+def cache_values_read(
+    generations: tuple[CacheGeneration, ...], keys: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The current value of each generation and of each plain key (absent when missing), in
+    one round trip; a missing generation restarts as `CacheGeneration.current` would."""
+    values = cache.get_many([g.key for g in generations] + list(keys))
+    for generation in generations:
+        if values.get(generation.key) is None:
+            values[generation.key] = generation._restart()
+    return values
+
+
+@contextmanager
+def generations_pinned(values: dict[str, Any] | None) -> Iterator[None]:
+    """Within the block, generations found in `values` are read from it, not the cache."""
+    if values is None:
+        yield
+        return
+    token = _pinned.set(values)
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
 catalog = CacheGeneration("providers:catalog-generation")

@@ -261,6 +261,13 @@ def model_selection_resolve(*, name: str) -> ResolvedSelection:
     return resolved
 
 
+def resolution_local_peek(*, name: str) -> ResolvedSelection | None:
+    """This thread's last resolution of `name`, whatever its generation: a guess of which
+    providers a call will use (to read their state early), never an answer to serve."""
+    local = getattr(_local, "entries", None)
+    return None if local is None else local[1].get((name or "").strip())
+
+
 def resolution_local_clear() -> None:
     """Forget this thread's process-local copies (tests: "a fresh resolver")."""
     _local.entries = None

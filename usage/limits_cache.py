@@ -23,7 +23,8 @@ from providers.cache import CacheGeneration
 from usage.models import Budget, RateLimit
 from usage.types import CallScope
 
-_generation = CacheGeneration("usage:limits-generation")
+# Public so a call can read it together with its other cache state (providers.cache).
+generation_counter = CacheGeneration("usage:limits-generation")
 ENTRY_TIMEOUT = 3600  # seconds; only frees memory, correctness comes from the generation
 
 logger = logging.getLogger(__name__)
@@ -66,11 +67,11 @@ def scope_matches(scope_type: str, scope_value: str, scope: CallScope) -> bool:
 
 
 def limits_generation() -> int:
-    return _generation.current()
+    return generation_counter.current()
 
 
 def limits_generation_bump() -> None:
-    _generation.bump()
+    generation_counter.bump()
 
 
 # name -> (generation, value): a copy per process, so the steady state costs one read of the

@@ -5,10 +5,14 @@ timeouts, rate limits, cut streams) of a provider, its circuit opens and the run
 for CIRCUIT_BREAKER_OPEN_SECONDS; then exactly one call, across all processes, is let through
 as a probe (an atomic cache.add). A success closes the circuit; a failed probe re-opens it.
 Caller mistakes (bad request, authentication) do not count: they say nothing about uptime.
-In the steady state a check costs one cache read.
+In the steady state a call costs no round trip of its own: its state is read with the call's
+other cache state (`breaker_state_keys`, `prefetched`), and a success writes nothing when no
+failure was counted when the call started (failures another process records meanwhile are not
+reset by it; the next success that sees them resets them).
 """
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -33,14 +37,38 @@ def _keys(slug: str) -> tuple[str, str, str]:
     return f"{base}:failures", f"{base}:open-until", f"{base}:probe"
 
 
+def breaker_state_keys(slugs: Iterable[str]) -> tuple[str, ...]:
+    """The cache keys `CircuitBreaker.prefetched` needs for these providers."""
+    return tuple(key for slug in dict.fromkeys(slugs) for key in _keys(slug)[:2])
+
+
 class CircuitBreaker:
+    """The breaker as one call sees it. The state of a provider is read once per call (or
+    taken from `prefetched`) and forgotten when this call records a failure."""
+
     def __init__(self, config: BreakerSettings | None = None) -> None:
         self.config = config or BreakerSettings.from_settings()
+        # slug -> (failures, open until) as read at the start of this call
+        self._state: dict[str, tuple[object, object]] = {}
+
+    def prefetched(self, slugs: Iterable[str], values: dict[str, object]) -> None:
+        """Take the state of `slugs` from `values`, read with `breaker_state_keys(slugs)`."""
+        for slug in slugs:
+            failures_key, open_key, _ = _keys(slug)
+            self._state[slug] = (values.get(failures_key), values.get(open_key))
+
+    def _read(self, slug: str) -> tuple[object, object]:
+        state = self._state.get(slug)
+        if state is None:
+            failures_key, open_key, _ = _keys(slug)
+            values = cache.get_many([failures_key, open_key])
+            state = self._state[slug] = (values.get(failures_key), values.get(open_key))
+        return state
 
     def allow(self, slug: str) -> bool:
         """Whether a call may go to `slug` now (claiming the probe if the circuit is half open)."""
-        _, open_key, probe_key = _keys(slug)
-        open_until = cache.get(open_key)
+        probe_key = _keys(slug)[2]
+        open_until = self._read(slug)[1]
         if not open_until:
             return True
         if time.time() < float(open_until):
@@ -53,12 +81,14 @@ class CircuitBreaker:
         return bool(open_until) and time.time() < float(open_until)
 
     def record_success(self, slug: str) -> None:
-        keys = _keys(slug)
-        state = cache.get_many(keys[:2])
-        if state:
-            cache.delete_many(keys)
+        """Close the circuit and reset the count; nothing to write when both were clear."""
+        failures, open_until = self._read(slug)
+        if failures or open_until:
+            cache.delete_many(_keys(slug))
+        self._state[slug] = (None, None)
 
     def record_failure(self, slug: str) -> None:
+        self._state.pop(slug, None)
         failures_key, open_key, probe_key = _keys(slug)
         ttl = max(60, int(self.config.open_seconds * 4))
         cache.add(failures_key, 0, timeout=ttl)

@@ -9,16 +9,18 @@ It knows nothing of HTTP; the complete/stream/embed loops drive it.
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+import redis
 from django.conf import settings
 from django.utils import timezone
 
 from chat.runtime.admission import Admission, admission_close, admission_open
-from chat.runtime.breaker import CircuitBreaker
+from chat.runtime.breaker import CircuitBreaker, breaker_state_keys
 from chat.runtime.retry import Deadline, RetryPolicy
 from chat.runtime.types import CallContext, new_request_id
 from config.errors import InvalidInput
@@ -29,7 +31,10 @@ from providers.adapters.errors import (
     ProviderUnavailableError,
 )
 from providers.adapters.types import Usage
+from providers.cache import cache_values_read, catalog, generations_pinned
 from providers.resolution import ResolvedModel, ResolvedSelection
+from providers.selectors import resolution_local_peek
+from usage.limits_cache import generation_counter as limits_generation
 from usage.models import UsageRecord
 from usage.pricing import cost_estimate_max
 from usage.services.ledger import usage_record_create
@@ -41,6 +46,36 @@ R = TypeVar("R")
 
 INTERNAL_ERROR = "internal_error"
 CANCELLED = "cancelled"
+# What the configured cache backends raise when their store is unreachable.
+_CACHE_ERRORS = (redis.RedisError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class CallState:
+    """The shared-cache state one call reads up front, in one round trip: the catalog and
+    limits generations (pinned while the call resolves, admits and settles) and the circuit
+    breakers of `breaker_slugs`."""
+
+    values: dict[str, Any]
+    breaker_slugs: tuple[str, ...]
+
+
+def call_state_read(name: str) -> CallState | None:
+    """The state for a call of `name`. Its providers are guessed from this thread's last
+    resolution of the name; a provider the guess missed is read when the call reaches it.
+    None when the cache is unreachable: each lookup then reads (or fails) on its own."""
+    previous = resolution_local_peek(name=name)
+    slugs = tuple(dict.fromkeys(c.provider_slug for c in previous.candidates)) if previous else ()
+    try:
+        values = cache_values_read((catalog, limits_generation), breaker_state_keys(slugs))
+    except _CACHE_ERRORS:
+        return None
+    return CallState(values=values, breaker_slugs=slugs)
+
+
+def call_state_pinned(state: CallState | None) -> AbstractContextManager[None]:
+    """Pin the generations read with `state` (nothing pinned without one)."""
+    return generations_pinned(state.values if state is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +112,10 @@ class CallRun:
         context: CallContext | None,
         operation: str,
         streamed: bool = False,
+        state: CallState | None = None,
     ) -> None:
         self.selection = selection
+        self.state = state
         self.context = context or CallContext()
         self.request_id = self.context.request_id or new_request_id()
         self.operation = operation
@@ -86,6 +123,8 @@ class CallRun:
         self.policy = RetryPolicy.from_settings()
         self.deadline = Deadline(self.policy.total_seconds)
         self.breaker = CircuitBreaker()
+        if state is not None:
+            self.breaker.prefetched(state.breaker_slugs, state.values)
         self.attempts = 0
         self.spent: Decimal | None = Decimal(0)
         self.tokens = 0
@@ -119,17 +158,19 @@ class CallRun:
             api_key_id=self.context.api_key_id,
             user_id=self.context.user_id,
         )
-        self.admission = admission_open(
-            scope=scope,
-            estimated_tokens=prompt_tokens + output_tokens,
-            estimated_cost=max(estimates, default=Decimal(0)),
-        )
+        with call_state_pinned(self.state):
+            self.admission = admission_open(
+                scope=scope,
+                estimated_tokens=prompt_tokens + output_tokens,
+                estimated_cost=max(estimates, default=Decimal(0)),
+            )
 
     def settle(self) -> None:
         if self.admission is not None:
-            admission_close(
-                admission=self.admission, actual_tokens=self.tokens, actual_cost=self.spent
-            )
+            with call_state_pinned(self.state):
+                admission_close(
+                    admission=self.admission, actual_tokens=self.tokens, actual_cost=self.spent
+                )
 
     # -- candidates -------------------------------------------------------------------------
     def candidates(

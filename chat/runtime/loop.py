@@ -10,7 +10,14 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chat.runtime.call import AttemptClock, CallRun, Prepared
+from chat.runtime.call import (
+    AttemptClock,
+    CallRun,
+    CallState,
+    Prepared,
+    call_state_pinned,
+    call_state_read,
+)
 from chat.runtime.request import (
     fits_context,
     history_trim,
@@ -39,9 +46,12 @@ Resp = TypeVar("Resp", ChatResponse, EmbeddingResponse)
 Result = TypeVar("Result", ChatResult, EmbeddingResult)
 
 
-def selection_resolve(name: str) -> ResolvedSelection:
-    """The cached resolution of a service name or model string (NotFound / InvalidInput)."""
-    return model_selection_resolve(name=name)
+def selection_resolve(name: str) -> tuple[ResolvedSelection, CallState | None]:
+    """The cached resolution of a service name or model string (NotFound / InvalidInput),
+    and the call's cache state, read in one round trip before it."""
+    state = call_state_read(name)
+    with call_state_pinned(state):
+        return model_selection_resolve(name=name), state
 
 
 def chat_preparer(
@@ -80,8 +90,10 @@ def chat_run_start(
     """Resolve and admit a chat call; the request returned carries the service's overrides.
     A request no provider would accept is refused here, before admission and any record."""
     validate_chat_request(request)
-    selection = selection_resolve(request.model)
-    run = CallRun(selection=selection, context=context, operation="chat", streamed=streamed)
+    selection, state = selection_resolve(request.model)
+    run = CallRun(
+        selection=selection, context=context, operation="chat", streamed=streamed, state=state
+    )
     request = request_with_overrides(request, selection.overrides)
     run.admit(prompt_tokens=prompt_tokens_estimate(request), max_tokens=request.max_tokens)
     return run, request
@@ -151,8 +163,8 @@ def embedding_complete(
 ) -> EmbeddingResult:
     if not request.inputs or not all(isinstance(text, str) and text for text in request.inputs):
         raise InvalidInput("Embeddings need one or more non-empty strings.")
-    selection = selection_resolve(request.model)
-    run = CallRun(selection=selection, context=context, operation="embedding")
+    selection, state = selection_resolve(request.model)
+    run = CallRun(selection=selection, context=context, operation="embedding", state=state)
     prompt_tokens = sum(tokens_estimate(chars=len(text)) for text in request.inputs)
     run.admit(prompt_tokens=prompt_tokens, max_tokens=None)
 

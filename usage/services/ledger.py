@@ -2,10 +2,16 @@
 
 Writing a record is on the hot path of every call, so it is a single INSERT: the caller
 passes ids (never model instances to look up) and the resolved model carries its prices.
+The INSERT statement is built once per database connection vendor rather than compiled by the
+ORM on every call; it is the same statement, committed the same way (see `_insert`).
 """
 
 from datetime import datetime
 
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from config.logging import redact
@@ -42,7 +48,7 @@ def usage_record_create(
     at the prices in force now, keeping the price snapshot and the provider's raw usage."""
     usage = usage or Usage()
     priced = usage_cost(usage=usage, prices=model.prices)
-    return UsageRecord.objects.create(
+    record = UsageRecord(
         created_at=created_at or timezone.now(),
         request_id=request_id,
         provider_request_id=(provider_request_id or "")[:128],
@@ -71,3 +77,54 @@ def usage_record_create(
         streamed=streamed,
         operation=operation,
     )
+    _insert(record)
+    return record
+
+
+# vendor -> (INSERT statement, its fields); None when the shortcut does not apply there.
+_statements: dict[str, tuple[str, tuple[Field, ...]] | None] = {}
+
+
+def _insert_statement(connection: BaseDatabaseWrapper) -> tuple[str, tuple[Field, ...]] | None:
+    """INSERT ... RETURNING id for every concrete column but the primary key, built once."""
+    vendor = connection.vendor
+    if vendor not in _statements:
+        meta = UsageRecord._meta
+        fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
+        usable = connection.features.can_return_columns_from_insert and not any(
+            hasattr(f, "get_placeholder") for f in fields
+        )
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in fields)
+        placeholders = ", ".join(["%s"] * len(fields))
+        # Identifiers come from the model's metadata; every value is a bound parameter.
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+            f"RETURNING {quote(meta.pk.column)}"
+        )
+        _statements[vendor] = (sql, fields) if usable else None
+    return _statements[vendor]
+
+
+def _insert(record: UsageRecord) -> None:
+    """Insert `record` with one statement, as `Model.save()` would (same values, same
+    autocommit), minus the per-call query compilation. Falls back to `save()` whenever that
+    shortcut could differ: a pre/post_save receiver, a field with its own placeholder, or a
+    database that cannot return the new id from the INSERT."""
+    alias = router.db_for_write(UsageRecord, instance=record)
+    connection = connections[alias]
+    statement = _insert_statement(connection)
+    if (
+        statement is None
+        or pre_save.has_listeners(UsageRecord)
+        or post_save.has_listeners(UsageRecord)
+    ):
+        record.save(force_insert=True, using=alias)
+        return
+    sql, fields = statement
+    params = [f.get_db_prep_save(f.pre_save(record, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        record.pk = cursor.fetchone()[0]
+    record._state.adding = False
+    record._state.db = alias
