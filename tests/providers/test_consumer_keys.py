@@ -128,6 +128,22 @@ def test_expired_key_is_refused_even_when_cached():
     entry_key = f"consumers:key:{consumers._generation()}:{consumers._key_digest(secret)}"
     identity, _ = cache.get(entry_key)
     cache.set(entry_key, (identity, timezone.now() - timedelta(seconds=1)))
+    consumers.consumer_identity_local_clear()  # another process: only the shared entry
+    assert consumer_identity_from_key(secret) is None
+
+
+def test_lookup_in_the_steady_state_reads_no_entry_and_no_database(
+    django_assert_num_queries,
+):
+    api_key, secret = consumer_key_create(name="hot")
+    assert consumer_identity_from_key(secret) is not None
+    # This thread's copy answers without the shared entry and without the database...
+    cache.delete(f"consumers:key:{consumers._generation()}:{consumers._key_digest(secret)}")
+    with django_assert_num_queries(0):
+        assert consumer_identity_from_key(secret).key_id == str(api_key.pk)
+    # ...and is dropped with the generation, so a revocation holds here at once.
+    api_key.revoked = True
+    api_key.save()
     assert consumer_identity_from_key(secret) is None
 
 
