@@ -105,6 +105,8 @@ def test_overhead_per_call_and_flat_memory(openai_fake):
     print(f"{'runtime overhead per call':<34} {overhead:7.3f} ms (target < {MAX_OVERHEAD_MS} ms)")
     cache_ops, queries = round_trips(lambda: chat_completion_run(request=request))
     print(f"{'per call: cache ops, SQL queries':<34} {cache_ops}, {queries}")
+    v1_cache_ops, v1_queries = round_trips(via_v1)
+    print(f"{'per /v1 call: cache ops, SQL':<34} {v1_cache_ops}, {v1_queries}")
 
     # The fake keeps every request it saw; drop that log so only our memory is measured.
     openai_fake.requests.clear()

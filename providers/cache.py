@@ -55,9 +55,17 @@ class CacheGeneration:
 def cache_values_read(
     generations: tuple[CacheGeneration, ...], keys: tuple[str, ...] = ()
 ) -> dict[str, Any]:
-    """The current value of each generation and of each plain key (absent when missing), in
-    one round trip; a missing generation restarts as `CacheGeneration.current` would."""
-    values = cache.get_many([g.key for g in generations] + list(keys))
+    """The current value of each generation and of each plain key (None when missing), in one
+    round trip; a missing generation restarts as `CacheGeneration.current` would. Keys already
+    pinned by an enclosing `generations_pinned` (a request that read its state up front) are
+    not read again."""
+    wanted = [g.key for g in generations] + list(keys)
+    pinned = _pinned.get()
+    if pinned is not None and all(key in pinned for key in wanted):
+        return {key: pinned[key] for key in wanted}  # read earlier in this request
+    values = cache.get_many(wanted)
+    for key in keys:
+        values.setdefault(key, None)  # read and missing, as opposed to not read
     for generation in generations:
         if values.get(generation.key) is None:
             values[generation.key] = generation._restart()
@@ -66,7 +74,8 @@ def cache_values_read(
 
 @contextmanager
 def generations_pinned(values: dict[str, Any] | None) -> Iterator[None]:
-    """Within the block, generations found in `values` are read from it, not the cache."""
+    """Within the block, generations and keys found in `values` are read from it, not the
+    cache (`values` as returned by `cache_values_read`)."""
     if values is None:
         yield
         return

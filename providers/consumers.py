@@ -35,7 +35,8 @@ from providers.models.selection import service_validator
 
 logger = logging.getLogger(__name__)
 
-_keys_generation = CacheGeneration("consumers:generation")
+# Public so a request can read it together with its other cache state (chat.v1.views).
+keys_generation = CacheGeneration("consumers:generation")
 ENTRY_TTL_SECONDS = 300
 LAST_USED_INTERVAL_SECONDS = 60
 _INVALID = "invalid"  # cached marker for unknown, revoked or expired keys
@@ -117,7 +118,7 @@ def consumer_identity_local_clear() -> None:
 
 def consumer_keys_generation_bump() -> None:
     """Forget every cached key lookup (called after any key is saved or deleted)."""
-    _keys_generation.bump()
+    keys_generation.bump()
 
 
 @receiver(post_save, sender=ConsumerAPIKey)
@@ -127,7 +128,7 @@ def consumer_key_changed(sender: type, instance: ConsumerAPIKey, **kwargs: Any) 
 
 
 def _generation() -> int:
-    return _keys_generation.current()
+    return keys_generation.current()
 
 
 def _key_digest(raw_key: str) -> str:

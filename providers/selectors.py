@@ -258,19 +258,24 @@ def model_selection_resolve(*, name: str) -> ResolvedSelection:
         resolved = _resolve_from_database(name)
         cache.set(key, resolved, timeout=RESOLUTION_TIMEOUT)
     local[1][name] = resolved
+    slugs = getattr(_local, "provider_slugs", None)
+    if slugs is None:
+        slugs = _local.provider_slugs = {}
+    slugs.update(dict.fromkeys(c.provider_slug for c in resolved.candidates))
     return resolved
 
 
-def resolution_local_peek(*, name: str) -> ResolvedSelection | None:
-    """This thread's last resolution of `name`, whatever its generation: a guess of which
-    providers a call will use (to read their state early), never an answer to serve."""
-    local = getattr(_local, "entries", None)
-    return None if local is None else local[1].get((name or "").strip())
+def resolution_local_provider_slugs() -> tuple[str, ...]:
+    """Every provider this thread's resolutions have named, whatever their generation: a
+    guess of which providers the next call may use (to read their state early), never an
+    answer to serve. Bounded by the number of providers configured."""
+    return tuple(getattr(_local, "provider_slugs", None) or ())
 
 
 def resolution_local_clear() -> None:
     """Forget this thread's process-local copies (tests: "a fresh resolver")."""
     _local.entries = None
+    _local.provider_slugs = None
 
 
 def _resolve_from_database(name: str) -> ResolvedSelection:

@@ -31,9 +31,9 @@ from providers.adapters.errors import (
     ProviderUnavailableError,
 )
 from providers.adapters.types import Usage
-from providers.cache import cache_values_read, catalog, generations_pinned
+from providers.cache import CacheGeneration, cache_values_read, catalog, generations_pinned
 from providers.resolution import ResolvedModel, ResolvedSelection
-from providers.selectors import resolution_local_peek
+from providers.selectors import resolution_local_provider_slugs
 from usage.limits_cache import generation_counter as limits_generation
 from usage.models import UsageRecord
 from usage.pricing import cost_estimate_max
@@ -60,14 +60,17 @@ class CallState:
     breaker_slugs: tuple[str, ...]
 
 
-def call_state_read(name: str) -> CallState | None:
-    """The state for a call of `name`. Its providers are guessed from this thread's last
-    resolution of the name; a provider the guess missed is read when the call reaches it.
-    None when the cache is unreachable: each lookup then reads (or fails) on its own."""
-    previous = resolution_local_peek(name=name)
-    slugs = tuple(dict.fromkeys(c.provider_slug for c in previous.candidates)) if previous else ()
+def call_state_read(*, generations: tuple[CacheGeneration, ...] = ()) -> CallState | None:
+    """The state for a call (and of any other `generations` the caller needs, such as the
+    consumer keys' one for authentication). The breakers read are those of every provider
+    this thread has resolved before (a handful); a provider that guess missed is read when
+    the call reaches it. None when the cache is unreachable: each lookup then reads (or fails)
+    on its own."""
+    slugs = resolution_local_provider_slugs()
     try:
-        values = cache_values_read((catalog, limits_generation), breaker_state_keys(slugs))
+        values = cache_values_read(
+            (catalog, limits_generation, *generations), breaker_state_keys(slugs)
+        )
     except _CACHE_ERRORS:
         return None
     return CallState(values=values, breaker_slugs=slugs)

@@ -49,7 +49,7 @@ Result = TypeVar("Result", ChatResult, EmbeddingResult)
 def selection_resolve(name: str) -> tuple[ResolvedSelection, CallState | None]:
     """The cached resolution of a service name or model string (NotFound / InvalidInput),
     and the call's cache state, read in one round trip before it."""
-    state = call_state_read(name)
+    state = call_state_read()
     with call_state_pinned(state):
         return model_selection_resolve(name=name), state
 

@@ -4,6 +4,7 @@ Every response carries x-request-id (the id on the call's UsageRecords); answere
 carry x-served-model (the model string that served) and x-served-provider.
 """
 
+from contextlib import ExitStack
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.http import SSEBody, body_size_check, sse_response
+from chat.runtime.call import call_state_pinned, call_state_read
 from chat.runtime.types import CallContext, new_request_id
 from chat.services import chat_completion_run, chat_completion_stream, embedding_run
 from chat.v1.errors import openai_exception_handler
@@ -22,7 +24,7 @@ from chat.v1.rendering import completion_chunks, completion_json, embeddings_jso
 from config.errors import ApplicationError, NotFound
 from providers.adapters.base import validate_chat_request
 from providers.api.authentication import ConsumerKeyAuthentication
-from providers.consumers import ConsumerIdentity
+from providers.consumers import ConsumerIdentity, keys_generation
 from providers.resolution import ResolvedModel
 from providers.selectors import (
     model_selection_names,
@@ -47,10 +49,22 @@ class V1View(APIView):
     def get_exception_handler(self):
         return openai_exception_handler
 
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        with ExitStack() as self.request_pins:
+            return super().dispatch(request, *args, **kwargs)
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self.request_id = new_request_id()
         body_size_check(request)
+        self.cache_state_read()
         super().initial(request, *args, **kwargs)
+
+    def cache_state_read(self) -> None:
+        """Read all the shared-cache state of this request in one round trip (the consumer
+        keys', catalog and limits generations, the providers' breakers) and pin it until the
+        response: authentication, the model check and the call reuse it."""
+        state = call_state_read(generations=(keys_generation,))
+        self.request_pins.enter_context(call_state_pinned(state))
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -272,8 +272,8 @@ def test_admin_revoke_action(client, superuser):
 
 def test_an_evicted_generation_never_resurrects_stale_entries():
     api_key, secret = consumer_key_create(name="evicted")
-    cache.delete(consumers._keys_generation.key)  # the cache dropped the generation number
+    cache.delete(consumers.keys_generation.key)  # the cache dropped the generation number
     assert consumer_identity_from_key(secret) is not None  # cached under a fresh one
     consumer_key_revoke(api_key=api_key)
-    cache.delete(consumers._keys_generation.key)  # and dropped it again
+    cache.delete(consumers.keys_generation.key)  # and dropped it again
     assert consumer_identity_from_key(secret) is None
