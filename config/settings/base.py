@@ -3,6 +3,7 @@
 Environment-specific modules (local, test, production) import from here and override.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -24,7 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "rest_framework_api_key",
     "drf_spectacular",
     "django_celery_beat",
@@ -124,7 +125,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Consumer keys first: its WWW-Authenticate header makes anonymous requests a 401.
         "providers.api.authentication.ConsumerKeyAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -134,6 +135,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# Staff API tokens (`manage.py create_staff_token`): knox keeps only a SHA-512 digest of each
+# token. They expire after TOKEN_TTL and are never extended by use, so a leaked token dies.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("STAFF_TOKEN_TTL_DAYS", default=30)),
+    "AUTO_REFRESH": False,
 }
 
 SPECTACULAR_SETTINGS = {

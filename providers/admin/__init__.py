@@ -5,4 +5,5 @@ from providers.admin import (  # noqa: F401
     consumer_key,
     provider,
     selection,
+    staff_token,
 )

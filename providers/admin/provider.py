@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
 from providers.models import ProviderConfig
+from providers.models.provider import base_url_credentials_problem
 from providers.services.catalog import model_catalog_load, models_sync
 from providers.services.connection import provider_connection_check
 
@@ -66,6 +67,11 @@ class ProviderConfigForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        # The model's clean() refuses it; the page must not echo the secret back either.
+        url_key = self.add_prefix("base_url")
+        if base_url_credentials_problem(str(self.data.get(url_key, ""))):
+            self.data = self.data.copy()
+            self.data[url_key] = ""
         if cleaned.get("new_api_key"):
             self.instance.api_key = cleaned["new_api_key"]
         elif cleaned.get("clear_api_key"):

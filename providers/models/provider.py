@@ -1,6 +1,7 @@
 """ProviderConfig: one registered provider account (an API key and where to send requests)."""
 
 import json
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,6 +21,30 @@ slug_validator = RegexValidator(
     "Use lowercase letters, digits and hyphens only (for example `openai-eu`); "
     "it becomes the prefix of model strings such as `openai-eu:gpt-4o`.",
 )
+
+
+def base_url_credentials_problem(url: str) -> str | None:
+    """Why `url` may not be a base URL because it can carry a secret, or None if it is fine.
+
+    SDKs send the base URL with every request and it is shown in admin lists, logs and error
+    reports, so credentials in it (userinfo, or a `?key=` query) would leak. An SDK base URL
+    never needs a query string or fragment. The message never repeats the URL.
+    """
+    after_scheme = url.split("://", 1)[-1]
+    authority = re.split(r"[/?#]", after_scheme, maxsplit=1)[0]
+    if "@" in authority:
+        return (
+            "The base URL must not contain a user name or password (user:pass@host); "
+            "credentials in a URL leak into logs. Put the key in the API key field, or other "
+            "credentials in the extra headers."
+        )
+    if "?" in url or "#" in url:
+        return (
+            "The base URL must not contain a query string or fragment (?... or #...); an SDK "
+            "base URL never needs one and a key in it would leak into logs. Put the key in the "
+            "API key field, or other credentials in the extra headers."
+        )
+    return None
 
 
 class ProviderKind(models.TextChoices):
@@ -85,6 +110,8 @@ class ProviderConfig(models.Model):
             )
         if self.kind == ProviderKind.OPENAI_COMPATIBLE and not self.base_url:
             errors["base_url"] = "An OpenAI-compatible server needs its base URL (http or https)."
+        elif self.base_url and (problem := base_url_credentials_problem(self.base_url)):
+            errors["base_url"] = problem
         try:
             self.extra_headers_dict()
         except ValueError as exc:

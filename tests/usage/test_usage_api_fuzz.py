@@ -12,7 +12,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis import GenerationMode
 
 from tests.usage.records import make_record
@@ -51,7 +51,7 @@ def api_schema(wsgi_app):
 def staff_token(superuser) -> str:
     make_record(created_at=datetime.now(UTC))
     usage_rollup_day(day=business_today())
-    return Token.objects.create(user=superuser).key
+    return AuthToken.objects.create(superuser)[1]
 
 
 def test_every_usage_api_operation_is_fuzzed(api_schema):

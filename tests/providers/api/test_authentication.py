@@ -1,7 +1,7 @@
-"""How callers authenticate: consumer keys (Bearer or X-Api-Key), DRF tokens, sessions."""
+"""How callers authenticate: consumer keys (Bearer or X-Api-Key), staff tokens (knox), sessions."""
 
 import pytest
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from providers.consumers import consumer_key_create, consumer_key_revoke
@@ -65,11 +65,11 @@ def test_key_of_a_superuser_owner_gets_no_staff_rights(superuser, openai_provide
     assert client.delete("/api/providers/openai/").status_code == 403
 
 
-def test_drf_token_authenticates_staff(staff_user, openai_provider):
+def test_staff_token_authenticates_staff(staff_user, openai_provider):
     user = grant(staff_user, "view_providerconfig")
-    token = Token.objects.create(user=user)
+    _, token = AuthToken.objects.create(user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     response = client.get("/api/providers/")
     assert response.status_code == 200
     assert [p["slug"] for p in response.json()["results"]] == ["openai"]

@@ -17,7 +17,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis import GenerationMode
 
 from tests.providers.api.conftest import ANTHROPIC_KEY, OPENAI_KEY
@@ -77,7 +77,7 @@ def api_schema(wsgi_app, local_network_only):
 
 @pytest.fixture
 def staff_token(superuser, selections) -> str:
-    return Token.objects.create(user=superuser).key
+    return AuthToken.objects.create(superuser)[1]
 
 
 def test_every_providers_api_operation_is_fuzzed(api_schema):
