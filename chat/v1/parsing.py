@@ -83,10 +83,11 @@ def _messages(value: Any) -> tuple[Message, ...]:
         where = f"messages[{index}]"
         if not isinstance(raw, dict):
             raise _invalid(f"{where} must be an object.", where)
-        role = _ROLE_ALIASES.get(raw.get("role"), raw.get("role"))
+        raw_role = raw.get("role")
+        role = _ROLE_ALIASES.get(raw_role, raw_role) if isinstance(raw_role, str) else None
         if role not in _ROLES:
             raise _invalid(
-                f"{where}.role {raw.get('role')!r} is not one of "
+                f"{where}.role {str(raw_role)[:40]!r} is not one of "
                 "'system', 'developer', 'user', 'assistant', 'tool'.",
                 f"{where}.role",
             )
@@ -123,7 +124,7 @@ def _tools(value: Any) -> tuple[Tool, ...]:
         tools.append(
             Tool(
                 name=_text(function.get("name"), f"tools[{index}].function.name"),
-                description=function.get("description") or "",
+                description=_text(function.get("description") or "", f"tools[{index}].description"),
                 parameters=parameters,
             )
         )

@@ -68,6 +68,15 @@ def test_missing_or_bad_key_is_401(client, chain):
         ({"model": "svc"}, "messages"),
         ({"model": "svc", "messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
         ({"model": "svc", "messages": ["x"]}, "messages[0]"),
+        ({"model": "svc", "messages": [{"role": ["user"], "content": "x"}]}, "messages[0].role"),
+        (
+            {
+                "model": "svc",
+                "messages": HELLO,
+                "tools": [{"function": {"name": "f", "description": {"a": 1}}}],
+            },
+            "tools[0].description",
+        ),
         ({"messages": HELLO}, "model"),
         ({"model": "svc", "messages": HELLO, "n": 2}, "n"),
         ({"model": "svc", "messages": HELLO, "temperature": "hot"}, "temperature"),

@@ -1,0 +1,277 @@
+"""Property-based fuzzing of what programs call: /v1 (chat completions, embeddings) and the
+conversations API, with bodies that look like real requests but carry arbitrary JSON where
+programs get things wrong (roles, content parts, tools, sampling parameters, stream options).
+
+Whatever the body, the answer is a 2xx or a 4xx in the API's error shape, never a 5xx; a
+streamed 200 ends with [DONE] or an error event; no provider key appears in any answer.
+Bounded (derandomized, a fixed number of examples) so the suite stays fast and repeatable.
+"""
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from providers.models import ConsumerAPIKey
+from tests.chat.helpers import model_create, provider_create, selection_set
+
+pytestmark = pytest.mark.django_db
+
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def maybe(strategy: st.SearchStrategy) -> st.SearchStrategy:
+    """The plausible value most of the time, any JSON value sometimes."""
+    return st.one_of(strategy, strategy, json_values)
+
+
+content_parts = st.lists(
+    st.fixed_dictionaries(
+        {"type": maybe(st.sampled_from(["text", "image_url", "input_audio", "file"]))},
+        optional={
+            "text": maybe(st.text(max_size=30)),
+            "image_url": maybe(
+                st.fixed_dictionaries(
+                    {"url": st.sampled_from(["data:image/png;base64,iVBORw0KGgo=", "x", ""])},
+                    optional={"detail": json_values},
+                )
+            ),
+        },
+    ),
+    max_size=3,
+)
+tool_calls = st.lists(
+    st.fixed_dictionaries(
+        {
+            "id": maybe(st.text(max_size=10)),
+            "type": maybe(st.just("function")),
+            "function": maybe(
+                st.fixed_dictionaries(
+                    {
+                        "name": maybe(st.text(max_size=10)),
+                        "arguments": maybe(st.sampled_from(["{}", '{"a": 1}', "not json", ""])),
+                    }
+                )
+            ),
+        }
+    ),
+    max_size=2,
+)
+messages = st.lists(
+    st.fixed_dictionaries(
+        {
+            "role": maybe(
+                st.sampled_from(["system", "developer", "user", "assistant", "tool", "bot"])
+            ),
+        },
+        optional={
+            "content": st.one_of(st.text(max_size=40), content_parts, json_values),
+            "tool_calls": maybe(tool_calls),
+            "tool_call_id": maybe(st.text(max_size=10)),
+            "name": maybe(st.text(max_size=10)),
+        },
+    ),
+    max_size=4,
+)
+tools = st.lists(
+    st.fixed_dictionaries(
+        {
+            "type": maybe(st.just("function")),
+            "function": maybe(
+                st.fixed_dictionaries(
+                    {"name": maybe(st.from_regex(r"[a-z_]{1,12}", fullmatch=True))},
+                    optional={
+                        "description": maybe(st.text(max_size=20)),
+                        "parameters": maybe(st.just({"type": "object", "properties": {}})),
+                    },
+                )
+            ),
+        }
+    ),
+    max_size=2,
+)
+models = st.sampled_from(["svc", "oa:gpt-4o-mini", "an:claude-haiku-4-5", "nope", "oa:", ":"])
+chat_bodies = st.fixed_dictionaries(
+    {"model": maybe(models), "messages": maybe(messages)},
+    optional={
+        "stream": maybe(st.booleans()),
+        "stream_options": maybe(st.fixed_dictionaries({"include_usage": maybe(st.booleans())})),
+        "temperature": maybe(st.floats(min_value=-1, max_value=3)),
+        "top_p": maybe(st.floats(min_value=-1, max_value=2)),
+        "max_tokens": maybe(st.integers(min_value=-5, max_value=10**9)),
+        "max_completion_tokens": maybe(st.integers(min_value=-5, max_value=10**9)),
+        "stop": maybe(st.one_of(st.text(max_size=5), st.lists(st.text(max_size=5), max_size=5))),
+        "n": maybe(st.integers(min_value=-1, max_value=3)),
+        "tools": maybe(tools),
+        "tool_choice": maybe(st.sampled_from(["auto", "none", "required", "weird"])),
+        "response_format": maybe(st.sampled_from([{"type": "json_object"}, {"type": "text"}])),
+        "seed": json_values,
+        "user": json_values,
+    },
+)
+embedding_bodies = st.fixed_dictionaries(
+    {
+        "model": maybe(st.sampled_from(["emb", "oa:text-embedding-3-small", "svc", "nope"])),
+        "input": st.one_of(
+            st.text(max_size=30),
+            st.lists(st.text(max_size=10), max_size=4),
+            st.lists(st.integers(min_value=-1, max_value=50_000), max_size=4),
+            json_values,
+        ),
+    },
+    optional={
+        "encoding_format": maybe(st.sampled_from(["float", "base64", "int8"])),
+        "dimensions": maybe(st.integers(min_value=-1, max_value=4096)),
+        "user": json_values,
+    },
+)
+
+
+@pytest.fixture
+def upstream_keys(openai_fake, anthropic_fake) -> tuple[str, ...]:
+    return (openai_fake.api_key, anthropic_fake.api_key)
+
+
+@pytest.fixture
+def secret(openai_fake, anthropic_fake) -> str:
+    primary = model_create(provider_create(openai_fake, slug="oa", kind="openai"), "gpt-4o-mini")
+    fallback = model_create(
+        provider_create(anthropic_fake, slug="an", kind="anthropic"), "claude-haiku-4-5"
+    )
+    selection_set("svc", primary, (fallback,))
+    embedding = model_create(
+        primary.provider, "text-embedding-3-small", kind="embedding", capabilities=[]
+    )
+    selection_set("emb", embedding)
+    return ConsumerAPIKey.objects.create_key(name="fuzz")[1]
+
+
+def answer_text(response) -> str:
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
+
+
+def assert_well_formed(
+    response, *, error_keys: set[str], secrets: tuple[str, ...], stream_end: str
+) -> None:
+    text = answer_text(response)
+    assert response.status_code < 500, text[:500]
+    assert not any(secret in text for secret in secrets)
+    if response.status_code >= 400:
+        error = json.loads(text)["error"]
+        assert set(error) == error_keys and error["message"]
+    elif response.streaming:
+        last_event = text.rstrip().rsplit("\n\n", 1)[-1]
+        assert last_event.startswith((stream_end, "event: error")), text[-300:]
+
+
+OPENAI_ERROR = {"message", "type", "param", "code"}
+PROJECT_ERROR = {"code", "message", "details"}
+
+
+def test_v1_chat_completions_never_answer_5xx(client, secret, upstream_keys):
+    @FUZZ
+    @given(body=chat_bodies)
+    def run(body) -> None:
+        response = client.post(
+            "/v1/chat/completions",
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {secret}",
+        )
+        assert_well_formed(
+            response,
+            error_keys=OPENAI_ERROR,
+            secrets=(*upstream_keys, secret),
+            stream_end="data: [DONE]",
+        )
+
+    run()
+
+
+def test_v1_embeddings_never_answer_5xx(client, secret, upstream_keys):
+    @FUZZ
+    @given(body=embedding_bodies)
+    def run(body) -> None:
+        response = client.post(
+            "/v1/embeddings",
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {secret}",
+        )
+        assert_well_formed(
+            response,
+            error_keys=OPENAI_ERROR,
+            secrets=(*upstream_keys, secret),
+            stream_end="data: [DONE]",
+        )
+
+    run()
+
+
+def test_conversation_messages_never_answer_5xx(client, secret, upstream_keys):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    created = client.post(
+        "/api/conversations/", {"service": "svc"}, content_type="application/json", **headers
+    )
+    assert created.status_code == 201, created.content
+    url = f"/api/conversations/{created.json()['id']}/messages/"
+
+    @FUZZ
+    @given(
+        body=st.fixed_dictionaries(
+            {"content": st.one_of(st.text(max_size=40), content_parts, json_values)},
+            optional={"max_tokens": json_values, "temperature": json_values},
+        ),
+        stream=st.sampled_from(["", "?stream=true"]),
+        conversation_body=st.dictionaries(
+            st.sampled_from(["service", "title", "system_prompt"]), json_values, max_size=3
+        ),
+    )
+    def run(body, stream, conversation_body) -> None:
+        response = client.post(
+            url + stream, data=json.dumps(body), content_type="application/json", **headers
+        )
+        assert_well_formed(
+            response,
+            error_keys=PROJECT_ERROR,
+            secrets=(*upstream_keys, secret),
+            stream_end="event: done",
+        )
+        response = client.post(
+            "/api/conversations/",
+            data=json.dumps(conversation_body),
+            content_type="application/json",
+            **headers,
+        )
+        assert_well_formed(
+            response,
+            error_keys=PROJECT_ERROR,
+            secrets=(*upstream_keys, secret),
+            stream_end="event: done",
+        )
+
+    run()
