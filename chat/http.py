@@ -11,6 +11,7 @@ from django.http import StreamingHttpResponse
 from rest_framework.request import Request
 
 from config.errors import ApplicationError
+from config.outages import UNAVAILABLE_ERRORS, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ def stream_error(error: Exception) -> ApplicationError:
     """What a stream tells its client about an error raised after the headers went out."""
     if isinstance(error, ApplicationError):
         return error
+    if isinstance(error, UNAVAILABLE_ERRORS):
+        return unavailable(error)
     logger.error("Unexpected error in a streamed response", exc_info=error)
     return StreamInternalError()
 

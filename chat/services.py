@@ -8,6 +8,9 @@ limits and budgets, tried on the selection's candidates with retries and failove
     result = chat_completion_run(request=ChatRequest(model="rag_agent", messages=(
         Message(role="user", content="Hello"),)))
     result.response.text, result.cost, result.served_by.model_string
+
+Redis or the database being unreachable raises config.errors.ServiceUnavailable (503, retry
+later) from these functions and from iterating a stream, never a raw redis or database error.
 """
 
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ from chat.runtime.loop import chat_complete, embedding_complete
 from chat.runtime.streaming import ChatStream, chat_stream_open
 from chat.runtime.types import CallContext, ChatResult, EmbeddingResult
 from config.errors import InvalidInput
+from config.outages import unavailable_raised
 from providers.adapters.types import (
     ChatRequest,
     ChatResponse,
@@ -34,6 +38,7 @@ from providers.adapters.types import (
 from providers.selectors import model_selection_resolve
 
 
+@unavailable_raised
 def chat_completion_run(
     *, request: ChatRequest, context: CallContext | None = None, trim_history: bool = False
 ) -> ChatResult:
@@ -44,6 +49,7 @@ def chat_completion_run(
     return chat_complete(request, context=context, trim_history=trim_history)
 
 
+@unavailable_raised
 def chat_completion_stream(
     *, request: ChatRequest, context: CallContext | None = None, trim_history: bool = False
 ) -> ChatStream:
@@ -53,6 +59,7 @@ def chat_completion_stream(
     return chat_stream_open(request, context=context, trim_history=trim_history)
 
 
+@unavailable_raised
 def embedding_run(
     *, request: EmbeddingRequest, context: CallContext | None = None
 ) -> EmbeddingResult:
@@ -61,6 +68,7 @@ def embedding_run(
 
 
 # -- conversations ----------------------------------------------------------------------------
+@unavailable_raised
 def conversation_create(
     *,
     service: str,
@@ -156,6 +164,7 @@ def _turn(
     return user_message, request, context
 
 
+@unavailable_raised
 def conversation_reply(
     *, conversation: Conversation, content: Any, max_tokens: int | None = None
 ) -> tuple[ChatMessage, ChatResult]:
@@ -206,6 +215,7 @@ class ConversationStream:
             self.stream.close()
 
 
+@unavailable_raised
 def conversation_reply_stream(
     *, conversation: Conversation, content: Any, max_tokens: int | None = None
 ) -> ConversationStream:

@@ -3,18 +3,15 @@
 import logging
 from typing import Any
 
-import redis
 from django.core import exceptions as django_exceptions
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
-from config.errors import ApplicationError, ServiceUnavailable
+from config.errors import ApplicationError
+from config.outages import UNAVAILABLE_ERRORS, unavailable
 
 logger = logging.getLogger(__name__)
-
-# The shared cache (Redis) being unreachable is an outage to retry, not a bug: 503, not 500.
-_UNAVAILABLE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 _DRF_CODES = {
     drf_exceptions.ParseError: "malformed_request",
@@ -74,10 +71,10 @@ def _first_message(detail: Any) -> str | None:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, _UNAVAILABLE_ERRORS):
-        # Only the exception type: its text names the Redis host, which callers need not see.
-        logger.error("Backing service unavailable: %s", type(exc).__name__, exc_info=exc)
-        exc = ServiceUnavailable()
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        # Redis or the database unreachable is an outage to retry (503), not a bug (500); the
+        # error's text names hosts and users, so only its type is logged and nothing is sent.
+        exc = unavailable(exc)
     if isinstance(exc, ApplicationError):
         return Response(exc.as_dict(), status=exc.http_status, headers=exc.headers())
     if isinstance(exc, django_exceptions.RequestDataTooBig):

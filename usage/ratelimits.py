@@ -102,7 +102,7 @@ class RateLimiterUnavailable(ApplicationError):
 
 @dataclass(frozen=True)
 class _Redis:
-    url: str
+    config: tuple[str, float, float]  # url, connect and read timeouts
     client: redis.Redis
     admit: Script
     settle: Script
@@ -112,24 +112,37 @@ _redis: _Redis | None = None
 _redis_lock = threading.Lock()
 
 
+def _redis_config() -> tuple[str, float, float]:
+    """REDIS_URL and the socket timeouts of the shared cache (config.settings.cache_config),
+    so the limiter gives up on a silent Redis exactly when the cache does."""
+    options = settings.CACHES.get("default", {}).get("OPTIONS", {})
+    return (
+        settings.REDIS_URL,
+        float(options.get("socket_connect_timeout") or 1.0),
+        float(options.get("socket_timeout") or 2.0),
+    )
+
+
 def _redis_handle() -> _Redis:
-    """One connection pool per process (per REDIS_URL), created on first use."""
+    """One connection pool per process (per REDIS_URL and timeouts), created on first use."""
     global _redis
-    url = settings.REDIS_URL
+    config = _redis_config()
     handle = _redis
-    if handle is None or handle.url != url:
+    if handle is None or handle.config != config:
         with _redis_lock:
-            if _redis is None or _redis.url != url:
+            if _redis is None or _redis.config != config:
+                url, connect_timeout, socket_timeout = config
                 pool = redis.ConnectionPool.from_url(
                     url,
-                    socket_connect_timeout=1,
-                    socket_timeout=1,
-                    retry=Retry(NoBackoff(), 1),
+                    socket_connect_timeout=connect_timeout,
+                    socket_timeout=socket_timeout,
+                    # A reset (Redis restarted) is retried once; a timeout is not repeated.
+                    retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
                     health_check_interval=30,
                 )
                 client = redis.Redis(connection_pool=pool)
                 _redis = _Redis(
-                    url,
+                    config,
                     client,
                     client.register_script(_ADMIT_LUA),
                     client.register_script(_SETTLE_LUA),

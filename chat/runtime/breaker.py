@@ -9,14 +9,28 @@ In the steady state a call costs no round trip of its own: its state is read wit
 other cache state (`breaker_state_keys`, `prefetched`), and a success writes nothing when no
 failure was counted when the call started (failures another process records meanwhile are not
 reset by it; the next success that sees them resets them).
+
+The breaker is advisory: when the shared cache fails (Redis going away in the middle of a call
+that was already admitted), a circuit that cannot be read counts as closed and a failure or
+success that cannot be written is dropped, with a warning. The call goes on and its attempts
+are still recorded; after the first cache error the breaker of this call touches the cache no
+more, so a blackholed Redis costs it one socket timeout, not one per operation.
 """
 
+import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+# What the configured cache backends raise when their store is unreachable.
+_CACHE_ERRORS = (redis.RedisError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +64,20 @@ class CircuitBreaker:
         self.config = config or BreakerSettings.from_settings()
         # slug -> (failures, open until) as read at the start of this call
         self._state: dict[str, tuple[object, object]] = {}
+        self._cache_failed = False
+
+    def _cache(self, operation: Callable[[], T], fallback: T, slug: str) -> T:
+        """Run a cache operation; `fallback` once the cache has failed during this call."""
+        if self._cache_failed:
+            return fallback
+        try:
+            return operation()
+        except _CACHE_ERRORS:
+            self._cache_failed = True
+            logger.warning(
+                "Cache unavailable: circuit breaker of %s not read or recorded", slug, exc_info=True
+            )
+            return fallback
 
     def prefetched(self, slugs: Iterable[str], values: dict[str, object]) -> None:
         """Take the state of `slugs` from `values`, read with `breaker_state_keys(slugs)`."""
@@ -61,7 +89,7 @@ class CircuitBreaker:
         state = self._state.get(slug)
         if state is None:
             failures_key, open_key, _ = _keys(slug)
-            values = cache.get_many([failures_key, open_key])
+            values = self._cache(lambda: cache.get_many([failures_key, open_key]), {}, slug)
             state = self._state[slug] = (values.get(failures_key), values.get(open_key))
         return state
 
@@ -74,7 +102,9 @@ class CircuitBreaker:
         if time.time() < float(open_until):
             return False
         # Half open: one caller wins the probe; the others keep skipping until it reports.
-        return cache.add(probe_key, 1, timeout=max(1, int(self.config.open_seconds)))
+        # With the cache gone nobody can win it: let the call try rather than refuse it.
+        timeout = max(1, int(self.config.open_seconds))
+        return self._cache(lambda: cache.add(probe_key, 1, timeout=timeout), True, slug)
 
     def is_open(self, slug: str) -> bool:
         open_until = cache.get(_keys(slug)[1])
@@ -84,11 +114,14 @@ class CircuitBreaker:
         """Close the circuit and reset the count; nothing to write when both were clear."""
         failures, open_until = self._read(slug)
         if failures or open_until:
-            cache.delete_many(_keys(slug))
+            self._cache(lambda: cache.delete_many(_keys(slug)), None, slug)
         self._state[slug] = (None, None)
 
     def record_failure(self, slug: str) -> None:
         self._state.pop(slug, None)
+        self._cache(lambda: self._count_failure(slug), None, slug)
+
+    def _count_failure(self, slug: str) -> None:
         failures_key, open_key, probe_key = _keys(slug)
         ttl = max(60, int(self.config.open_seconds * 4))
         cache.add(failures_key, 0, timeout=ttl)

@@ -24,6 +24,7 @@ from chat.runtime.breaker import CircuitBreaker, breaker_state_keys
 from chat.runtime.retry import Deadline, RetryPolicy
 from chat.runtime.types import CallContext, new_request_id
 from config.errors import InvalidInput
+from config.outages import unavailable
 from providers.adapters.errors import (
     ContextLengthExceededError,
     ModelNotFoundError,
@@ -60,19 +61,22 @@ class CallState:
     breaker_slugs: tuple[str, ...]
 
 
-def call_state_read(*, generations: tuple[CacheGeneration, ...] = ()) -> CallState | None:
+def call_state_read(*, generations: tuple[CacheGeneration, ...] = ()) -> CallState:
     """The state for a call (and of any other `generations` the caller needs, such as the
     consumer keys' one for authentication). The breakers read are those of every provider
     this thread has resolved before (a handful); a provider that guess missed is read when
-    the call reaches it. None when the cache is unreachable: each lookup then reads (or fails)
-    on its own."""
+    the call reaches it.
+
+    Raises ServiceUnavailable when the cache is unreachable: resolution, authentication and
+    admission all need it, so answering now costs one socket timeout of a silent Redis
+    instead of one per lookup that would follow."""
     slugs = resolution_local_provider_slugs()
     try:
         values = cache_values_read(
             (catalog, limits_generation, *generations), breaker_state_keys(slugs)
         )
-    except _CACHE_ERRORS:
-        return None
+    except _CACHE_ERRORS as exc:
+        raise unavailable(exc) from exc
     return CallState(values=values, breaker_slugs=slugs)
 
 

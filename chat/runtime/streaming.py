@@ -16,6 +16,7 @@ from chat.runtime.call import CANCELLED, AttemptClock, CallRun, Prepared
 from chat.runtime.loop import chat_preparer, chat_run_start
 from chat.runtime.request import required_capabilities
 from chat.runtime.types import CallContext
+from config.outages import UNAVAILABLE_ERRORS, unavailable
 from providers.adapters.errors import ProviderError, StreamInterruptedError
 from providers.adapters.types import (
     ChatRequest,
@@ -94,6 +95,12 @@ class ChatStream:
             raise RuntimeError("A ChatStream can be iterated only once.")
         self._started = True
         try:
+            yield from self._observed()
+        except UNAVAILABLE_ERRORS as error:  # the ledger's database, mid-stream
+            raise unavailable(error) from error
+
+    def _observed(self) -> Iterator[StreamEvent]:
+        try:
             for event in self._buffered:
                 self._observe(event)
                 yield event
@@ -126,7 +133,10 @@ class ChatStream:
             close = getattr(self._events, "close", None)
             if close is not None:
                 close()
-            self._finish(outcome=CANCELLED)
+            try:
+                self._finish(outcome=CANCELLED)
+            except UNAVAILABLE_ERRORS as error:
+                raise unavailable(error) from error
 
     def response(self) -> ChatResponse:
         """The reply assembled from the events seen so far."""

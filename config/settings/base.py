@@ -66,20 +66,55 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # libpq waits forever for an unreachable host by default: fail (503) after a few seconds.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
 
-def cache_config(redis_url: str, file_cache_dir: Path, key_prefix: str = "cp") -> dict:
-    """Redis when configured; otherwise a file cache, which processes on one machine share."""
+def cache_config(
+    redis_url: str,
+    file_cache_dir: Path,
+    key_prefix: str = "cp",
+    *,
+    connect_timeout: float | None = None,
+    socket_timeout: float | None = None,
+) -> dict:
+    """Redis when configured; otherwise a file cache, which processes on one machine share.
+
+    Redis connections time out (REDIS_CONNECT_TIMEOUT_SECONDS, REDIS_SOCKET_TIMEOUT_SECONDS), so
+    a Redis that goes silent (a partition, a dead host, a firewall dropping packets) fails a
+    request with a 503 instead of holding it. Connect: 1 s, far above a LAN handshake (well
+    under a millisecond) yet short enough that a request fails fast. Read: 2 s, far above the
+    slowest command the hot path sends (a small Lua script or a GET of a few keys: microseconds
+    of server time) and above a brief stall of a loaded Redis, and far below the web server's
+    worker timeout. A connection reset (Redis restarted, every pooled connection dead) is retried
+    once on a new connection; a timeout is not, so a silent Redis costs one timeout per command.
+    """
     if redis_url:
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.retry import Retry
+
+        if connect_timeout is None:
+            connect_timeout = env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=1.0)
+        if socket_timeout is None:
+            socket_timeout = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=2.0)
         return {
             "default": {
                 "BACKEND": "config.cache.PooledRedisCache",
                 "LOCATION": redis_url,
                 "KEY_PREFIX": key_prefix,
                 "TIMEOUT": 300,
+                "OPTIONS": {
+                    "socket_connect_timeout": connect_timeout,
+                    "socket_timeout": socket_timeout,
+                    "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+                },
             }
         }
     return {
@@ -161,7 +196,16 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis when REDIS_URL is set, else a filesystem broker that processes on one
 # machine share, so `make run` really runs scheduled jobs without external services.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
-if not REDIS_URL:
+if REDIS_URL:
+    # Kombu's default is to wait forever on a silent broker. Connect as the cache does; read:
+    # 10 s, well above the 1 s a worker's BRPOP waits server-side (it must never trip on an
+    # idle queue), while bounding a publish or an ack on a dead connection. (No result backend:
+    # results are ignored.)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": CACHES["default"]["OPTIONS"]["socket_connect_timeout"],
+        "socket_timeout": 10.0,
+    }
+else:
     _broker_dir = VAR_DIR / "celery-broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),

@@ -66,7 +66,7 @@ def test_models_available_answers_a_503(client, secret, redis_down):
 @pytest.mark.django_db
 def test_the_outage_is_logged_for_operators(client, secret, redis_down, caplog):
     _chat(client, secret)
-    logged = [r for r in caplog.records if r.name == "config.api"]
+    logged = [r for r in caplog.records if r.name == "config.outages"]
     assert logged and "ConnectionError" in logged[0].getMessage()
     # The traceback goes with it (rendered, and redacted, by the console handler's filter).
     traceback = logged[0].exc_text or ""

@@ -4,11 +4,16 @@ Writing a record is on the hot path of every call, so it is a single INSERT: the
 passes ids (never model instances to look up) and the resolved model carries its prices.
 The INSERT statement is built once per database connection vendor rather than compiled by the
 ORM on every call; it is the same statement, committed the same way (see `_insert`).
+
+A record that cannot be written (the database is down) is logged in full, as JSON, before the
+error goes on: an attempt the provider may have billed is never lost without a trace.
 """
 
+import json
+import logging
 from datetime import datetime
 
-from django.db import connections, router
+from django.db import DatabaseError, connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
 from django.db.models.signals import post_save, pre_save
@@ -19,6 +24,8 @@ from providers.adapters.types import Usage
 from providers.resolution import ResolvedModel
 from usage.models import Outcome, UsageRecord
 from usage.pricing import usage_cost
+
+logger = logging.getLogger(__name__)
 
 _MAX_MESSAGE = 500
 
@@ -77,8 +84,19 @@ def usage_record_create(
         streamed=streamed,
         operation=operation,
     )
-    _insert(record)
+    try:
+        _insert(record)
+    except DatabaseError:
+        logger.error("Usage record not written: %s", _record_json(record), exc_info=True)
+        raise
     return record
+
+
+def _record_json(record: UsageRecord) -> str:
+    """Every column of a record the database did not take, to re-enter it by hand. Nothing
+    secret: ids, model strings, tokens, cost, the price snapshot, the redacted error message."""
+    values = {f.attname: getattr(record, f.attname) for f in record._meta.concrete_fields}
+    return json.dumps(values, default=str, sort_keys=True)
 
 
 # vendor -> (INSERT statement, its fields); None when the shortcut does not apply there.

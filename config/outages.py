@@ -1,0 +1,57 @@
+"""Backing services failing: which errors mean "the shared cache (Redis) or the database is
+unavailable", and the one way they reach a caller, as ServiceUnavailable (503, Retry-After).
+
+Why one place: such an error is an outage to retry, not a bug in the request, so neither API
+may answer it with a 500, and the in-process service API must not hand project code a raw
+redis or psycopg exception either. The original text names hosts, ports, databases and users:
+it is logged for operators (with the traceback) and never put in what the caller sees.
+"""
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+import redis
+from django.db import InterfaceError, OperationalError
+
+from config.errors import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Redis refusing, resetting, timing out, still loading its data set (BusyLoadingError is a
+# ConnectionError), or a replica promoted in a failover that still refuses writes.
+CACHE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+)
+# Django's wrappers of the driver's errors: no connection, a connection lost or closed, an
+# administrator shutdown, a statement timeout, a serialization failure.
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+UNAVAILABLE_ERRORS = CACHE_UNAVAILABLE_ERRORS + DATABASE_UNAVAILABLE_ERRORS
+
+
+def unavailable(exc: BaseException) -> ServiceUnavailable:
+    """The ServiceUnavailable to raise (`from exc`) for a backing-service error, logged here
+    with its traceback; the message names only the exception's type."""
+    service = "database" if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS) else "shared cache"
+    logger.error("Backing service unavailable (%s): %s", service, type(exc).__name__, exc_info=exc)
+    return ServiceUnavailable()
+
+
+def unavailable_raised(func: Callable[P, T]) -> Callable[P, T]:
+    """Let `func` raise ServiceUnavailable instead of a raw backing-service error."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return func(*args, **kwargs)
+        except UNAVAILABLE_ERRORS as exc:
+            raise unavailable(exc) from exc
+
+    return wrapper

@@ -1,0 +1,164 @@
+"""The database unavailable: both APIs answer 503 in their own shape (never a 500 or a stack
+trace), the error is logged for operators and its text (host, port, user, database) is never
+sent; the in-process API raises ServiceUnavailable. The database is really unreachable: the
+connection is closed (or killed by PostgreSQL) and its port pointed where nothing listens."""
+
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.db import OperationalError, connection, connections
+
+from chat.services import chat_completion_run, chat_completion_stream
+from config import views
+from config.errors import ServiceUnavailable
+from providers.adapters.types import ChatRequest, Message, TextDelta
+from tests.faults.conftest import closed_port, database_down, provider_hook, v1_chat
+from tests.fixtures import requires_postgres
+from usage.budgets import budget_reservations_release_stale
+from usage.models import BudgetHold, BudgetPeriod, UsageRecord
+
+pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
+
+REQUEST = ChatRequest(model="svc", messages=(Message(role="user", content="hi"),))
+
+
+def infrastructure_named(text: str) -> list[str]:
+    """What of the database's address and identity appears in `text`."""
+    db = settings.DATABASES["default"]
+    names = [str(db.get("HOST") or ""), str(db.get("USER") or ""), str(db.get("NAME") or "")]
+    return [name for name in names if name and name in text] + (
+        ["port"] if "port" in text.lower() else []
+    )
+
+
+def assert_outage_logged(caplog) -> None:
+    logged = [r for r in caplog.records if r.name == "config.outages"]
+    assert logged and "database" in logged[0].getMessage()
+    # The traceback, for operators only (the console handler's filter renders and redacts it).
+    record = logged[0]
+    assert record.exc_info is not None or "OperationalError" in (record.exc_text or "")
+
+
+def test_native_api_answers_503_in_the_project_shape(client, deployment, caplog):
+    with database_down():
+        response = client.get("/api/conversations/", HTTP_AUTHORIZATION=f"Bearer {deployment}")
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "1"
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["error"]["code"] == "service_unavailable"
+    assert not infrastructure_named(response.content.decode())
+    assert_outage_logged(caplog)
+
+
+def test_v1_answers_503_in_openai_shape(client, deployment, caplog):
+    with database_down():
+        response = v1_chat(client, deployment)
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "1"
+    error = response.json()["error"]
+    assert (error["type"], error["code"], error["param"]) == (
+        "server_error",
+        "service_unavailable",
+        None,
+    )
+    assert not infrastructure_named(response.content.decode())
+    assert_outage_logged(caplog)
+
+
+def test_service_api_raises_service_unavailable(deployment):
+    with database_down(), pytest.raises(ServiceUnavailable) as caught:
+        chat_completion_run(request=REQUEST)
+    assert isinstance(caught.value.__cause__, OperationalError)
+
+
+@pytest.mark.parametrize("path", ["/api/models/", "/v1/chat/completions"])
+def test_the_json_500_page_answers_an_escaped_outage_with_503(rf, path):
+    with database_down():
+        try:
+            connection.ensure_connection()
+        except OperationalError:
+            response = views.server_error(rf.get(path))
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert json.loads(response.content)["error"]["code"] == "service_unavailable"
+    assert not infrastructure_named(response.content.decode())
+
+
+def test_the_json_500_page_still_says_500_for_a_bug(rf):
+    try:
+        raise RuntimeError("a bug")
+    except RuntimeError:
+        response = views.server_error(rf.get("/api/models/"))
+    assert response.status_code == 500
+
+
+def _kill_the_database(pid: int) -> None:
+    """From another thread (the fake provider's): PostgreSQL terminates the caller's session
+    and the port is closed, so its reconnection fails too."""
+    db = connections["default"]
+    try:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        db.close()
+    db.settings_dict["PORT"] = str(closed_port())
+
+
+def test_database_lost_mid_call_logs_the_attempt_and_the_reservation_expires(
+    client, deployment, openai_fake, monkeypatch, caplog
+):
+    """Admitted (budget held, in the database), then the database dies while the provider
+    answers: the caller gets a 503, the attempt it cannot write is logged in full, and the
+    hold, kept in the database, is released by the stale-reservation job like any crashed
+    caller's, so it cannot block the budget forever."""
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    port = connection.settings_dict["PORT"]
+    provider_hook(openai_fake, monkeypatch, lambda n: _kill_the_database(pid))
+    caplog.set_level(logging.ERROR)
+    try:
+        response = v1_chat(client, deployment)
+    finally:
+        connection.settings_dict["PORT"] = port
+        connection.close()
+    assert response.status_code == 503, response.content
+    assert response.json()["error"]["code"] == "service_unavailable"
+    unwritten = [r for r in caplog.records if r.getMessage().startswith("Usage record not written")]
+    assert unwritten, [r.getMessage() for r in caplog.records]
+    logged = json.loads(unwritten[0].getMessage().split(": ", 1)[1])
+    assert logged["request_id"] == response["x-request-id"]
+    assert (logged["outcome"], logged["provider"]) == ("ok", "oa")
+    assert logged["input_tokens"] > 0 and float(logged["cost"]) > 0
+    assert not UsageRecord.objects.exists()
+    # The reservation outlived the call (nothing could settle it) but lives in the database,
+    # where the periodic release (STALE_HOLD_AGE) frees it.
+    assert BudgetHold.objects.count() == 1
+    assert budget_reservations_release_stale() == 0  # not stale yet
+    assert budget_reservations_release_stale(older_than=timedelta(0)) == 1
+    assert BudgetPeriod.objects.get().reserved == 0
+
+
+def test_database_lost_mid_stream_ends_the_stream_with_an_error_event(client, deployment):
+    response = v1_chat(client, deployment, stream=True)
+    assert response.status_code == 200
+    chunks = iter(response.streaming_content)
+    first = next(chunks)
+    with database_down():
+        rest = b"".join(chunks)
+    events = [e.removeprefix("data: ") for e in (first + rest).decode().split("\n\n") if e]
+    assert events[-1] != "[DONE]"
+    error = json.loads(events[-1])["error"]
+    assert (error["type"], error["code"]) == ("server_error", "service_unavailable")
+    assert not infrastructure_named(events[-1])
+
+
+def test_service_api_stream_raises_service_unavailable_mid_stream(deployment):
+    stream = chat_completion_stream(request=REQUEST)
+    events = iter(stream)
+    assert isinstance(next(events), TextDelta)
+    with database_down(), pytest.raises(ServiceUnavailable):
+        list(events)
