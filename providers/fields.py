@@ -4,13 +4,20 @@ Keys come from settings.FIELD_ENCRYPTION_KEYS (newest first). The newest key enc
 key decrypts, so keys can be rotated (`manage.py rotate_encryption_keys`). A value that no key
 can decrypt raises EncryptionKeyError naming the field: ciphertext is never passed off as the
 value. The empty string means "not set" and is stored as-is.
+
+Serializers (`dumpdata`, fixtures) see the ciphertext, never the secret: a dump or a backup file
+is as protected as the column, and `loaddata` turns the token back into the value (so it must
+be loaded where a key that decrypts it is configured; otherwise it fails, naming the field).
 """
 
+import base64
+import binascii
 from functools import lru_cache
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.db import models
 from django.dispatch import receiver
@@ -72,12 +79,44 @@ def rotate_value(token: str, *, label: str) -> str:
         ) from None
 
 
+def is_fernet_token(value: str) -> bool:
+    """Whether `value` has the shape of a Fernet token (version byte 0x80, 57 bytes of header,
+    IV and HMAC around whole AES blocks): what value_to_string writes. No API key has it."""
+    if not value.startswith("gAAAAA"):
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(value.encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return False
+    return len(raw) >= 73 and (len(raw) - 57) % 16 == 0
+
+
 class EncryptedTextField(models.TextField):
     description = "Text encrypted at rest with Fernet"
 
     def _label(self) -> str:
         model = getattr(self, "model", None)
         return f"{model._meta.label}.{self.name}" if model else self.name or "encrypted field"
+
+    def value_to_string(self, obj: models.Model) -> str:
+        """What serializers write: a fresh token for the value, never the value itself."""
+        value = self.value_from_object(obj)
+        return encrypt_value(value) if value else ""
+
+    def to_python(self, value: Any) -> Any:
+        """A token (from a serialized dump) becomes its value again; anything else is a value.
+        A token that no configured key decrypts is an error: it is never taken for the secret."""
+        value = super().to_python(value)
+        if isinstance(value, str) and is_fernet_token(value):
+            try:
+                return field_fernet().decrypt(value.encode()).decode()
+            except InvalidToken:
+                raise ValidationError(
+                    f"{self._label()} holds an encrypted value that none of the keys in "
+                    "FIELD_ENCRYPTION_KEYS decrypts.",
+                    code="undecryptable",
+                ) from None
+        return value
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
         if not value:

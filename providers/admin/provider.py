@@ -15,6 +15,14 @@ from providers.services.catalog import model_catalog_load, models_sync
 from providers.services.connection import provider_connection_check
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value, like PasswordInput(render_value=False): a form
+    refused for another field is shown again without the secret header values typed."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
 class ProviderConfigForm(forms.ModelForm):
     """Secrets are entered here but never rendered back: blank keeps the stored value."""
 
@@ -28,7 +36,7 @@ class ProviderConfigForm(forms.ModelForm):
     new_extra_headers = forms.CharField(
         label="Extra headers",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text='A JSON object, e.g. {"X-Team": "search"}. Stored encrypted; blank keeps '
         "the stored headers.",
     )
