@@ -1,10 +1,14 @@
-"""URL routes: admin, the native API under /api/, the OpenAI-compatible API under /v1/."""
+"""URL routes: admin, the native API under /api/, the OpenAI-compatible API under /v1/, and
+the load balancers' health check at /healthz."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.health import healthz
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

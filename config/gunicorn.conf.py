@@ -1,0 +1,76 @@
+"""Gunicorn in production: `gunicorn -c config/gunicorn.conf.py config.wsgi`.
+
+Why these choices, for a proxy whose requests spend almost all their time waiting on an LLM
+provider (seconds, or minutes for a long stream) and a few milliseconds on our own Python:
+
+- `gthread` workers: a thread waiting on the provider's socket releases the GIL, so threads
+  give the concurrency and processes are only needed for CPU parallelism: one worker per core
+  (at least 2, so one restarting worker never leaves the host unable to answer), each with
+  GUNICORN_THREADS threads. More processes than cores would cost ~100 MB each (three provider
+  SDKs are loaded) and buy nothing. In-flight calls per host = workers x threads; each thread
+  keeps its own database connection (CONN_MAX_AGE), so keep workers x threads x hosts under
+  PostgreSQL's max_connections (or put PgBouncer in between).
+- `timeout` does not cut long calls: a gthread worker's main loop keeps heartbeating while its
+  threads wait, so it only catches a hung worker. Calls are bounded by the runtime's own
+  RUNTIME_TOTAL_TIMEOUT_SECONDS and the providers' timeouts.
+- `graceful_timeout` outlasts that bound, so a deploy (SIGTERM) lets streams in flight finish
+  instead of cutting them; give the orchestrator's kill grace period at least as long.
+- `keepalive` outlasts the idle timeout of the proxy or load balancer in front (60 s on most),
+  so the proxy never reuses a connection that gunicorn has just closed (a spurious 502). Idle
+  keep-alive connections wait in the worker's poller, not in a thread.
+- The access log names the method, the path without its query string, the status, the size,
+  the duration and the request id: no query strings, no Authorization or other header values,
+  no referer (gunicorn's default prints the raw request line with its query string, the
+  referer, and the user name of Basic credentials). No endpoint takes a secret in its URL.
+
+Every value can be overridden from the environment (names below) or on the command line.
+"""
+
+import os
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _cores() -> int:
+    """Cores this process may run on (respects CPU affinity, e.g. `taskset` or cpusets)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# Behind a TLS-terminating proxy on the same host; containers set GUNICORN_BIND=0.0.0.0:8000.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+workers = _env_int("WEB_CONCURRENCY", max(2, _cores()))
+threads = _env_int("GUNICORN_THREADS", 16)
+
+timeout = _env_int("GUNICORN_TIMEOUT", 60)
+_call_bound = int(float(os.environ.get("RUNTIME_TOTAL_TIMEOUT_SECONDS", "120")))
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", _call_bound + 15)
+keepalive = _env_int("GUNICORN_KEEPALIVE", 75)
+# Optional recycling of workers (0: never); the jitter keeps them from restarting together.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0)
+max_requests_jitter = max_requests // 10
+
+# Heartbeat files on tmpfs: a slow or full disk must not make the arbiter kill healthy workers.
+# (gunicorn creates them with mkstemp and unlinks them at once: no predictable name.)
+_SHM = "/dev/shm"  # noqa: S108
+if os.path.isdir(_SHM):
+    worker_tmp_dir = _SHM
+
+# Only the proxy on this host may set X-Forwarded-For/-Proto for gunicorn itself (Django reads
+# X-Forwarded-Proto through SECURE_PROXY_SSL_HEADER: the proxy must overwrite it).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+access_log_format = (
+    '%(h)s fwd=%({x-forwarded-for}i)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms '
+    'rid=%({x-request-id}o)s "%(a)s"'
+)
+proc_name = "control-plane"
