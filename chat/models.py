@@ -33,6 +33,9 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-updated_at", "-id"]
+        # Spending (playground, conversations as a signed-in user) needs this explicitly:
+        # being staff, or being able to read a conversation, is not permission to pay for calls.
+        permissions = [("use_models", "Can call models (playground and conversations)")]
         constraints = [
             models.CheckConstraint(
                 condition=(
