@@ -10,6 +10,18 @@ provider (seconds, or minutes for a long stream) and a few milliseconds on our o
   SDKs are loaded) and buy nothing. In-flight calls per host = workers x threads; each thread
   keeps its own database connection (CONN_MAX_AGE), so keep workers x threads x hosts under
   PostgreSQL's max_connections (or put PgBouncer in between).
+- Never exposed to clients: nginx goes in front (deploy/nginx/, README "Running in
+  production"). A gthread worker hands a connection to a thread as soon as it is readable, and
+  the thread then blocks reading the rest of the headers and the body; a client that sends its
+  headers and part of a body holds that thread. Measured here (2 workers x 16 threads, the
+  production stack of tests/outside_in): 31 such connections with a valid key left /healthz
+  answering in 50 ms, 40 made it time out. Through nginx, whose event loop reads each request
+  whole before passing it on (proxy_request_buffering), 500 of them left /healthz at 60 ms
+  and the outside-in test holds 200 with calls answered well under a second. A buffering proxy
+  was chosen over an event-loop WSGI server (waitress buffers requests too, but has no graceful
+  shutdown for streams in flight, and gevent would need the SDKs and psycopg monkey-patched):
+  nginx also terminates TLS and serves static files, streams pass unbuffered
+  (`X-Accel-Buffering: no`), and gunicorn keeps its graceful shutdown below.
 - `timeout` does not cut long calls: a gthread worker's main loop keeps heartbeating while its
   threads wait, so it only catches a hung worker. Calls are bounded by the runtime's own
   RUNTIME_TOTAL_TIMEOUT_SECONDS and the providers' timeouts.

@@ -19,7 +19,9 @@ FAST_SCHEDULES = {"usage.rollup_today": 2}
 CHAT_SERVICE = "oi_chat"
 
 
-def _missing() -> str | None:
+def _missing(nginx_only: bool = False) -> str | None:
+    if nginx_only:
+        return None if nginx_binary() else "needs nginx (Debian: apt-get install nginx)"
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         return "needs PostgreSQL: set DATABASE_URL=postgres://..."
     if not os.environ.get("REDIS_URL"):
@@ -27,6 +29,15 @@ def _missing() -> str | None:
     if nginx_binary() is None:
         return "needs nginx (Debian: apt-get install nginx; .ci/run installs it)"
     return None
+
+
+def require_stack_tools(nginx_only: bool = False) -> None:
+    """Fail in CI, skip elsewhere, when what the stack needs is missing."""
+    missing = _missing(nginx_only)
+    if missing:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"outside-in tests cannot run in CI: {missing}")
+        pytest.skip(missing)
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +56,7 @@ def hostile(hostile_upstream: HostileServer) -> HostileServer:
 
 @pytest.fixture(scope="session")
 def production_stack(tmp_path_factory, hostile_upstream) -> Iterator[ProductionStack]:
-    missing = _missing()
-    if missing:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"outside-in tests cannot run in CI: {missing}")
-        pytest.skip(missing)
+    require_stack_tools()
     stack = ProductionStack(
         tmp_path_factory.mktemp("stack"),
         database_url=os.environ["DATABASE_URL"],
