@@ -9,7 +9,8 @@ time they exist outside the database's hashes):
      "models": [{"provider", "name", "max_output_tokens", "input", "output"}],
      "selections": [{"service", "primary", "fallbacks": ["slug:model", ...]}],
      "keys": [{"name", "services": [...], "models": [...]}],
-     "staff": [{"username", "superuser": bool}]}
+     "staff": [{"username", "superuser": bool}],
+     "budgets": [{"name", "scope_type", "scope_value", "limit_usd"}]}  (daily, hard)
 """
 
 from typing import Any
@@ -55,8 +56,16 @@ tokens = {}
 for u in args.get("staff", []):
     User = get_user_model()
     maker = User.objects.create_superuser if u.get("superuser") else User.objects.create_user
-    maker(username=u["username"], password=None, is_staff=True)
+    user = maker(username=u["username"], password=None, is_staff=True)
+    if u.get("permissions"):
+        from django.contrib.auth.models import Permission
+        user.user_permissions.set(Permission.objects.filter(codename__in=u["permissions"]))
     _, tokens[u["username"]] = staff_token_create(username=u["username"])
+from usage.models import Budget
+for b in args.get("budgets", []):
+    Budget.objects.create(name=b["name"], scope_type=b["scope_type"],
+        scope_value=b.get("scope_value", ""), period="daily",
+        limit_usd=Decimal(b["limit_usd"]), hard=True)
 result = {"keys": keys, "tokens": tokens}
 """
 

@@ -42,6 +42,9 @@ import redis
 from cryptography.fernet import Fernet
 
 REPO = Path(__file__).resolve().parents[2]
+# The code the stack's processes run: this checkout, or another (OUTSIDE_IN_APP, e.g. a
+# `git archive` of a branch) to run these tests against work that is not merged yet.
+APP = Path(os.environ.get("OUTSIDE_IN_APP") or REPO)
 NGINX_SNIPPET = REPO / "deploy" / "nginx" / "control-plane-proxy.conf"
 PYTHON = sys.executable
 CELERY = str(Path(PYTHON).with_name("celery"))
@@ -78,7 +81,7 @@ class Process:
         self.log_path = folder / f"{name}.log"
         self._log = self.log_path.open("ab")
         self.popen = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT
+            command, cwd=APP, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
 
     def log(self, tail: int = 6000) -> str:
@@ -235,7 +238,7 @@ class ProductionStack:
         command = [binary, "-c", str(conf), "-p", str(self.folder), "-e", "stderr"]
         self.processes["nginx"] = Process("nginx", command, self.env, self.folder)
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 120.0) -> None:
         """Until /healthz answers 200 through nginx."""
         deadline = time.monotonic() + timeout
         with httpx2.Client(base_url=self.url, timeout=2.0) as client:
@@ -282,7 +285,7 @@ class ProductionStack:
     def manage(self, *args: str, timeout: float = 60.0) -> str:
         done = subprocess.run(
             [PYTHON, "manage.py", *args],
-            cwd=REPO,
+            cwd=APP,
             env=self.env,
             capture_output=True,
             text=True,
@@ -303,7 +306,7 @@ class ProductionStack:
         )
         done = subprocess.run(
             [PYTHON, "-c", program],
-            cwd=REPO,
+            cwd=APP,
             env=self.env,
             input=json.dumps(args),
             capture_output=True,
