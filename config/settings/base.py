@@ -254,5 +254,10 @@ RUNTIME_RETRY_MAX_SECONDS = env.float("RUNTIME_RETRY_MAX_SECONDS", default=8.0)
 RUNTIME_TOTAL_TIMEOUT_SECONDS = env.float("RUNTIME_TOTAL_TIMEOUT_SECONDS", default=120.0)
 # Output tokens assumed for admission when a request sets no max_tokens.
 RUNTIME_DEFAULT_MAX_OUTPUT_TOKENS = env.int("RUNTIME_DEFAULT_MAX_OUTPUT_TOKENS", default=4096)
+# During a Redis or database outage each refused request logs one line; the traceback of a
+# given error type is logged at most once per this many seconds (per process).
+RUNTIME_OUTAGE_TRACEBACK_INTERVAL_SECONDS = env.float(
+    "RUNTIME_OUTAGE_TRACEBACK_INTERVAL_SECONDS", default=60.0
+)
 CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", default=5)
 CIRCUIT_BREAKER_OPEN_SECONDS = env.float("CIRCUIT_BREAKER_OPEN_SECONDS", default=30.0)
