@@ -57,6 +57,12 @@ def _traceback_due(log: logging.Logger, exc: BaseException) -> bool:
         return True
 
 
+def outage_tracebacks_forget() -> None:
+    """Forget which tracebacks were logged (each test starts as a fresh process would)."""
+    with _tracebacks_lock:
+        _tracebacks_logged.clear()
+
+
 def outage_log(
     log: logging.Logger, level: int, message: str, *args: object, exc: BaseException
 ) -> None:

@@ -14,6 +14,7 @@ than the reservation assumed; reasoning ("thinking") tokens count within that ca
 (max_completion_tokens), Anthropic (max_tokens) and Gemini (maxOutputTokens).
 """
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
@@ -21,7 +22,7 @@ from decimal import ROUND_CEILING, Decimal
 from django.conf import settings
 
 from config.errors import InvalidInput
-from providers.adapters.types import ChatRequest, ImagePart, Message, TextPart
+from providers.adapters.types import ChatRequest, ImagePart, Message, TextPart, Usage
 from providers.resolution import ModelPrices, ResolvedModel, ResolvedSelection
 from usage.pricing import COST_QUANTUM, PER_MILLION
 
@@ -152,3 +153,38 @@ def cost_max(*, prices: ModelPrices, prompt_tokens: int, output_tokens: int) -> 
         PER_MILLION
     )
     return amount.quantize(COST_QUANTUM, rounding=ROUND_CEILING)
+
+
+def usage_completed(
+    usage: Usage | None,
+    *,
+    request: ChatRequest,
+    kind: str,
+    delivered: str,
+    interrupted: bool,
+) -> Usage | None:
+    """The usage to record for a chat attempt, completed where the provider left it short so
+    an answered or interrupted attempt is never recorded as a silent $0. A complete answer
+    keeps the provider's count unless it reported none at all; otherwise a missing prompt count
+    becomes its upper bound and an output count below the UTF-8 bytes of the text and tool
+    calls `delivered` (at most the cap sent) becomes that. Estimates are flagged in `raw`."""
+    reported = usage or Usage()
+    if not interrupted and reported.total_tokens:
+        return usage  # a complete answer with the provider's own count
+    output = text_bytes(delivered)
+    if request.max_tokens:
+        output = min(output, request.max_tokens)
+    changes: dict[str, int] = {}
+    if output > reported.completion_tokens:
+        changes["output_tokens"] = output - reported.reasoning_tokens
+    if reported.prompt_tokens == 0:
+        changes["input_tokens"] = prompt_tokens_max(request, kind=kind)
+    if not changes:
+        return usage
+    raw = {
+        **reported.raw,
+        "estimated": True,
+        "estimate_method": "utf8_bytes",
+        **{f"reported_{name}": getattr(reported, name) for name in changes},
+    }
+    return dataclasses.replace(reported, **changes, raw=raw)

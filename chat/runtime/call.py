@@ -179,7 +179,9 @@ class CallRun:
                 estimated_tokens=tokens,
                 estimated_cost=total,
                 provider_costs=by_provider,
-                reservation_id=self.request_id,
+                # The request id links the reservation to the call's usage records, so the
+                # release task can settle it from the ledger (a hold's id is 36 characters).
+                reservation_id=self.request_id if len(self.request_id) <= 36 else None,
             )
 
     def settle(self) -> None:

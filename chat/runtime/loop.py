@@ -15,6 +15,7 @@ from chat.runtime.bounds import (
     embedding_tokens_max,
     output_cap,
     prompt_tokens_max,
+    usage_completed,
 )
 from chat.runtime.call import (
     AttemptClock,
@@ -155,9 +156,26 @@ def chat_complete(
         run,
         prepare,
         required_capabilities(request),
-        lambda adapter, prepared: adapter.complete(prepared.request),
+        lambda adapter, prepared: _complete(adapter, prepared),
         ChatResult,
     )
+
+
+def _complete(adapter: ProviderAdapter, prepared: Prepared) -> ChatResponse:
+    """Complete; a reply that comes without usage (some compatible servers send none) is
+    recorded at estimated usage, flagged so, never as a free call."""
+    response = adapter.complete(prepared.request)
+    text = response.text + "".join(c.name + c.arguments for c in response.tool_calls)
+    usage = usage_completed(
+        response.usage,
+        request=prepared.request,
+        kind=prepared.candidate.provider_kind,
+        delivered=text,
+        interrupted=False,
+    )
+    if usage is response.usage:
+        return response
+    return dataclasses.replace(response, usage=usage or response.usage)
 
 
 def _embed(adapter: ProviderAdapter, request: EmbeddingRequest, estimate: int) -> EmbeddingResponse:

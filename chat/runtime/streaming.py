@@ -17,12 +17,11 @@ as the UTF-8 bytes of the text and tool calls already delivered (at most the cap
 the record is flagged `usage_estimated`.
 """
 
-import dataclasses
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 
-from chat.runtime.bounds import prompt_tokens_max, text_bytes
+from chat.runtime.bounds import usage_completed
 from chat.runtime.call import CANCELLED, AttemptClock, CallRun, Prepared
 from chat.runtime.loop import chat_preparer, chat_run_start
 from chat.runtime.request import required_capabilities
@@ -158,32 +157,18 @@ class ChatStream:
             close()
 
     def _usage_for_record(self) -> Usage | None:
-        """The usage to record: the provider's, completed by estimates where it is missing
-        (see the module docstring), flagged in `raw` so the record says so."""
-        usage = self.usage or Usage()
+        """The provider's usage, completed by estimates where it is missing (see the module
+        docstring)."""
         delivered = "".join(self.text_parts) + "".join(
             call.get("name", "") + call["arguments"] for call in self._tool_calls.values()
         )
-        output = text_bytes(delivered)
-        cap = self.prepared.request.max_tokens
-        if cap:
-            output = min(output, cap)
-        interrupted = self.finish_reason is None
-        changes: dict[str, int] = {}
-        if output > usage.completion_tokens and (interrupted or usage.completion_tokens == 0):
-            changes["output_tokens"] = output - usage.reasoning_tokens
-        if usage.prompt_tokens == 0:
-            kind = self.served_by.provider_kind
-            changes["input_tokens"] = prompt_tokens_max(self.prepared.request, kind=kind)
-        if not changes:
-            return self.usage
-        raw = {
-            **usage.raw,
-            "estimated": True,
-            "estimate_method": "utf8_bytes",
-            **{f"reported_{name}": getattr(usage, name) for name in changes},
-        }
-        return dataclasses.replace(usage, **changes, raw=raw)
+        return usage_completed(
+            self.usage,
+            request=self.prepared.request,
+            kind=self.served_by.provider_kind,
+            delivered=delivered,
+            interrupted=self.finish_reason is None,
+        )
 
     def response(self) -> ChatResponse:
         """The reply assembled from the events seen so far."""

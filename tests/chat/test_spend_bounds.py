@@ -301,3 +301,21 @@ def test_complete_stream_with_reported_usage_is_not_estimated(openai_fake):
     list(stream)
     record = UsageRecord.objects.get()
     assert record.outcome == "ok" and record.usage_estimated is False
+
+
+@pytest.mark.django_db
+def test_reply_without_usage_is_recorded_at_estimated_usage_not_free(openai_fake):
+    provider = provider_create(openai_fake, slug="oa", kind="openai")
+    selection_set("svc", model_create(provider, "gpt-4o-mini"))
+    openai_fake.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    openai_fake.reply_text = "ünïcödé reply"
+    result = chat_completion_run(
+        request=ChatRequest(model="svc", messages=(Message(role="user", content="hi"),))
+    )
+    record = UsageRecord.objects.get()
+    assert record.usage_estimated and record.cost == result.cost > 0
+    assert record.output_tokens == len("ünïcödé reply".encode())
+    assert record.input_tokens == prompt_tokens_max(
+        ChatRequest(model="gpt-4o-mini", messages=(Message(role="user", content="hi"),)),
+        kind="openai",
+    )

@@ -34,17 +34,6 @@ def fast_runtime(settings):
 
 
 @pytest.fixture(autouse=True)
-def outage_tracebacks_due():
-    """Each test starts with no outage traceback logged yet (they are logged once per
-    interval per process)."""
-    from config import outages
-
-    outages._tracebacks_logged.clear()
-    yield
-    outages._tracebacks_logged.clear()
-
-
-@pytest.fixture(autouse=True)
 def fresh_local_copies():
     """No process-local resolution or key lookup from another test."""
     from providers.consumers import consumer_identity_local_clear
