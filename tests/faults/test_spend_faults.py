@@ -106,3 +106,18 @@ def test_outage_logs_one_line_per_request_and_one_traceback(
     lines = [r for r in caplog.records if r.name == "config.outages"]
     assert len(lines) == 4
     assert sum(1 for r in lines if r.exc_info or r.exc_text) == 1
+
+
+def test_stream_whose_first_chunk_comes_after_the_deadline_is_a_504(
+    client, deployment, openai_fake, settings
+):
+    settings.RUNTIME_TOTAL_TIMEOUT_SECONDS = 1.0
+    openai_fake.faults.event_interval = 1.5
+    started = time.monotonic()
+    response = v1_chat(client, deployment, stream=True)
+    assert time.monotonic() - started < 2.5
+    assert response.status_code == 504, response.content
+    assert response.json()["error"]["code"] == "provider_timeout"
+    (record,) = UsageRecord.objects.filter(request_id=response["x-request-id"])
+    assert record.outcome == "provider_timeout"
+    assert BudgetPeriod.objects.get().reserved == 0
