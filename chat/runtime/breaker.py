@@ -43,8 +43,8 @@ class BreakerSettings:
     @classmethod
     def from_settings(cls) -> "BreakerSettings":
         return cls(
-            failures=int(getattr(settings, "CIRCUIT_BREAKER_FAILURES", 5)),
-            open_seconds=float(getattr(settings, "CIRCUIT_BREAKER_OPEN_SECONDS", 30.0)),
+            failures=int(settings.CIRCUIT_BREAKER_FAILURES),
+            open_seconds=float(settings.CIRCUIT_BREAKER_OPEN_SECONDS),
         )
 
 
