@@ -16,6 +16,7 @@ from typing import ParamSpec, TypeVar
 
 import redis
 from django.conf import settings
+from django.core.signals import request_started
 from django.db import InterfaceError, OperationalError
 
 from config.errors import ServiceUnavailable
@@ -71,6 +72,29 @@ def outage_log(
     log.log(level, message, *args, exc_info=exc if _traceback_due(log, exc) else None)
 
 
+# Whether this thread's current request already logged its outage line (see
+# OutageRequestLineFilter).
+_request_state = threading.local()
+
+
+def _request_begins(**kwargs: object) -> None:
+    _request_state.logged = False
+
+
+request_started.connect(_request_begins, dispatch_uid="config.outages.request_begins")
+
+
+class OutageRequestLineFilter(logging.Filter):
+    """On the `django.request` logger: drop the "Service Unavailable: /path" line of a request
+    whose outage `unavailable` has already logged, so a refused request logs one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(_request_state, "logged", False):
+            _request_state.logged = False
+            return getattr(record, "status_code", None) != 503
+        return True
+
+
 def unavailable(exc: BaseException) -> ServiceUnavailable:
     """The ServiceUnavailable to raise (`from exc`) for a backing-service error, logged here
     (one line; the traceback at most once per interval); the message names only the
@@ -84,6 +108,7 @@ def unavailable(exc: BaseException) -> ServiceUnavailable:
         type(exc).__name__,
         exc=exc,
     )
+    _request_state.logged = True
     return ServiceUnavailable()
 
 

@@ -229,7 +229,11 @@ BUDGET_ALERT_EMAILS = env.list("BUDGET_ALERT_EMAILS", default=[])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "config.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "config.logging.RedactSecretsFilter"},
+        # A request refused for an outage has logged its one line already (config.outages).
+        "outage_line_once": {"()": "config.outages.OutageRequestLineFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {
@@ -244,6 +248,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        "django.request": {"filters": ["outage_line_once"]},
     },
 }
 

@@ -84,7 +84,7 @@ def test_trickling_stream_is_cut_at_the_total_deadline(client, deployment, opena
     assert (period.spent, period.reserved) == (record.cost, 0)
 
 
-def test_circuit_open_503_carries_retry_after(client, deployment, openai_fake, settings):
+def test_circuit_open_503_carries_retry_after(client, deployment, openai_fake, settings, caplog):
     settings.CIRCUIT_BREAKER_FAILURES = 1
     settings.CIRCUIT_BREAKER_OPEN_SECONDS = 30.0
     openai_fake.faults.status, openai_fake.faults.times = 503, 1
@@ -94,6 +94,8 @@ def test_circuit_open_503_carries_retry_after(client, deployment, openai_fake, s
     assert response.status_code == 503, response.content
     assert 25 <= int(response["Retry-After"]) <= 30
     assert len(openai_fake.requests) == requests_before  # skipped, not called
+    # Not an outage of ours: Django's own line for the 503 is kept.
+    assert any(r.name == "django.request" for r in caplog.records)
 
 
 def test_outage_logs_one_line_per_request_and_one_traceback(
@@ -105,6 +107,7 @@ def test_outage_logs_one_line_per_request_and_one_traceback(
         assert v1_chat(client, deployment).status_code == 503
     lines = [r for r in caplog.records if r.name == "config.outages"]
     assert len(lines) == 4
+    assert not [r for r in caplog.records if r.name == "django.request"]  # no second line
     assert sum(1 for r in lines if r.exc_info or r.exc_text) == 1
 
 
