@@ -270,3 +270,7 @@ LOCAL_PROVIDER_NETWORKS = (
     "192.168.0.0/16",
     "fc00::/7",
 )
+# "Test these settings" (before saving) waits at most this long for the provider.
+PROVIDER_SETTINGS_TEST_TIMEOUT_SECONDS = env.float(
+    "PROVIDER_SETTINGS_TEST_TIMEOUT_SECONDS", default=15.0
+)

@@ -20,6 +20,7 @@ from providers.adapters.errors import (
     InvalidRequestError,
     ProviderDestinationRefusedError,
     ProviderError,
+    ProviderKeyUnboundError,
     UnsupportedOperationError,
 )
 from providers.adapters.scrubbing import SecretScrubber
@@ -42,6 +43,8 @@ class ProviderAdapter(ABC):
     supports_embeddings: ClassVar[bool] = False
 
     def __init__(self, settings: ProviderSettings) -> None:
+        if settings.credentials_unbound:
+            raise ProviderKeyUnboundError(provider=settings.slug)
         self.settings = settings
         self.scrubber = SecretScrubber((settings.api_key, *settings.extra_headers.values()))
         self.client = self.build_client(settings)

@@ -22,7 +22,10 @@ class ProviderError(ApplicationError):
     http_status = 502
     retryable = False
     default_message = "The provider failed to answer."
+    # `message` may carry the provider's own text: staff see only the generic message.
     from_provider: ClassVar[bool] = True
+    # `message` is written for the API client (request validation): clients see it.
+    tells_client: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -46,7 +49,7 @@ class ProviderError(ApplicationError):
 
     @property
     def public_message(self) -> str:
-        return self.default_message if self.from_provider else self.message
+        return self.message if self.tells_client else self.default_message
 
     @property
     def public_details(self) -> dict[str, Any]:
@@ -60,7 +63,8 @@ class ProviderError(ApplicationError):
         """ "<code>: <generic message> (HTTP n)": what "test connection" shows. Bounded and
         built from the taxonomy alone, so an internal service's answer is never reflected."""
         status = f" (HTTP {self.status_code})" if self.status_code else ""
-        return f"{self.code}: {self.public_message}{status}"[:500]
+        text = self.default_message if self.from_provider else self.message
+        return f"{self.code}: {text}{status}"[:500]
 
     def headers(self) -> dict[str, str]:
         if self.retry_after is None:
@@ -148,6 +152,7 @@ class UnsupportedOperationError(ProviderError):
     code = "unsupported_operation"
     http_status = 400
     from_provider = False
+    tells_client = True
     default_message = "This provider does not support the operation."
 
 
@@ -158,6 +163,7 @@ class InvalidRequestError(ProviderError):
     http_status = 400
     default_message = "The request is invalid."
     from_provider = False
+    tells_client = True
 
 
 def retry_after_seconds(headers: Any) -> float | None:
