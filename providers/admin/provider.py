@@ -146,7 +146,7 @@ class ProviderConfigForm(forms.ModelForm):
             extra_headers=headers,
             organization=cleaned.get("organization") or "",
             project=cleaned.get("project") or "",
-            timeout_seconds=cleaned.get("timeout_seconds") or 30.0,
+            timeout_seconds=cleaned.get("timeout_seconds"),
             stored=self.instance if self.instance.pk else None,
         )
         self.settings_test_result = result

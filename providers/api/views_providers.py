@@ -240,6 +240,7 @@ class ProviderViewSet(viewsets.ModelViewSet):
         return Response(ProviderCheckSerializer.from_result(result, provider))
 
     @extend_schema(
+        operation_id="api_providers_test_settings",
         summary="Test provider settings before saving",
         description="Lists the models the provider would show with the given kind, base URL "
         "and key, without saving anything. The key is used for this call only: never stored, "
@@ -295,7 +296,7 @@ class ProviderViewSet(viewsets.ModelViewSet):
             extra_headers=data.get("extra_headers"),
             organization=data.get("organization") or "",
             project=data.get("project") or "",
-            timeout_seconds=data.get("timeout_seconds") or 30.0,
+            timeout_seconds=data.get("timeout_seconds"),
             stored=stored,
         )
         return Response(ProviderSettingsTestSerializer.from_result(result))

@@ -78,7 +78,7 @@ def provider_settings_test(
     extra_headers: dict[str, str] | None = None,
     organization: str = "",
     project: str = "",
-    timeout_seconds: float = 30.0,
+    timeout_seconds: float | None = None,
     stored: ProviderConfig | None = None,
 ) -> SettingsTestResult:
     """List models with the typed settings, without saving anything.
@@ -108,10 +108,15 @@ def provider_settings_test(
                 "stored key is only ever sent to the address it was entered for.",
             )
         if stored.credentials_bound():
+            used_stored = (not api_key and bool(stored.api_key)) or (
+                extra_headers is None and bool(stored.extra_headers)
+            )
             api_key = api_key or stored.api_key
             if extra_headers is None:
                 headers = stored.extra_headers_dict()
-            notes.append("The stored credentials were used where none were typed.")
+            if used_stored:
+                notes.append("The stored credentials were used where none were typed.")
+    limit = settings.PROVIDER_SETTINGS_TEST_TIMEOUT_SECONDS
     provider_settings = ProviderSettings(
         kind=kind,
         slug=stored.slug if stored is not None else "settings-test",
@@ -120,7 +125,7 @@ def provider_settings_test(
         organization=organization or None,
         project=project or None,
         extra_headers=headers,
-        timeout=min(float(timeout_seconds), settings.PROVIDER_SETTINGS_TEST_TIMEOUT_SECONDS),
+        timeout=min(timeout_seconds or limit, limit),
         max_retries=0,
         allowed_networks=tuple(settings.PROVIDER_ALLOWED_NETWORKS),
     )
