@@ -132,19 +132,27 @@ class ProviderConfig(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         """A key or headers set on the instance (entered) are bound to where it points now; a
         save that only changes the destination leaves them bound to the old one (unusable)."""
-        if self._credentials() != getattr(self, "_loaded_credentials", ("", "")):
+        if self._credentials_entered():
             self.credentials_bind()
             update_fields = kwargs.get("update_fields")
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "credentials_binding"}
         super().save(*args, **kwargs)
-        self._loaded_credentials = self._credentials()
 
-    @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any) -> "ProviderConfig":
-        instance = super().from_db(db, field_names, values)
-        instance._loaded_credentials = instance._credentials()
-        return instance
+    def _credentials_entered(self) -> bool:
+        """Whether this save writes credentials other than the stored ones. Compared with the
+        row itself, not with what was loaded, so no way of loading (deferred fields, a stale
+        instance) can make a stored key look newly entered."""
+        if "api_key" not in self.__dict__ or "extra_headers" not in self.__dict__:
+            return False  # not loaded, so not written by this save
+        if self._state.adding or self.pk is None:
+            return any(self._credentials())
+        stored = (
+            type(self).objects.filter(pk=self.pk).values_list("api_key", "extra_headers").first()
+        )
+        if stored is None:
+            return any(self._credentials())
+        return (stored[0] or "", stored[1] or "") != self._credentials()
 
     # -- credentials bound to their destination --------------------------------------------
     def _credentials(self) -> tuple[str, str]:

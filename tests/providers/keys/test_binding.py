@@ -346,3 +346,17 @@ def test_command_creates_with_the_key_from_stdin_and_applies_the_rules(openai_fa
     assert "Updated cmd" in out
     assert ProviderConfig.objects.get(slug="cmd").credentials_bound()
     assert_never_reached(attacker)  # saving calls nobody
+
+
+def test_no_way_of_loading_the_row_makes_a_stored_key_look_entered(provider, attacker):
+    """Deferred fields loaded later, or a stale instance, must not rebind the stored key."""
+    partial = ProviderConfig.objects.only("slug", "base_url").get(pk=provider.pk)
+    partial.base_url = f"{attacker.url}/v1"
+    assert partial.api_key  # loads the deferred key
+    partial.save()
+    stale = ProviderConfig.objects.get(pk=provider.pk)
+    stale.api_key = stale.api_key  # "set" to what is stored
+    stale.save()
+    assert not ProviderConfig.objects.get(pk=provider.pk).credentials_bound()
+    assert not provider_connection_check(provider=stale).ok
+    assert_never_reached(attacker)
