@@ -73,11 +73,24 @@ def configured_networks() -> tuple[str, ...]:
     return tuple(settings.PROVIDER_ALLOWED_NETWORKS)
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, NAT64, 6to4), which is where it goes."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
+
+
 def address_problem(address: str, allowed: Iterable[str]) -> str | None:
     """Why a key may not be sent to this IP address, or None if it may."""
     ip: IPAddress = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    ip = _embedded_ipv4(ip) or ip
     if any(ip in network for network in NEVER_NETWORKS):
         return (
             f"{ip} is a link-local or cloud metadata address; provider keys are never sent there."

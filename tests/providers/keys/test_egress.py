@@ -20,7 +20,15 @@ LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 @pytest.mark.parametrize(
     "address",
-    ["169.254.169.254", "169.254.0.1", "fe80::1", "fd00:ec2::254", "::ffff:169.254.169.254"],
+    [
+        "169.254.169.254",
+        "169.254.0.1",
+        "fe80::1",
+        "fd00:ec2::254",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+    ],
 )
 def test_link_local_and_metadata_addresses_are_refused_even_when_listed(address):
     allowed = ("0.0.0.0/0", "::/0", "169.254.0.0/16", "fc00::/7", "fe80::/10")
