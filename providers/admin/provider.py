@@ -115,10 +115,10 @@ class ProviderConfigForm(forms.ModelForm):
         self.secret_changes = secrets
         if self.instance.pk:
             self._check_changes(cleaned, secrets)
+        if self.test_settings_requested and not self.errors:
+            self._test_settings(cleaned, typed_headers)  # against the stored state; never saves
         for name, value in secrets.items():  # for the model's own clean()
             setattr(self.instance, name, value)
-        if self.test_settings_requested and not self.errors:
-            self._test_settings(cleaned, typed_headers)
         return cleaned
 
     def provider_data(self) -> dict[str, Any]:

@@ -217,3 +217,27 @@ def test_the_typed_key_appears_nowhere_afterwards(client, superuser, admin_clien
     assert not leaked(repr(table_dump()))
     assert not leaked(repr(encrypted_columns_decrypted()))
     assert not leaked(repr(list(cache_entries(started))))
+
+
+def test_admin_change_form_test_keeps_the_stored_headers_with_a_typed_key(
+    client, superuser, openai_fake
+):
+    provider = ProviderConfig.objects.create(
+        slug="typed",
+        kind="openai_compatible",
+        name="Typed",
+        base_url=f"{openai_fake.url}/v1",
+        api_key="sk-old-key-000011112222",
+        extra_headers='{"X-Team": "stored-team-header"}',
+    )
+    client.force_login(superuser)
+    change = reverse("admin:providers_providerconfig_change", args=[provider.pk])
+    page = client.post(
+        change, admin_form("openai_compatible", f"{openai_fake.url}/v1", openai_fake.api_key)
+    )
+    assert "Tested, not saved: connection ok" in page.content.decode()
+    sent = openai_fake.last_request().headers
+    assert sent["authorization"] == f"Bearer {openai_fake.api_key}"
+    assert sent["x-team"] == "stored-team-header"
+    provider.refresh_from_db()
+    assert provider.api_key == "sk-old-key-000011112222"
