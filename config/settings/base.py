@@ -266,3 +266,21 @@ RUNTIME_OUTAGE_TRACEBACK_INTERVAL_SECONDS = env.float(
 )
 CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", default=5)
 CIRCUIT_BREAKER_OPEN_SECONDS = env.float("CIRCUIT_BREAKER_OPEN_SECONDS", default=30.0)
+
+# Provider base URLs: loopback, private and reserved networks receive provider keys only when
+# listed here (comma-separated CIDRs, e.g. "127.0.0.1/32,10.20.0.0/16" for a local Ollama).
+# Link-local and cloud metadata addresses are refused whatever this lists.
+PROVIDER_ALLOWED_NETWORKS = env.list("PROVIDER_ALLOWED_NETWORKS", default=[])
+# What the local and test settings allow: loopback and the private ranges.
+LOCAL_PROVIDER_NETWORKS = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+)
+# "Test these settings" (before saving) waits at most this long for the provider.
+PROVIDER_SETTINGS_TEST_TIMEOUT_SECONDS = env.float(
+    "PROVIDER_SETTINGS_TEST_TIMEOUT_SECONDS", default=15.0
+)
