@@ -42,7 +42,8 @@ for m in args.get("models", []):
                               output=Decimal(m.get("output", "2.00")))
 for s in args.get("selections", []):
     selection, _ = ModelSelection.objects.update_or_create(
-        service=s["service"], defaults={"primary": model_for(s["primary"])})
+        service=s["service"], defaults={"primary": model_for(s["primary"]),
+                                        "system_prompt": s.get("system_prompt", "")})
     SelectionFallback.objects.filter(selection=selection).delete()
     for position, string in enumerate(s.get("fallbacks", [])):
         SelectionFallback.objects.create(
