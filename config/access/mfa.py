@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django_otp import match_token, user_has_device
+from django_otp import user_has_device
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -87,11 +87,18 @@ def recovery_codes_generate(*, user: Any) -> list[str]:
 
 
 def mfa_token_match(*, user: Any, token: str) -> Any:
-    """The confirmed device (TOTP or recovery code) that accepts `token`, or None."""
+    """The confirmed device that accepts `token`, or None: digits go to the authenticator
+    app, anything else to the recovery codes, so a recovery code never counts as a failed
+    app code (django-otp throttles a device after each failure)."""
     token = (token or "").strip().replace(" ", "")
     if not token:
         return None
-    return match_token(user, token)
+    model = TOTPDevice if token.isdigit() and len(token) <= 8 else StaticDevice
+    with transaction.atomic():
+        for device in model.objects.select_for_update().filter(user=user, confirmed=True):
+            if device.verify_token(token):
+                return device
+    return None
 
 
 def mfa_reset(*, user: Any) -> int:
