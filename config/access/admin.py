@@ -6,6 +6,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from config.access.lockout import signin_unlock
 from config.access.mfa import mfa_enrolled, mfa_reset
@@ -38,3 +40,10 @@ class AccessUserAdmin(UserAdmin):
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, AccessUserAdmin)
+
+# django-otp's own device admin shows and edits TOTP secrets and lets anyone with the model
+# permission add a device to another user (and so pass their second factor). Devices are
+# managed only by their owner on the second-factor page, and reset with the action above.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
