@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from config.audit import beat_admin  # noqa: F401  (the periodic task admin, audited)
 from config.audit.models import AuditEvent
 
 

@@ -278,10 +278,14 @@ def test_periodic_tasks_created_by_command_and_disabled_in_admin(admin):
     task.total_run_count += 1
     task.save(update_fields=["total_run_count"])
     assert not events("django_celery_beat.periodictask", action="update")
-    task.enabled = False
-    task.save()
+    response = admin.post(
+        reverse("admin:django_celery_beat_periodictask_changelist"),
+        {"action": "disable_tasks", "_selected_action": [task.pk]},
+    )
+    assert response.status_code == 302
     changed = only_event("django_celery_beat.periodictask", action="update")
     assert changed.changes == {"enabled": {"before": True, "after": False}}
+    assert (changed.source, changed.actor) == ("admin", "admin")
 
 
 # -- contexts -------------------------------------------------------------------------------
@@ -313,3 +317,55 @@ def test_a_consumer_key_is_named_as_the_actor():
     assert (actor.actor_type, actor.actor_id, actor.actor) == (
         "consumer_key", "abc123", "consumer:billing",
     )  # fmt: skip
+
+
+def test_selection_created_in_admin(admin, provider, superuser):
+    model = ModelConfig.objects.create(
+        provider=provider, name="gpt-a", enabled=True, capabilities=["chat"]
+    )
+    data = {
+        "service": "rag_agent", "description": "", "primary": model.pk,
+        "min_context_window": "", "temperature": "", "max_tokens": "", "top_p": "",
+        "system_prompt": "", "fallbacks-TOTAL_FORMS": "0", "fallbacks-INITIAL_FORMS": "0",
+        "fallbacks-MIN_NUM_FORMS": "0", "fallbacks-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    response = admin.post(reverse("admin:providers_modelselection_add"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = only_event("providers.modelselection", action="create")
+    assert (event.source, event.actor, event.object_repr) == ("admin", "admin", "rag_agent")
+    assert event.changes["primary"]["after"] == "openai:gpt-a"
+
+
+def test_staff_token_revoked_in_admin(admin, staff_user):
+    confirmed_second_factor(staff_user)
+    call_command("create_staff_token", "staff", stdout=StringIO())
+    row = AuthToken.objects.get()
+    url = reverse("admin:knox_authtoken_delete", args=[row.pk])
+    assert admin.post(url, {"post": "yes"}).status_code == 302
+    event = only_event("knox.authtoken", action="delete")
+    assert (event.source, event.object_id) == ("admin", row.token_key)
+    assert row.digest not in event_text(event)
+
+
+def test_superuser_created_by_command():
+    call_command(
+        "createsuperuser", "--noinput", "--username", "root", "--email", "r@example.com",
+        stdout=StringIO(),
+    )  # fmt: skip
+    event = only_event("auth.user", action="create")
+    assert (event.source, event.actor, event.object_repr) == ("command", "system", "root")
+    assert event.changes["is_superuser"] == {"after": True}
+    assert "password" not in event.changes or event.changes["password"] == {"secret": "set"}
+
+
+def test_group_permissions_changed_in_admin(admin):
+    group = Group.objects.get(name="Viewer")
+    perms = list(group.permissions.values_list("pk", flat=True))
+    extra = Permission.objects.get(codename="view_ratelimit")
+    response = admin.post(
+        reverse("admin:auth_group_change", args=[group.pk]),
+        {"name": "Viewer", "permissions": [*perms, extra.pk]},
+    )
+    assert response.status_code == 302
+    event = only_event("auth.group", action="update", source="admin")
+    assert event.changes == {"permissions": {"added": [str(extra)], "removed": []}}
