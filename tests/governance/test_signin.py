@@ -192,3 +192,11 @@ def test_an_unverified_session_with_a_device_is_asked_for_the_code(client, key_m
     )
     assert done.status_code == 302 and done["Location"] == PROVIDERS
     assert client.get(PROVIDERS).status_code == 200
+
+
+def test_a_failed_attempt_stores_no_code_or_password(client, key_manager, settings):
+    from axes.models import AccessAttempt
+
+    sign_in(client, key_manager, code="123456", password="a-wrong-password-1")
+    attempt = AccessAttempt.objects.get()
+    assert "123456" not in attempt.post_data and "a-wrong-password-1" not in attempt.post_data
