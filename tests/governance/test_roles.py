@@ -83,3 +83,13 @@ def test_setup_roles_is_idempotent_and_keeps_what_staff_added():
     call_command("setup_roles", stdout=StringIO())
     assert {name: held(name) for name in before} == before
     assert Group.objects.filter(name__in=before).count() == 4
+
+
+def test_every_migrate_tops_the_roles_up():
+    from django.core.management.sql import emit_post_migrate_signal
+
+    administrator = Group.objects.get(name="Administrator")
+    missing = Permission.objects.get(codename="view_auditevent")
+    administrator.permissions.remove(missing)
+    emit_post_migrate_signal(0, False, "default")
+    assert administrator.permissions.filter(pk=missing.pk).exists()
