@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import exceptions, generics, permissions, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 
 from config.audit.models import AuditEvent
@@ -66,9 +67,14 @@ def _moment(raw: str, name: str, *, end: bool) -> datetime:
     return parsed
 
 
+class AuditPagination(LimitOffsetPagination):
+    max_limit = 1000
+
+
 class AuditEventListView(generics.ListAPIView):
     serializer_class = AuditEventSerializer
     permission_classes = [CanViewAudit]
+    pagination_class = AuditPagination
     content_negotiation_class = _IgnoreFormatParameter
 
     def get_queryset(self) -> QuerySet[AuditEvent]:

@@ -369,3 +369,18 @@ def test_group_permissions_changed_in_admin(admin):
     assert response.status_code == 302
     event = only_event("auth.group", action="update", source="admin")
     assert event.changes == {"permissions": {"added": [str(extra)], "removed": []}}
+
+
+def test_a_write_with_a_staff_token_names_the_token_user(provider):
+    from providers.services.staff_tokens import staff_token_create
+
+    kim = member("kim", "Key manager")
+    confirmed_second_factor(kim)
+    _, token = staff_token_create(username="kim")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    response = client.patch("/api/providers/openai/", {"name": "Renamed"}, format="json")
+    assert response.status_code == 200, response.content
+    event = only_event("providers.providerconfig", action="update")
+    assert (event.source, event.actor, event.actor_id) == ("api", "kim", str(kim.pk))
+    assert event.changes == {"name": {"before": "OpenAI", "after": "Renamed"}}
