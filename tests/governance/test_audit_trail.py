@@ -89,6 +89,7 @@ def test_provider_key_changed_in_admin_says_only_key_changed(admin, provider):
     event = only_event("providers.providerconfig", action="update")
     assert event.changes == {
         "api_key": {"secret": "changed"},
+        "credentials_binding": {"secret": "changed"},  # encrypted, so masked like the key
         "name": {"before": "OpenAI", "after": "OpenAI prod"},
         "timeout_seconds": {"before": 60.0, "after": 30.0},
     }
@@ -105,10 +106,14 @@ def test_provider_created_and_changed_through_the_api(api, superuser):
     response = api.patch("/api/providers/groq/", {"api_key": OLD_KEY}, format="json")
     assert response.status_code == 200, response.content
     updated = only_event("providers.providerconfig", action="update")
-    assert updated.changes == {"api_key": {"secret": "changed"}}
+    assert updated.changes == {
+        "api_key": {"secret": "changed"},
+        "credentials_binding": {"secret": "changed"},
+    }
     assert api.patch("/api/providers/groq/", {"api_key": ""}, format="json").status_code == 200
     cleared = events("providers.providerconfig", action="update")[-1]
-    assert cleared.changes == {"api_key": {"secret": "cleared"}}
+    assert cleared.changes["api_key"] == {"secret": "cleared"}
+    assert set(cleared.changes) <= {"api_key", "credentials_binding"}
     for event in events("providers.providerconfig"):
         assert NEW_KEY not in event_text(event) and OLD_KEY not in event_text(event)
 

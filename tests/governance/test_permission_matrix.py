@@ -84,6 +84,7 @@ OTHER_PAGES = {
 API = {
     ("get", "/api/providers/"): "VOKAS",
     ("post", "/api/providers/"): "KAS",
+    ("post", "/api/providers/test/"): "KAS",
     ("get", "/api/providers/p1/"): "VOKAS",
     ("patch", "/api/providers/p1/"): "KAS",
     ("put", "/api/providers/p1/"): "KAS",
@@ -218,7 +219,7 @@ def test_every_api_route_is_in_the_table():
 
     routes = {r for r in walk(get_resolver().url_patterns) if r.startswith(("api/", "v1/"))}
     covered = {
-        "api/^providers/$", "api/^providers/(?P<slug>[^/]+)/$",
+        "api/^providers/$", "api/^providers/test/$", "api/^providers/(?P<slug>[^/]+)/$",
         "api/^providers/(?P<slug>[^/]+)/models/$", "api/^providers/(?P<slug>[^/]+)/test/$",
         "api/^models/$", "api/^models/available/$", "api/^selections/$",
         "api/^selections/(?P<service>[^/]+)/$", "api/usage/daily/", "api/usage/daily.csv",
