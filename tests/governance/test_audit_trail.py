@@ -389,3 +389,25 @@ def test_a_write_with_a_staff_token_names_the_token_user(provider):
     event = only_event("providers.providerconfig", action="update")
     assert (event.source, event.actor, event.actor_id) == ("api", "kim", str(kim.pk))
     assert event.changes == {"name": {"before": "OpenAI", "after": "Renamed"}}
+
+
+def test_provider_created_and_rekeyed_by_command(monkeypatch):
+    import io
+    import sys
+
+    def configure(*args: str, stdin: str = "") -> None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        call_command("configure_provider", *args, stdout=StringIO())
+
+    configure("cmdprov", "--kind", "openai", "--name", "Cmd", "--api-key-stdin", stdin=NEW_KEY)
+    created = only_event("providers.providerconfig", action="create")
+    assert (created.source, created.actor, created.object_repr) == (
+        "command", "system", "Cmd (cmdprov)",
+    )  # fmt: skip
+    assert created.changes["api_key"] == {"secret": "set"}
+    configure("cmdprov", "--api-key-stdin", stdin=OLD_KEY)
+    updated = only_event("providers.providerconfig", action="update")
+    assert updated.changes["api_key"] == {"secret": "changed"}
+    assert set(updated.changes) <= {"api_key", "credentials_binding"}
+    for event in (created, updated):
+        assert NEW_KEY not in event_text(event) and OLD_KEY not in event_text(event)
