@@ -247,10 +247,8 @@ def _on_logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 def _named(username: str) -> Actor:
     """Who a failed sign-in tried to be; the name is what was typed, so it is only a label."""
-    user = apps.get_model(settings.AUTH_USER_MODEL)._default_manager.filter(
-        **{"username": username}
-    )
-    found = user.first()
+    model = apps.get_model(settings.AUTH_USER_MODEL)
+    found = model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
     if found is not None:
         return Actor("user", str(found.pk), found.get_username())
     return Actor("anonymous", "", (username or "anonymous")[:150])
