@@ -183,8 +183,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Consumer keys first: its WWW-Authenticate header makes anonymous requests a 401.
         "providers.api.authentication.ConsumerKeyAuthentication",
-        "knox.auth.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "providers.api.authentication.StaffTokenAuthentication",
+        "providers.api.authentication.StaffSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "config.hardening.BoundedLimitOffsetPagination",
