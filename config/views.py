@@ -4,7 +4,6 @@ import sys
 from typing import Any
 
 from django.core.exceptions import DisallowedHost
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
