@@ -91,27 +91,27 @@ def _number_check(value: int | float, path: Path, root: str) -> None:
 def json_value_check(value: Any, root: str = "body") -> None:
     """Refuse a decoded JSON value no API should process (see the module docstring)."""
     max_depth = settings.API_MAX_JSON_DEPTH
-    budget = settings.API_MAX_JSON_VALUES
+    budget = settings.API_MAX_JSON_VALUES - 1
     stack: list[tuple[Any, Path, int]] = [(value, None, 0)]
     while stack:
         item, path, depth = stack.pop()
-        budget -= 1
-        if budget < 0:
-            raise RequestTooComplex(
-                f"The body holds more than {settings.API_MAX_JSON_VALUES} values.",
-                details={"param": root},
-            )
         if isinstance(item, str):
             if _BAD_CHARACTER.search(item):
                 string_check(item, _param(path, root))
         elif isinstance(item, dict | list):
             if depth >= max_depth:
                 _too_deep(_param(path, root))
+            budget -= len(item)  # counted before walking, so a huge list is refused at once
+            if budget < 0:
+                raise RequestTooComplex(
+                    f"The body holds more than {settings.API_MAX_JSON_VALUES} values.",
+                    details={"param": root},
+                )
             if isinstance(item, dict):
                 for key, child in item.items():
-                    where = (path, key)
-                    string_check(key, _param(where, root))
-                    stack.append((child, where, depth + 1))
+                    if _BAD_CHARACTER.search(key):
+                        string_check(key, _param((path, key), root))
+                    stack.append((child, (path, key), depth + 1))
             else:
                 stack.extend((child, (path, i), depth + 1) for i, child in enumerate(item))
         elif isinstance(item, bool) or item is None:

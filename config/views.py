@@ -6,6 +6,10 @@ from typing import Any
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from drf_spectacular.views import SpectacularSwaggerView
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from config.api import error_body
 from config.errors import ApplicationError, InvalidHost, InvalidInput, ServiceUnavailable
@@ -66,3 +70,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     message = "An internal error occurred; it has been logged."
     response = _json_error(request, 500, "internal_error", message)
     return response or defaults.server_error(request)
+
+
+class SwaggerUIView(SpectacularSwaggerView):
+    """The API docs page; OPTIONS describes it in JSON (its HTML renderer has no template for
+    that and answered 500)."""
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+        return super().options(request, *args, **kwargs)

@@ -164,7 +164,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=2 * 1024 * 10
 # Deepest nesting of a JSON body (tool schemas rarely pass 10 levels).
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 # Values (objects, arrays, strings, numbers) in one JSON body.
-API_MAX_JSON_VALUES = env.int("API_MAX_JSON_VALUES", default=100_000)
+API_MAX_JSON_VALUES = env.int("API_MAX_JSON_VALUES", default=50_000)
 # Largest number accepted anywhere in a body (fits every integer column and every SDK).
 API_MAX_INTEGER = env.int("API_MAX_INTEGER", default=2_147_483_647)
 # Largest max_tokens a request may ask for (the model's own limit is checked at call time).
