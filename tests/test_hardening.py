@@ -121,30 +121,17 @@ def test_nul_in_a_conversation_message_is_refused(client, superuser, secret):
     assert error["details"] == {"param": "content"}
 
 
+HI = '{"model": "svc", "messages": [{"role": "user", "content": "hi"}], '
+
+
 @pytest.mark.parametrize(
     ("raw", "param"),
     [
-        (
-            '{"model": "svc", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1e20}',
-            "max_tokens",
-        ),
-        (
-            '{"model": "svc", "messages": [{"role": "user", "content": "hi"}], '
-            '"max_tokens": 100000000000000000000}',
-            "max_tokens",
-        ),
-        (
-            '{"model": "svc", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5000000}',
-            "max_tokens",
-        ),
-        (
-            '{"model": "svc", "messages": [{"role": "user", "content": "hi"}], "temperature": 1e999}',
-            "temperature",
-        ),
-        (
-            '{"model": "svc", "messages": [{"role": "user", "content": "hi"}], "seed": 1e400}',
-            "seed",
-        ),
+        (HI + '"max_tokens": 1e20}', "max_tokens"),
+        (HI + '"max_tokens": 100000000000000000000}', "max_tokens"),
+        (HI + '"max_tokens": 5000000}', "max_tokens"),
+        (HI + '"temperature": 1e999}', "temperature"),
+        (HI + '"seed": 1e400}', "seed"),
     ],
     ids=["float-1e20", "int-1e20", "over-setting", "infinite", "infinite-ignored-field"],
 )
