@@ -276,6 +276,7 @@ class ApiEdgeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Imported here: config.views imports DRF views, which import the parsers above.
         from config.views import api_error_response, not_found
 
         if "\x00" in request.path_info:
