@@ -145,3 +145,12 @@ else:
                 "description": "A consumer API key (`prefix.secret`) as a Bearer token; "
                 "`X-Api-Key: <key>` is accepted too.",
             }
+
+    from drf_spectacular.authentication import SessionScheme
+    from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
+
+    class StaffTokenScheme(KnoxTokenScheme):
+        target_class = "providers.api.authentication.StaffTokenAuthentication"
+
+    class StaffSessionScheme(SessionScheme):
+        target_class = "providers.api.authentication.StaffSessionAuthentication"
