@@ -37,7 +37,9 @@ def _json_error(
 def api_error_response(request: HttpRequest, error: ApplicationError) -> HttpResponse:
     """An ApplicationError raised outside DRF (the hardening middleware) in the shape of the
     API the path belongs to: the project's error shape, or OpenAI's under /v1/."""
-    response = _json_error(request, error.http_status, error.code, error.message, error.details)
+    response = _json_error(
+        request, error.http_status, error.code, error.public_message, error.public_details
+    )
     if response is None:
         response = JsonResponse(error.as_dict(), status=error.http_status)
     for name, value in error.headers().items():
