@@ -322,6 +322,8 @@ class CallRun:
         if isinstance(error, ProviderError):
             message = error.message
             provider_request_id = provider_request_id or error.request_id
+            # The consumer's error answer names the call, on /api as on /v1.
+            error.call_request_id = error.call_request_id or self.request_id
         elif error is not None:
             message = type(error).__name__
         record = usage_record_create(

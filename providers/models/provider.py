@@ -25,6 +25,15 @@ slug_validator = RegexValidator(
     "Use lowercase letters, digits and hyphens only (for example `openai-eu`); "
     "it becomes the prefix of model strings such as `openai-eu:gpt-4o`.",
 )
+# Slugs that name API actions under /api/providers/ (POST /api/providers/test/).
+RESERVED_SLUGS = frozenset({"test"})
+
+
+def slug_reserved_validator(value: str) -> None:
+    if value in RESERVED_SLUGS:
+        raise ValidationError(
+            f"`{value}` is reserved (it names an action under /api/providers/); choose another."
+        )
 
 
 def base_url_credentials_problem(url: str) -> str | None:
@@ -79,7 +88,9 @@ class ProviderKind(models.TextChoices):
 
 
 class ProviderConfig(models.Model):
-    slug = models.CharField(max_length=64, unique=True, validators=[slug_validator])
+    slug = models.CharField(
+        max_length=64, unique=True, validators=[slug_validator, slug_reserved_validator]
+    )
     kind = models.CharField(max_length=32, choices=ProviderKind.choices)
     name = models.CharField("display name", max_length=128)
     api_key = EncryptedTextField(blank=True, default="")
