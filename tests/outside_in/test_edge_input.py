@@ -79,3 +79,64 @@ def test_chunked_body_reaches_the_application_whole(stack, hostile):
     assert response.status_code == 200, response.text
     sent = hostile.last_request().body
     assert sent["messages"][-1]["content"] == "chunked hello"
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+CHAT = '{"model": "oi_chat", "messages": [{"role": "user", "content": "hi"}]'
+BODIES = {
+    "deep nesting": CHAT + ', "metadata": ' + nested(5000) + "}",
+    "NUL in the model": CHAT.replace('"oi_chat"', '"oi\\u0000chat"') + "}",
+    "NUL in content": CHAT.replace('"hi"', '"h\\u0000i"') + "}",
+    "unpaired surrogate": CHAT.replace('"hi"', '"h\\ud800i"') + "}",
+    "max_tokens 1e20": CHAT + ', "max_tokens": 1e20}',
+    "max_tokens beyond bigint": CHAT + ', "max_tokens": 99999999999999999999999}',
+}
+
+
+@pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
+def test_hostile_chat_bodies_are_a_json_4xx(stack, hostile, body):
+    with stack.client(stack.seeded["keys"]["oi-main"]) as client:
+        response = client.post(
+            "/v1/chat/completions", content=body, headers={"Content-Type": "application/json"}
+        )
+    assert 400 <= response.status_code < 500, response.text[:300]
+    assert response.json()["error"]["code"]
+    assert not hostile.requests  # refused before any provider was asked
+
+
+def test_sixty_thousand_messages_are_refused_quickly(stack, hostile):
+    body = {"model": "oi_chat", "messages": [{"role": "user", "content": "x"}] * 60_000}
+    with stack.client(stack.seeded["keys"]["oi-main"], timeout=30) as client:
+        started = time.monotonic()
+        response = client.post("/v1/chat/completions", json=body)
+        took = time.monotonic() - started
+    assert 400 <= response.status_code < 500, response.text[:300]
+    assert took < 2.0, f"refusing it took {took:.1f} s"
+    assert not hostile.requests
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/usage/daily/?from=%00"),
+        ("GET", "/api/models/?limit=99999999999999999999999"),
+        ("GET", "/api/selections/?limit=-1&offset=99999999999999999999999"),
+        ("OPTIONS", "/api/usage/daily.csv"),
+    ],
+)
+def test_hostile_staff_requests_are_never_a_5xx(stack, method, path):
+    with stack.client() as staff:
+        staff.headers["Authorization"] = f"Token {stack.seeded['tokens']['oi-admin']}"
+        response = staff.request(method, path)
+    assert response.status_code < 500, response.text[:300]
+    if response.status_code >= 400:
+        assert response.json()["error"]["code"]
+
+
+def test_an_unknown_host_is_a_json_4xx(stack):
+    request = b"GET /v1/models HTTP/1.1\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n"
+    status, head, body = raw_request(stack.url, request)
+    assert_error_shape(status, head, body)
