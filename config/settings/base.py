@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "knox",
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc files, served locally (no CDN)
     "django_celery_beat",
     "providers",
     "usage",
@@ -35,6 +36,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id, Django's request metrics and the request's log line.
+    "config.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -184,6 +187,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Providers, models, per-service model selection, chat and usage.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from the installed drf-spectacular-sidecar, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ProviderKindEnum": "providers.models.provider.ProviderKind",
@@ -226,26 +233,57 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="control-plane@localh
 # Budget alerts go here; empty means the staff users' addresses.
 BUDGET_ALERT_EMAILS = env.list("BUDGET_ALERT_EMAILS", default=[])
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "config.logging.RedactSecretsFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # httpx logs every request URL at INFO; Gemini URLs can carry the key.
-        "httpx": {"level": "WARNING"},
-        "httpx2": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-    },
-}
+# Log lines: "plain" text for people, or "json" (one object per line: production's default).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+
+
+def logging_config(log_format: str) -> dict:
+    """LOGGING with the console handler in `log_format`; the redaction filter always on."""
+    if log_format not in ("plain", "json"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact_secrets": {"()": "config.logging.RedactSecretsFilter"}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+            "json": {"()": "config.log_format.JsonFormatter"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["redact_secrets"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        "loggers": {
+            # One line per request (config/request_context.py); LOG_REQUESTS=false hides it.
+            "config.requests": {
+                "level": "INFO" if env.bool("LOG_REQUESTS", default=True) else "WARNING"
+            },
+            # httpx logs every request URL at INFO; Gemini URLs can carry the key.
+            "httpx": {"level": "WARNING"},
+            "httpx2": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
+        },
+    }
+
+
+LOGGING = logging_config(LOG_FORMAT)
+
+# -- Operations: metrics, traces ---------------------------------------------------------------
+# /metrics admits a request bearing this token, or one from these networks that did not come
+# through a proxy (config/metrics_view.py). Empty token: networks only.
+METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# Gauges computed from shared state at scrape time.
+METRICS_COLLECTORS = ["chat.metrics.CircuitCollector", "usage.metrics.BudgetCollector"]
+# OpenTelemetry traces (needs `pip install .[otel]`); the exporter reads the standard OTEL_*
+# variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, ...).
+TRACING_ENABLED = env.bool("TRACING_ENABLED", default=False)
 
 # Call runtime: retries with exponential backoff (full jitter) within a total time budget,
 # and a per-provider circuit breaker shared through the cache.

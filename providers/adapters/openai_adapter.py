@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import httpx2
 import openai
 
+from config.http_client import observed_transport
 from providers.adapters import openai_mapping as mapping
 from providers.adapters.base import ProviderAdapter
 from providers.adapters.errors import (
@@ -98,6 +99,7 @@ class OpenAIAdapter(ProviderAdapter):
             default_headers=dict(settings.extra_headers) or None,
             timeout=settings.timeout,
             max_retries=0,
+            http_client=openai.DefaultHttpxClient(transport=observed_transport()),
         )
         # The SDK fills organization/project from the environment when given None.
         client.organization = settings.organization or None

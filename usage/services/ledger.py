@@ -19,6 +19,7 @@ from django.db.models import Field
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
+from config import metrics
 from config.logging import redact
 from providers.adapters.types import Usage
 from providers.resolution import ResolvedModel
@@ -87,8 +88,10 @@ def usage_record_create(
     try:
         _insert(record)
     except DatabaseError:
+        metrics.ledger_write_failed()
         logger.error("Usage record not written: %s", _record_json(record), exc_info=True)
         raise
+    metrics.attempt_recorded(record, model)
     return record
 
 
