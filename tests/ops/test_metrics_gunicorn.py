@@ -58,9 +58,7 @@ def start_gunicorn(
     log = (tmp_path / "gunicorn.log").open("wb")
     command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"]
     command += ["--bind", f"127.0.0.1:{port}", "config.wsgi"]
-    process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     return process, f"http://127.0.0.1:{port}", prefix
 
 
