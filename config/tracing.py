@@ -70,7 +70,7 @@ def tracing_configure(*, exporter: Any = None, force: bool = False) -> bool:
         provider.add_span_processor(BatchSpanProcessor(configured))
     trace.set_tracer_provider(provider)
     _tracer = provider.get_tracer("llm-control-plane")
-    _instrument()
+    _instrument(provider)
     if attempt_span not in metrics.attempt_observers:
         metrics.attempt_observers.append(attempt_span)
     http_client.span_factory = http_span
@@ -78,7 +78,7 @@ def tracing_configure(*, exporter: Any = None, force: bool = False) -> bool:
     return True
 
 
-def _instrument() -> None:
+def _instrument(provider: Any) -> None:
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
@@ -91,7 +91,7 @@ def _instrument() -> None:
         CeleryInstrumentor(),
     ):
         if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument()
+            instrumentor.instrument(tracer_provider=provider)
             _instrumentors.append(instrumentor)
 
 
