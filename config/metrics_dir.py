@@ -3,8 +3,9 @@
 Every process that counts (each gunicorn worker, each Celery pool process) writes its series
 into files named `<kind>_<pid>.db` under PROMETHEUS_MULTIPROC_DIR, and the process answering
 `/metrics` adds them all up. The variable must be set before prometheus-client is imported:
-config/gunicorn.conf.py and config/celery.py set it (default `var/prometheus`) before any
-application code loads, so gunicorn workers and Celery processes on one host share it.
+config/gunicorn.conf.py sets it (default `var/prometheus`) before any worker loads the
+application. A Celery worker imports the application before its first signal, so it counts
+into the directory only when the variable is exported for it (the same path as gunicorn's).
 
 Cleaning: at the start of gunicorn's arbiter and of a Celery worker, `prepare()` creates the
 directory and deletes the files of processes that are no longer running (a previous run's):

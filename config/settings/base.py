@@ -69,6 +69,11 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind PgBouncer in transaction pooling mode, server-side cursors (QuerySet.iterator()) break:
+# set DATABASE_DISABLE_SERVER_SIDE_CURSORS=true there (docs/scaling.md).
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # libpq waits forever for an unreachable host by default: fail (503) after a few seconds.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
@@ -204,17 +209,18 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: Redis when REDIS_URL is set, else a filesystem broker that processes on one
 # machine share, so `make run` really runs scheduled jobs without external services.
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
-if REDIS_URL:
+# CELERY_BROKER_URL puts the broker on a Redis of its own (no eviction), apart from the cache.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
     # Kombu's default is to wait forever on a silent broker. Connect as the cache does; read:
     # 10 s, well above the 1 s a worker's BRPOP waits server-side (it must never trip on an
     # idle queue), while bounding a publish or an ack on a dead connection. (No result backend:
     # results are ignored.)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "socket_connect_timeout": CACHES["default"]["OPTIONS"]["socket_connect_timeout"],
+        "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=1.0),
         "socket_timeout": 10.0,
     }
-else:
+elif CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "celery-broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
@@ -222,6 +228,8 @@ else:
         "processed_folder": str(VAR_DIR / "celery-processed"),
         "store_processed": False,
     }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
