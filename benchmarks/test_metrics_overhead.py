@@ -9,8 +9,8 @@ to first token).
 
 Measured on the shared 2-core machine (median of 5 runs of 50,000 attempts): in-process 3.7 us
 per attempt (6.8 us streamed), multiprocess 8.4 us (12.3 us streamed), against a runtime
-overhead of ~1.3 ms per call (test_call_path.py): under 1 %. It fails above BENCH_MAX_METRICS_US (default 30 us,
-loose because the machine is shared).
+overhead of ~1.3 ms per call (test_call_path.py): under 1 %. It fails above
+BENCH_MAX_METRICS_US (default 30 us, loose because the machine is shared).
 """
 
 import os

@@ -23,6 +23,15 @@ from django.http import HttpRequest, HttpResponse
 
 logger = logging.getLogger("config.requests")
 
+# Every token column of the ledger: their sum is what OpenAI calls total_tokens.
+_TOKEN_COLUMNS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _calls: ContextVar[dict[str, Any] | None] = ContextVar("request_calls", default=None)
 
@@ -55,7 +64,7 @@ def attempt_note(record: Any, model_name: str) -> None:
     calls["provider"] = record.provider
     calls["model"] = model_name
     calls["outcome"] = record.outcome
-    calls["tokens"] += (record.input_tokens or 0) + (record.output_tokens or 0)
+    calls["tokens"] += sum(getattr(record, column) or 0 for column in _TOKEN_COLUMNS)
     if record.cost is not None:
         calls["cost"] += record.cost
 
