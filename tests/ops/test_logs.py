@@ -7,8 +7,6 @@ import logging.config
 
 import openai
 import pytest
-from celery import Celery
-from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 
 from config import request_context
@@ -16,6 +14,7 @@ from config.log_format import JsonFormatter
 from config.settings.base import logging_config
 from providers.models import ConsumerAPIKey
 from tests.chat.helpers import openai_chain, selection_set
+from tests.ops.celery_helpers import memory_app, worker_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -141,14 +140,14 @@ def test_unknown_log_format_is_refused():
 def test_the_request_id_travels_into_celery_tasks():
     """Published from a request, the task runs with the request's id; from nowhere, with its
     own task id (a real worker on an in-memory broker: the signals are the project's)."""
-    app = Celery("ids", broker="memory://", backend="cache+memory://")
+    app = memory_app("ids")
     app.conf.task_always_eager = False
 
     @app.task(name="ids.current")
     def current() -> str | None:
         return request_context.current_request_id()
 
-    with start_worker(app, pool="solo", perform_ping_check=False):
+    with worker_thread(app):
         token = request_context.request_id_set("req_from_a_request")
         try:
             from_request = current.delay()

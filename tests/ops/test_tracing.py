@@ -2,8 +2,6 @@
 one span per attempt with the GenAI attributes, all in one trace; Celery tasks traced."""
 
 import pytest
-from celery import Celery
-from celery.contrib.testing.worker import start_worker
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -11,6 +9,7 @@ from config import tracing
 from providers.models import ConsumerAPIKey
 from tests.chat.helpers import openai_chain, selection_set
 from tests.fakes.base import Faults
+from tests.ops.celery_helpers import memory_app, worker_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,13 +85,13 @@ def test_a_call_is_one_trace_with_a_genai_span_per_attempt(spans, client, openai
 
 
 def test_celery_tasks_are_traced(spans):
-    app = Celery("traced", broker="memory://", backend="cache+memory://")
+    app = memory_app("traced")
 
     @app.task(name="traced.noop")
     def noop() -> int:
         return 1
 
-    with start_worker(app, pool="solo", perform_ping_check=False):
+    with worker_thread(app):
         assert noop.delay().get(timeout=10) == 1
     names = [s.name for s in spans.get_finished_spans()]
     assert any("traced.noop" in name and name.startswith("run") for name in names), names
