@@ -1,6 +1,7 @@
-"""The HTTP transport of the OpenAI SDK clients: our request id out, a client span when traced.
+"""The HTTP transport under every provider SDK client: our request id out, a span when traced.
 
-OpenAI (and OpenAI-compatible servers that log it) accept `X-Client-Request-Id`: sending the
+providers/adapters/egress.py wraps its guarded transport in this one. OpenAI (and
+OpenAI-compatible servers that log it) accept `X-Client-Request-Id`: sending the
 id of the request (or Celery task) on whose behalf a call is made lets a provider's support
 find the call from our ledger's request id. When tracing is on (config/tracing.py), each HTTP
 request to a provider gets a CLIENT span (method, host, status; never the query string), from
@@ -18,8 +19,6 @@ import httpx2
 from config.request_context import current_request_id
 
 CLIENT_REQUEST_ID_HEADER = "X-Client-Request-Id"
-# The OpenAI SDK's own connection limits (its DefaultHttpxClient's), kept with our transport.
-_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=5)
 
 # Set by config.tracing when traces are on: (request) -> context manager yielding a span.
 span_factory: Any = None
@@ -28,8 +27,8 @@ span_factory: Any = None
 class ObservedTransport(httpx2.BaseTransport):
     """Delegates to an HTTP transport, adding the request id header and an optional span."""
 
-    def __init__(self, inner: httpx2.BaseTransport | None = None) -> None:
-        self.inner = inner or httpx2.HTTPTransport(limits=_LIMITS)
+    def __init__(self, inner: httpx2.BaseTransport) -> None:
+        self.inner = inner
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request_id = current_request_id()
@@ -44,8 +43,3 @@ class ObservedTransport(httpx2.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
-
-
-def observed_transport() -> ObservedTransport:
-    """A transport for one SDK client (pass it as `http_client=DefaultHttpxClient(transport=)`)."""
-    return ObservedTransport()

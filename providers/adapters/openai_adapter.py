@@ -24,7 +24,6 @@ from typing import Any, ClassVar
 import httpx2
 import openai
 
-from config.http_client import observed_transport
 from providers.adapters import openai_mapping as mapping
 from providers.adapters.base import ProviderAdapter
 from providers.adapters.errors import (
@@ -92,6 +91,7 @@ class OpenAIAdapter(ProviderAdapter):
 
     def build_client(self, settings: ProviderSettings) -> openai.OpenAI:
         client = openai.OpenAI(
+            http_client=self.http_client(),
             api_key=settings.api_key or KEYLESS_PLACEHOLDER,
             base_url=settings.base_url or OPENAI_BASE_URL,
             organization=settings.organization or None,
@@ -99,7 +99,6 @@ class OpenAIAdapter(ProviderAdapter):
             default_headers=dict(settings.extra_headers) or None,
             timeout=settings.timeout,
             max_retries=0,
-            http_client=openai.DefaultHttpxClient(transport=observed_transport()),
         )
         # The SDK fills organization/project from the environment when given None.
         client.organization = settings.organization or None
@@ -151,7 +150,7 @@ class OpenAIAdapter(ProviderAdapter):
                 if chunk.usage is not None:
                     yield UsageEvent(usage=mapping.usage_from_wire(chunk.usage))
         except (openai.APIConnectionError, httpx2.TransportError, openai.APIError) as exc:
-            self._scrub_sdk_exception(exc)
+            self.scrub_exception(exc)
             raise StreamInterruptedError(
                 f"{StreamInterruptedError.default_message} ({self.scrub(_detail(exc))})",
                 provider=self.settings.slug,
@@ -205,7 +204,6 @@ class OpenAIAdapter(ProviderAdapter):
         error_class = _error_class(exc)
         if error_class is None:
             return None
-        self._scrub_sdk_exception(exc)
         status = getattr(exc, "status_code", None)
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None) if response is not None else None
@@ -221,16 +219,6 @@ class OpenAIAdapter(ProviderAdapter):
             retry_after=retry_after_seconds(headers),
             request_id=request_id,
         )
-
-    def _scrub_sdk_exception(self, exc: BaseException) -> None:
-        """Scrub the SDK exception in place: it stays chained as __cause__, and a logged
-        traceback must not show a key the provider echoed back ("Incorrect API key: sk-...")."""
-        exc.args = tuple(self.scrub(a) if isinstance(a, str) else a for a in exc.args)
-        if isinstance(getattr(exc, "message", None), str):
-            exc.message = self.scrub(exc.message)  # type: ignore[attr-defined]
-        body = getattr(exc, "body", None)
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            body["message"] = self.scrub(body["message"])
 
 
 def _error_class(exc: BaseException) -> type[ProviderError] | None:

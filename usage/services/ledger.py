@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from config import metrics
 from config.logging import redact
+from config.outages import outage_log
 from providers.adapters.types import Usage
 from providers.resolution import ResolvedModel
 from usage.models import Outcome, UsageRecord
@@ -36,6 +37,7 @@ def usage_record_create(
     request_id: str,
     model: ResolvedModel,
     usage: Usage | None = None,
+    usage_estimated: bool = False,
     outcome: str = Outcome.OK,
     error_message: str = "",
     attempt: int = 1,
@@ -53,7 +55,9 @@ def usage_record_create(
     created_at: datetime | None = None,
 ) -> UsageRecord:
     """Record one attempt (failed attempts too, with the tokens seen, often zero) and its cost
-    at the prices in force now, keeping the price snapshot and the provider's raw usage."""
+    at the prices in force now, keeping the price snapshot and the provider's raw usage.
+    `usage_estimated` flags tokens the runtime estimated because the provider reported none
+    (an interrupted stream), so they are charged, never recorded as a silent $0."""
     usage = usage or Usage()
     priced = usage_cost(usage=usage, prices=model.prices)
     record = UsageRecord(
@@ -73,6 +77,7 @@ def usage_record_create(
         output_tokens=usage.output_tokens,
         reasoning_tokens=usage.reasoning_tokens,
         raw_usage=usage.raw or {},
+        usage_estimated=usage_estimated,
         cost=priced.cost,
         is_priced=priced.is_priced,
         price_snapshot=priced.price_snapshot,
@@ -87,9 +92,11 @@ def usage_record_create(
     )
     try:
         _insert(record)
-    except DatabaseError:
+    except DatabaseError as exc:
         metrics.ledger_write_failed()
-        logger.error("Usage record not written: %s", _record_json(record), exc_info=True)
+        outage_log(
+            logger, logging.ERROR, "Usage record not written: %s", _record_json(record), exc=exc
+        )
         raise
     metrics.attempt_recorded(record, model)
     return record
