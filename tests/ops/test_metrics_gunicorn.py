@@ -48,6 +48,7 @@ def start_gunicorn(
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "CACHE_KEY_PREFIX": prefix,
             "STATIC_ROOT": str(tmp_path / "static"),
+            "PROVIDER_ALLOWED_NETWORKS": "127.0.0.1/32",  # the fake provider is on loopback
         }
     else:
         env |= {
