@@ -22,7 +22,6 @@ from celery.signals import (
     task_postrun,
     task_prerun,
     worker_init,
-    worker_process_init,
     worker_process_shutdown,
 )
 
@@ -89,14 +88,7 @@ def _worker_started(**kwargs: Any) -> None:
 
     if os.environ.get(metrics_dir.ENV):
         metrics_dir.prepare()
-    tracing.tracing_configure()
-
-
-@worker_process_init.connect(weak=False)
-def _pool_process_started(**kwargs: Any) -> None:
-    # Forked pool processes need their own exporter thread (the parent's does not survive).
-    from config import tracing
-
+    # Pool processes forked from here inherit it: the SDK restarts its export thread after a fork.
     tracing.tracing_configure()
 
 

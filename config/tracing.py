@@ -15,8 +15,9 @@ default, `console` or `none`), OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_
 OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME (default `llm-control-plane`),
 OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG (OTLP over HTTP).
 
-Called once per process that serves (config/wsgi.py) or runs tasks (Celery's worker_init and,
-after the fork, worker_process_init): spans are batched by a thread of the process.
+Called once per process that serves (config/wsgi.py, in each gunicorn worker) or runs tasks
+(Celery's worker_init; prefork pool processes inherit it, and the SDK's batching thread is
+restarted after the fork).
 """
 
 import contextlib
