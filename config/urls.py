@@ -10,6 +10,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from config.access.views import mfa_setup
 from config.health import healthz, livez, readyz
 from config.metrics_view import metrics
 
@@ -18,6 +19,7 @@ urlpatterns = [
     path("livez", livez, name="livez"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
+    path("admin/second-factor/", mfa_setup, name="mfa-setup"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
@@ -25,6 +27,7 @@ urlpatterns = [
     path("api/", include("providers.urls")),
     path("api/", include("usage.urls")),
     path("api/", include("chat.urls")),
+    path("api/", include("config.audit.urls")),
     path("v1/", include("chat.v1_urls")),
     path("playground/", include("chat.playground_urls")),
 ]
