@@ -28,6 +28,7 @@ from chat.runtime.streaming import ChatStream, chat_stream_open
 from chat.runtime.types import CallContext, ChatResult, EmbeddingResult
 from config.errors import InvalidInput, PermissionDenied
 from config.outages import unavailable_raised
+from config.request_context import current_request_id
 from providers.adapters.types import (
     ChatRequest,
     ChatResponse,
@@ -193,6 +194,7 @@ def _turn(
         user_id=conversation.owner_id,
         api_key_id=conversation.api_key_id,
         conversation_id=conversation.pk,
+        request_id=current_request_id(),
     )
     return user_message, request, context
 

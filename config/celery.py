@@ -1,11 +1,13 @@
-"""The Celery application; its settings come from Django settings under the CELERY_ prefix."""
+"""The Celery application; its settings come from Django settings under the CELERY_ prefix.
+
+Operations wiring (config/celery_signals.py): worker logs redacted (and JSON when LOG_FORMAT is
+json), the request id carried from the publishing request into its tasks, tasks counted in the
+shared Prometheus directory, traces when TRACING_ENABLED.
+"""
 
 import os
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger
-
-from config.logging import redact_handlers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -13,6 +15,4 @@ app = Celery("control_plane")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Workers install their own log handlers; they must redact credentials like the web's do.
-after_setup_logger.connect(redact_handlers, weak=False)
-after_setup_task_logger.connect(redact_handlers, weak=False)
+from config import celery_signals  # noqa: E402,F401 - connects the signal receivers

@@ -86,3 +86,25 @@ access_log_format = (
     'rid=%({x-request-id}o)s "%(a)s"'
 )
 proc_name = "control-plane"
+
+# Prometheus multiprocess mode (config/metrics_dir.py): every worker writes its series under
+# PROMETHEUS_MULTIPROC_DIR (default var/prometheus), set here before any worker imports the
+# application; the arbiter removes dead processes' files at start, and a worker's live gauges
+# when it exits.
+# Loaded from its file: importing the `config` package here would load Celery into the arbiter.
+import importlib.util  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location(
+    "config_metrics_dir", os.path.join(os.path.dirname(os.path.abspath(__file__)), "metrics_dir.py")
+)
+metrics_dir = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(metrics_dir)
+metrics_dir.ensure_env()
+
+
+def on_starting(server: object) -> None:
+    metrics_dir.prepare()
+
+
+def child_exit(server: object, worker: object) -> None:
+    metrics_dir.process_exited(worker.pid)

@@ -1,20 +1,26 @@
-"""URL routes: admin, the native API under /api/, the OpenAI-compatible API under /v1/, and
-the load balancers' health check at /healthz."""
+"""URL routes: admin, the native API under /api/, the OpenAI-compatible API under /v1/, the
+health checks (/healthz for load balancers, /livez, /readyz), Prometheus' /metrics, and the API
+docs (Swagger UI and ReDoc served from drf-spectacular-sidecar's files, no CDN)."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from config.access.views import mfa_setup
-from config.health import healthz
-from config.views import SwaggerUIView
+from config.health import healthz, livez, readyz
+from config.metrics_view import metrics
+from config.views import RedocUIView, SwaggerUIView
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("livez", livez, name="livez"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/second-factor/", mfa_setup, name="mfa-setup"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SwaggerUIView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocUIView.as_view(url_name="schema"), name="redoc"),
     path("api/", include("providers.urls")),
     path("api/", include("usage.urls")),
     path("api/", include("chat.urls")),

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
-from drf_spectacular.views import SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -74,11 +74,19 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return response or defaults.server_error(request)
 
 
-class SwaggerUIView(SpectacularSwaggerView):
-    """The API docs page; OPTIONS describes it in JSON (its HTML renderer has no template for
-    that and answered 500)."""
+class JsonOptionsMixin:
+    """OPTIONS on an HTML docs page describes it in JSON (its HTML renderer has no template
+    for that and answered 500)."""
 
     def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         request.accepted_renderer = JSONRenderer()
         request.accepted_media_type = JSONRenderer.media_type
-        return super().options(request, *args, **kwargs)
+        return super().options(request, *args, **kwargs)  # type: ignore[misc]
+
+
+class SwaggerUIView(JsonOptionsMixin, SpectacularSwaggerView):
+    """Swagger UI, served from drf-spectacular-sidecar (no CDN)."""
+
+
+class RedocUIView(JsonOptionsMixin, SpectacularRedocView):
+    """ReDoc, served from drf-spectacular-sidecar (no CDN)."""

@@ -99,7 +99,7 @@ def test_a_complete_environment_gives_the_production_configuration(tmp_path):
         "STATICFILES": "config.storage.ManifestStaticStorage",
         "SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
         "SSL_REDIRECT": True,
-        "REDIRECT_EXEMPT": [r"^healthz$"],
+        "REDIRECT_EXEMPT": [r"^healthz$", r"^livez$", r"^readyz$", r"^metrics$"],
         "ALLOWED_HOSTS": ["cp.example.com"],
         "KEYS": 2,
     }

@@ -27,6 +27,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
 
+from config import metrics
 from config.errors import ApplicationError, TooManyRequests
 from usage.limits_cache import RateLimitSpec, active_rate_limits, scope_matches
 from usage.types import CallScope
@@ -163,6 +164,7 @@ def _matching(scope: CallScope) -> list[RateLimitSpec]:
 
 
 def _refusal(limit: RateLimitSpec, kind: int, retry_after: float | None) -> RateLimitExceeded:
+    metrics.rate_limited(limit.scope_type)
     limit_type = "requests_per_minute" if kind == 1 else "tokens_per_minute"
     per_minute = limit.requests_per_minute if kind == 1 else limit.tokens_per_minute
     if retry_after is None:

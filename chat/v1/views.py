@@ -22,6 +22,7 @@ from chat.v1.errors import openai_exception_handler
 from chat.v1.parsing import chat_request_parse, embedding_request_parse
 from chat.v1.rendering import completion_chunks, completion_json, embeddings_json
 from config.errors import ApplicationError, NotFound
+from config.request_context import current_request_id
 from providers.adapters.base import validate_chat_request
 from providers.api.authentication import ConsumerKeyAuthentication
 from providers.consumers import ConsumerIdentity, keys_generation
@@ -54,7 +55,7 @@ class V1View(APIView):
             return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        self.request_id = new_request_id()
+        self.request_id = current_request_id() or new_request_id()
         body_size_check(request)
         self.cache_state_read()
         super().initial(request, *args, **kwargs)

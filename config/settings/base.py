@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "knox",
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc files, served locally (no CDN)
     "django_celery_beat",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -42,7 +43,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: a bad Host, NUL in a path or query and chunked bodies are settled before anything
+    # First: the request id, Django's request metrics and the request's log line.
+    "config.request_context.RequestContextMiddleware",
+    # Then: a bad Host, NUL in a path or query and chunked bodies are settled before anything
     # else reads the request (the HTTPS redirect reads the Host).
     "config.hardening.ApiEdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -87,6 +90,11 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind PgBouncer in transaction pooling mode, server-side cursors (QuerySet.iterator()) break:
+# set DATABASE_DISABLE_SERVER_SIDE_CURSORS=true there (docs/scaling.md).
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # libpq waits forever for an unreachable host by default: fail (503) after a few seconds.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
@@ -230,6 +238,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Providers, models, per-service model selection, chat and usage.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from the installed drf-spectacular-sidecar, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No validator badge: Swagger UI would fetch it from validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ProviderKindEnum": "providers.models.provider.ProviderKind",
@@ -241,17 +255,18 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: Redis when REDIS_URL is set, else a filesystem broker that processes on one
 # machine share, so `make run` really runs scheduled jobs without external services.
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
-if REDIS_URL:
+# CELERY_BROKER_URL puts the broker on a Redis of its own (no eviction), apart from the cache.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
     # Kombu's default is to wait forever on a silent broker. Connect as the cache does; read:
     # 10 s, well above the 1 s a worker's BRPOP waits server-side (it must never trip on an
     # idle queue), while bounding a publish or an ack on a dead connection. (No result backend:
     # results are ignored.)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "socket_connect_timeout": CACHES["default"]["OPTIONS"]["socket_connect_timeout"],
+        "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=1.0),
         "socket_timeout": 10.0,
     }
-else:
+elif CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "celery-broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
@@ -259,6 +274,8 @@ else:
         "processed_folder": str(VAR_DIR / "celery-processed"),
         "store_processed": False,
     }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -272,31 +289,62 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="control-plane@localh
 # Budget alerts go here; empty means the staff users' addresses.
 BUDGET_ALERT_EMAILS = env.list("BUDGET_ALERT_EMAILS", default=[])
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "redact_secrets": {"()": "config.logging.RedactSecretsFilter"},
-        # A request refused for an outage has logged its one line already (config.outages).
-        "outage_line_once": {"()": "config.outages.OutageRequestLineFilter"},
-    },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # httpx logs every request URL at INFO; Gemini URLs can carry the key.
-        "httpx": {"level": "WARNING"},
-        "httpx2": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-        "django.request": {"filters": ["outage_line_once"]},
-    },
-}
+# Log lines: "plain" text for people, or "json" (one object per line: production's default).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+
+
+def logging_config(log_format: str) -> dict:
+    """LOGGING with the console handler in `log_format`; the redaction filter always on."""
+    if log_format not in ("plain", "json"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "redact_secrets": {"()": "config.logging.RedactSecretsFilter"},
+            # A request refused for an outage has logged its one line already (config.outages).
+            "outage_line_once": {"()": "config.outages.OutageRequestLineFilter"},
+        },
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+            "json": {"()": "config.log_format.JsonFormatter"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["redact_secrets"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        "loggers": {
+            # One line per request (config/request_context.py); LOG_REQUESTS=false hides it.
+            "config.requests": {
+                "level": "INFO" if env.bool("LOG_REQUESTS", default=True) else "WARNING"
+            },
+            # httpx logs every request URL at INFO; Gemini URLs can carry the key.
+            "httpx": {"level": "WARNING"},
+            "httpx2": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
+            "django.request": {"filters": ["outage_line_once"]},
+        },
+    }
+
+
+LOGGING = logging_config(LOG_FORMAT)
+
+# -- Operations: metrics, traces ---------------------------------------------------------------
+# /metrics admits a request bearing this token, or one from these networks that did not come
+# through a proxy (config/metrics_view.py). Empty token: networks only.
+METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# Gauges computed from shared state at scrape time.
+METRICS_COLLECTORS = ["chat.metrics.CircuitCollector", "usage.metrics.BudgetCollector"]
+# OpenTelemetry traces (needs `pip install .[otel]`); the exporter reads the standard OTEL_*
+# variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, ...).
+TRACING_ENABLED = env.bool("TRACING_ENABLED", default=False)
 
 # Call runtime: retries with exponential backoff (full jitter) within a total time budget,
 # and a per-provider circuit breaker shared through the cache.

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 import httpcore2
 import httpx2
 
+from config.http_client import ObservedTransport
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -196,7 +198,7 @@ def guarded_http_client(
     # reads this attribute for every new connection.
     transport._pool._network_backend = GuardedBackend(allowed)  # type: ignore[attr-defined]
     return client_class(
-        transport=transport,
+        transport=ObservedTransport(transport),  # request id header, tracing span
         timeout=timeout,
         trust_env=False,
         follow_redirects=False,

@@ -19,6 +19,7 @@ from django.db.models import Field
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
+from config import metrics
 from config.logging import redact
 from config.outages import outage_log
 from providers.adapters.types import Usage
@@ -92,10 +93,12 @@ def usage_record_create(
     try:
         _insert(record)
     except DatabaseError as exc:
+        metrics.ledger_write_failed()
         outage_log(
             logger, logging.ERROR, "Usage record not written: %s", _record_json(record), exc=exc
         )
         raise
+    metrics.attempt_recorded(record, model)
     return record
 
 
