@@ -259,6 +259,15 @@ def test_user_role_and_password_changes_in_admin(admin, superuser):
     assert "Another-Long-pw-77" not in event_text(password)
 
 
+def test_clearing_a_users_permissions_is_audited_with_what_was_removed():
+    user = member("erin", None)
+    granted = Permission.objects.get(codename="use_models")
+    user.user_permissions.add(granted)
+    user.user_permissions.clear()
+    cleared = events("auth.user", action="update", object_id=str(user.pk))[-1]
+    assert cleared.changes == {"user_permissions": {"added": [], "removed": [str(granted)]}}
+
+
 def test_group_permissions_by_command_and_admin(admin):
     group = Group.objects.get(name="Viewer")
     extra = Permission.objects.get(codename="view_ratelimit")
