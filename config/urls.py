@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
+from config.landing import landing
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -17,6 +18,7 @@ urlpatterns = [
     path("api/", include("chat.urls")),
     path("v1/", include("chat.v1_urls")),
     path("playground/", include("chat.playground_urls")),
+    path("", landing, name="landing"),
 ]
 
 handler404 = "config.views.not_found"

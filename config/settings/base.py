@@ -181,7 +181,19 @@ REST_KNOX = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "LLM provider control plane API",
-    "DESCRIPTION": "Providers, models, per-service model selection, chat and usage.",
+    "DESCRIPTION": (
+        "Providers, models, per-service model selection, chat and usage.\n\n"
+        "**Authentication.** Programs send a consumer API key (admin *Consumer API keys*, or "
+        "`manage.py create_api_key`) as `Authorization: Bearer <key>` or `X-Api-Key: <key>`: "
+        "it may hold conversations, list `/api/models/available/` and read models and "
+        "selections, limited to the services and models the key lists. Staff scripts send "
+        "`Authorization: Token <token>` (`manage.py create_staff_token USERNAME`); the staff "
+        "endpoints (providers, model and selection changes, usage) also need the matching "
+        "Django permissions. In a browser, signing in to the admin is enough (writes need the "
+        "CSRF token). The OpenAI-compatible `/v1/` API takes the consumer key as a Bearer "
+        'token, as the OpenAI SDK sends it. Errors: `{"error": {"code", "message", '
+        '"details"}}`.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
