@@ -92,3 +92,13 @@ def test_admin_lists_show_costs_without_ten_decimals(admin_client):
         html = admin_client.get(url).content.decode()
         assert "0.001235" in html
         assert "0.0012345678" not in html
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/admin/providers/modelconfig/", "/admin/usage/usagerecord/", "/admin/usage/dailyusage/"],
+)
+def test_wide_lists_load_the_laptop_layout(admin_client, url):
+    """The layout itself is measured at 1,366 px in tests/browser/test_admin_lists.py."""
+    html = admin_client.get(url).content.decode()
+    assert "admin_lists/lists.css" in html
