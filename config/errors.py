@@ -22,8 +22,24 @@ class ApplicationError(Exception):
         """Extra response headers (Retry-After, for example)."""
         return {}
 
+    @property
+    def public_message(self) -> str:
+        """What an API client is told. Subclasses carrying text from elsewhere (a provider's
+        answer) tell a short generic message instead and keep `message` for staff."""
+        return self.message
+
+    @property
+    def public_details(self) -> Any:
+        return self.details
+
     def as_dict(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.public_message,
+                "details": self.public_details,
+            }
+        }
 
 
 class InvalidInput(ApplicationError):

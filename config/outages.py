@@ -8,11 +8,15 @@ it is logged for operators (with the traceback) and never put in what the caller
 """
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
 import redis
+from django.conf import settings
+from django.core.signals import request_started
 from django.db import InterfaceError, OperationalError
 
 from config.errors import ServiceUnavailable
@@ -36,11 +40,75 @@ DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, In
 UNAVAILABLE_ERRORS = CACHE_UNAVAILABLE_ERRORS + DATABASE_UNAVAILABLE_ERRORS
 
 
+# (logger name, exception type) -> when its traceback was last logged (time.monotonic()).
+_tracebacks_logged: dict[tuple[str, type], float] = {}
+_tracebacks_lock = threading.Lock()
+
+
+def _traceback_due(log: logging.Logger, exc: BaseException) -> bool:
+    """Whether this logger may log a traceback of this exception type now: at most once per
+    RUNTIME_OUTAGE_TRACEBACK_INTERVAL_SECONDS per process."""
+    key = (log.name, type(exc))
+    now = time.monotonic()
+    with _tracebacks_lock:
+        last = _tracebacks_logged.get(key)
+        if last is not None and now - last < settings.RUNTIME_OUTAGE_TRACEBACK_INTERVAL_SECONDS:
+            return False
+        _tracebacks_logged[key] = now
+        return True
+
+
+def outage_tracebacks_forget() -> None:
+    """Forget which tracebacks were logged (each test starts as a fresh process would)."""
+    with _tracebacks_lock:
+        _tracebacks_logged.clear()
+
+
+def outage_log(
+    log: logging.Logger, level: int, message: str, *args: object, exc: BaseException
+) -> None:
+    """Log one line for a request hit by an outage; the traceback only once per interval, so
+    an outage under load costs a line per request, not a traceback per request."""
+    log.log(level, message, *args, exc_info=exc if _traceback_due(log, exc) else None)
+
+
+# Whether this thread's current request already logged its outage line (see
+# OutageRequestLineFilter).
+_request_state = threading.local()
+
+
+def _request_begins(**kwargs: object) -> None:
+    _request_state.logged = False
+
+
+request_started.connect(_request_begins, dispatch_uid="config.outages.request_begins")
+
+
+class OutageRequestLineFilter(logging.Filter):
+    """On the `django.request` logger: drop the "Service Unavailable: /path" line of a request
+    whose outage `unavailable` has already logged, so a refused request logs one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(_request_state, "logged", False):
+            _request_state.logged = False
+            return getattr(record, "status_code", None) != 503
+        return True
+
+
 def unavailable(exc: BaseException) -> ServiceUnavailable:
     """The ServiceUnavailable to raise (`from exc`) for a backing-service error, logged here
-    with its traceback; the message names only the exception's type."""
+    (one line; the traceback at most once per interval); the message names only the
+    exception's type."""
     service = "database" if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS) else "shared cache"
-    logger.error("Backing service unavailable (%s): %s", service, type(exc).__name__, exc_info=exc)
+    outage_log(
+        logger,
+        logging.ERROR,
+        "Backing service unavailable (%s): %s",
+        service,
+        type(exc).__name__,
+        exc=exc,
+    )
+    _request_state.logged = True
     return ServiceUnavailable()
 
 

@@ -38,6 +38,16 @@ def fresh_adapter_pool() -> Iterator[None]:
     adapter_pool.clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_outage_log() -> Iterator[None]:
+    """Outage tracebacks are logged once per interval per process: each test starts afresh."""
+    from config.outages import outage_tracebacks_forget
+
+    outage_tracebacks_forget()
+    yield
+    outage_tracebacks_forget()
+
+
 @pytest.fixture
 def staff_user(django_user_model):
     return django_user_model.objects.create_user(

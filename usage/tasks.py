@@ -14,7 +14,7 @@ from django.db import OperationalError
 
 from usage import tasks_budget  # noqa: F401  (registers the budget tasks with the worker)
 from usage.business_days import business_today
-from usage.services.reconcile import usage_reconcile_range
+from usage.services.reconcile import budget_reconcile, usage_reconcile_range
 from usage.services.rollup import usage_rollup_range, usage_rollup_recent
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,9 @@ def usage_rollup_days(since: str, until: str) -> int:
 @shared_task(name="usage.reconcile_recent", soft_time_limit=600, time_limit=660, **_RETRYING)
 def usage_reconcile_recent(days: int = 3, until: str | None = None, repair: bool = True) -> int:
     """Compare the last `days` days (ending at `until`, default today) with the ledger; each
-    drift is logged as a warning and, with `repair`, the drifted days are recomputed.
-    Returns the number of drifts found."""
+    drift is logged as a warning and, with `repair`, the drifted days are recomputed. Then
+    check that every budget's current spend agrees with the ledger (drifts logged, never
+    repaired: a budget is money, a person decides). Returns the number of drifts found."""
     end = date.fromisoformat(until) if until else business_today()
     start = end - timedelta(days=max(1, days) - 1)
     drifts = usage_reconcile_range(since=start, until=end, repair=repair)
@@ -66,4 +67,9 @@ def usage_reconcile_recent(days: int = 3, until: str | None = None, repair: bool
         logger.warning(
             "Usage reconciliation %s..%s: %d drifts", start.isoformat(), end, len(drifts)
         )
-    return len(drifts)
+    budget_drifts = budget_reconcile()
+    if budget_drifts:
+        logger.warning(
+            "Budget reconciliation: %d budgets disagree with the ledger", len(budget_drifts)
+        )
+    return len(drifts) + len(budget_drifts)

@@ -27,6 +27,8 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 
+from config.outages import outage_log
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # What the configured cache backends raise when their store is unreachable.
@@ -41,8 +43,8 @@ class BreakerSettings:
     @classmethod
     def from_settings(cls) -> "BreakerSettings":
         return cls(
-            failures=int(getattr(settings, "CIRCUIT_BREAKER_FAILURES", 5)),
-            open_seconds=float(getattr(settings, "CIRCUIT_BREAKER_OPEN_SECONDS", 30.0)),
+            failures=int(settings.CIRCUIT_BREAKER_FAILURES),
+            open_seconds=float(settings.CIRCUIT_BREAKER_OPEN_SECONDS),
         )
 
 
@@ -72,10 +74,14 @@ class CircuitBreaker:
             return fallback
         try:
             return operation()
-        except _CACHE_ERRORS:
+        except _CACHE_ERRORS as exc:
             self._cache_failed = True
-            logger.warning(
-                "Cache unavailable: circuit breaker of %s not read or recorded", slug, exc_info=True
+            outage_log(
+                logger,
+                logging.WARNING,
+                "Cache unavailable: circuit breaker of %s not read or recorded",
+                slug,
+                exc=exc,
             )
             return fallback
 
@@ -105,6 +111,14 @@ class CircuitBreaker:
         # With the cache gone nobody can win it: let the call try rather than refuse it.
         timeout = max(1, int(self.config.open_seconds))
         return self._cache(lambda: cache.add(probe_key, 1, timeout=timeout), True, slug)
+
+    def seconds_until_half_open(self, slugs: Iterable[str]) -> float | None:
+        """Seconds until the first of these providers' open circuits lets a probe through
+        (the Retry-After of a call refused because every circuit was open); None if none is
+        known to be open."""
+        now = time.time()
+        waits = [float(open_until) - now for slug in slugs if (open_until := self._read(slug)[1])]
+        return max(1.0, min(waits)) if waits else None
 
     def is_open(self, slug: str) -> bool:
         open_until = cache.get(_keys(slug)[1])

@@ -16,10 +16,10 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import redis
-from django.conf import settings
 from django.utils import timezone
 
 from chat.runtime.admission import Admission, admission_close, admission_open
+from chat.runtime.bounds import cost_max, output_cap
 from chat.runtime.breaker import CircuitBreaker, breaker_state_keys
 from chat.runtime.retry import Deadline, RetryPolicy
 from chat.runtime.types import CallContext, new_request_id
@@ -29,6 +29,7 @@ from providers.adapters.errors import (
     ContextLengthExceededError,
     ModelNotFoundError,
     ProviderError,
+    ProviderTimeoutError,
     ProviderUnavailableError,
 )
 from providers.adapters.types import Usage
@@ -37,7 +38,6 @@ from providers.resolution import ResolvedModel, ResolvedSelection
 from providers.selectors import resolution_local_provider_slugs
 from usage.limits_cache import generation_counter as limits_generation
 from usage.models import UsageRecord
-from usage.pricing import cost_estimate_max
 from usage.services.ledger import usage_record_create
 from usage.types import CallScope
 
@@ -133,7 +133,10 @@ class CallRun:
         if state is not None:
             self.breaker.prefetched(state.breaker_slugs, state.values)
         self.attempts = 0
-        self.spent: Decimal | None = Decimal(0)
+        # What the ledger holds for this call: the sum of its attempts' costs, an unpriced
+        # attempt counting 0 (its record has no cost either), in total and per provider.
+        self.spent = Decimal(0)
+        self.spent_by_provider: dict[str, Decimal] = {}
         self.tokens = 0
         self.admission: Admission | None = None
         self.last_error: ProviderError | None = None
@@ -142,22 +145,27 @@ class CallRun:
         self._min_context: int | None = None
 
     # -- admission --------------------------------------------------------------------------
-    def admit(self, *, prompt_tokens: int, max_tokens: int | None) -> None:
-        """Reserve before any spend: the most the dearest usable candidate could cost."""
-        default_output = int(getattr(settings, "RUNTIME_DEFAULT_MAX_OUTPUT_TOKENS", 4096))
-        estimates = []
-        output_tokens = 0
+    def admit(self, *, prompt_tokens_max: Callable[[str], int], max_tokens: int | None) -> None:
+        """Reserve before any spend: the most the dearest usable candidate could cost.
+
+        `prompt_tokens_max(kind)` is the upper bound of the prompt at a provider of that kind;
+        the output is the cap each candidate will be sent (chat) or none (embeddings). Each
+        provider the call may reach is held the most its own candidates could cost, so a
+        provider-scoped budget is charged by the provider that serves, fallbacks included."""
+        total = Decimal(0)
+        tokens = 0
+        by_provider: dict[str, Decimal] = {}
         for candidate in self.selection.candidates:
             if candidate.kind != self.operation:
                 continue
-            output = max_tokens or candidate.max_output_tokens or default_output
-            if self.operation != "chat":
-                output = 0
-            output_tokens = max(output_tokens, output)
-            estimate = cost_estimate_max(
-                prices=candidate.prices, prompt_tokens=prompt_tokens, max_output_tokens=output
-            )
-            estimates.append(estimate or Decimal(0))
+            output = output_cap(max_tokens, candidate) if self.operation == "chat" else 0
+            prompt = prompt_tokens_max(candidate.provider_kind)
+            tokens = max(tokens, prompt + output)
+            estimate = cost_max(prices=candidate.prices, prompt_tokens=prompt, output_tokens=output)
+            estimate = estimate or Decimal(0)
+            total = max(total, estimate)
+            slug = candidate.provider_slug
+            by_provider[slug] = max(by_provider.get(slug, Decimal(0)), estimate)
         primary = self.selection.candidates[0] if self.selection.candidates else None
         scope = CallScope(
             service=self.selection.service,
@@ -168,15 +176,24 @@ class CallRun:
         with call_state_pinned(self.state):
             self.admission = admission_open(
                 scope=scope,
-                estimated_tokens=prompt_tokens + output_tokens,
-                estimated_cost=max(estimates, default=Decimal(0)),
+                estimated_tokens=tokens,
+                estimated_cost=total,
+                provider_costs=by_provider,
+                # The request id links the reservation to the call's usage records, so the
+                # release task can settle it from the ledger (a hold's id is 36 characters).
+                reservation_id=self.request_id if len(self.request_id) <= 36 else None,
             )
 
     def settle(self) -> None:
+        """Turn the reservation into what the ledger holds for this call (each provider's
+        budgets get the cost of that provider's attempts)."""
         if self.admission is not None:
             with call_state_pinned(self.state):
                 admission_close(
-                    admission=self.admission, actual_tokens=self.tokens, actual_cost=self.spent
+                    admission=self.admission,
+                    actual_tokens=self.tokens,
+                    actual_cost=self.spent,
+                    provider_costs=dict(self.spent_by_provider),
                 )
 
     # -- candidates -------------------------------------------------------------------------
@@ -244,6 +261,15 @@ class CallRun:
     def out_of_time(self) -> bool:
         return self.deadline.remaining() <= 0
 
+    def deadline_error(self, candidate: ResolvedModel) -> ProviderTimeoutError:
+        """The error a call ends with when RUNTIME_TOTAL_TIMEOUT_SECONDS runs out mid-stream."""
+        error = ProviderTimeoutError(
+            "The call's total time limit was reached before the provider finished.",
+            provider=candidate.provider_slug,
+        )
+        self.last_error = error
+        return error
+
     def no_candidate_error(self) -> Exception:
         """What to raise when every candidate was skipped or failed."""
         if self.last_error is not None:
@@ -265,8 +291,14 @@ class CallRun:
                 f"No model of this selection is a {self.operation} model.",
                 details={"skipped": skipped},
             )
+        retry_after = None
+        if "circuit_open" in skipped:
+            opened = set(skipped["circuit_open"])
+            slugs = {c.provider_slug for c in self.selection.candidates if c.model_string in opened}
+            retry_after = self.breaker.seconds_until_half_open(sorted(slugs))
         return ProviderUnavailableError(
             "No model of this selection can serve the request right now.",
+            retry_after=retry_after,
             details={"skipped": skipped},
         )
 
@@ -290,12 +322,15 @@ class CallRun:
         if isinstance(error, ProviderError):
             message = error.message
             provider_request_id = provider_request_id or error.request_id
+            # The consumer's error answer names the call, on /api as on /v1.
+            error.call_request_id = error.call_request_id or self.request_id
         elif error is not None:
             message = type(error).__name__
         record = usage_record_create(
             request_id=self.request_id,
             model=prepared.candidate,
             usage=usage,
+            usage_estimated=bool(usage is not None and usage.raw.get("estimated")),
             outcome=outcome,
             error_message=message,
             attempt=self.attempts,
@@ -314,8 +349,10 @@ class CallRun:
         )
         if usage is not None:
             self.tokens += usage.total_tokens
-        if record.cost is None:
-            self.spent = None
-        elif self.spent is not None:
+        if record.cost:
             self.spent += record.cost
+            slug = prepared.candidate.provider_slug
+            self.spent_by_provider[slug] = (
+                self.spent_by_provider.get(slug, Decimal(0)) + record.cost
+            )
         return record

@@ -10,6 +10,13 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from chat.runtime.bounds import (
+    client_max_tokens_check,
+    embedding_tokens_max,
+    output_cap,
+    prompt_tokens_max,
+    usage_completed,
+)
 from chat.runtime.call import (
     AttemptClock,
     CallRun,
@@ -79,7 +86,12 @@ def chat_preparer(
             context_window=candidate.context_window,
         ):
             return "context_window"
-        return candidate_request, prompt_tokens
+        # Always send the cap the reservation assumed, so no provider can go past it; an
+        # implied cap (no max_tokens asked) is shrunk to what the context window leaves.
+        cap = output_cap(candidate_request.max_tokens, candidate)
+        if candidate_request.max_tokens is None and candidate.context_window:
+            cap = max(1, min(cap, candidate.context_window - prompt_tokens))
+        return dataclasses.replace(candidate_request, max_tokens=cap), prompt_tokens
 
     return prepare
 
@@ -94,8 +106,12 @@ def chat_run_start(
     run = CallRun(
         selection=selection, context=context, operation="chat", streamed=streamed, state=state
     )
+    client_max_tokens_check(request.max_tokens, selection)
     request = request_with_overrides(request, selection.overrides)
-    run.admit(prompt_tokens=prompt_tokens_estimate(request), max_tokens=request.max_tokens)
+    run.admit(
+        prompt_tokens_max=lambda kind: prompt_tokens_max(request, kind=kind),
+        max_tokens=request.max_tokens,
+    )
     return run, request
 
 
@@ -140,9 +156,26 @@ def chat_complete(
         run,
         prepare,
         required_capabilities(request),
-        lambda adapter, prepared: adapter.complete(prepared.request),
+        lambda adapter, prepared: _complete(adapter, prepared),
         ChatResult,
     )
+
+
+def _complete(adapter: ProviderAdapter, prepared: Prepared) -> ChatResponse:
+    """Complete; a reply that comes without usage (some compatible servers send none) is
+    recorded at estimated usage, flagged so, never as a free call."""
+    response = adapter.complete(prepared.request)
+    text = response.text + "".join(c.name + c.arguments for c in response.tool_calls)
+    usage = usage_completed(
+        response.usage,
+        request=prepared.request,
+        kind=prepared.candidate.provider_kind,
+        delivered=text,
+        interrupted=False,
+    )
+    if usage is response.usage:
+        return response
+    return dataclasses.replace(response, usage=usage or response.usage)
 
 
 def _embed(adapter: ProviderAdapter, request: EmbeddingRequest, estimate: int) -> EmbeddingResponse:
@@ -166,7 +199,10 @@ def embedding_complete(
     selection, state = selection_resolve(request.model)
     run = CallRun(selection=selection, context=context, operation="embedding", state=state)
     prompt_tokens = sum(tokens_estimate(chars=len(text)) for text in request.inputs)
-    run.admit(prompt_tokens=prompt_tokens, max_tokens=None)
+    run.admit(
+        prompt_tokens_max=lambda kind: embedding_tokens_max(request.inputs, kind=kind),
+        max_tokens=None,
+    )
 
     def prepare(candidate: ResolvedModel) -> tuple[EmbeddingRequest, int]:
         return (

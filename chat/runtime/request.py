@@ -1,8 +1,9 @@
 """Building the request each candidate model receives, and fitting it to its context window.
 
-Token counts here are estimates (usage.pricing.tokens_estimate: about four characters a
-token, no tokenizer); they decide admission and whether a model's context window fits, while
-recorded usage always comes from the provider.
+Token counts here are typical estimates (usage.pricing.tokens_estimate: about four characters
+a token, no tokenizer); they decide whether a model's context window fits and how much history
+to keep. Budget reservations use the upper bounds of chat.runtime.bounds instead, and recorded
+usage comes from the provider.
 """
 
 import dataclasses

@@ -22,9 +22,9 @@ class RetryPolicy:
     @classmethod
     def from_settings(cls) -> "RetryPolicy":
         return cls(
-            base_seconds=float(getattr(settings, "RUNTIME_RETRY_BASE_SECONDS", 0.5)),
-            max_seconds=float(getattr(settings, "RUNTIME_RETRY_MAX_SECONDS", 8.0)),
-            total_seconds=float(getattr(settings, "RUNTIME_TOTAL_TIMEOUT_SECONDS", 120.0)),
+            base_seconds=float(settings.RUNTIME_RETRY_BASE_SECONDS),
+            max_seconds=float(settings.RUNTIME_RETRY_MAX_SECONDS),
+            total_seconds=float(settings.RUNTIME_TOTAL_TIMEOUT_SECONDS),
         )
 
     def backoff(self, *, retry_number: int, retry_after: float | None = None) -> float:

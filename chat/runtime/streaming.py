@@ -6,12 +6,22 @@ then yields that candidate's events. A provider error after the first chunk is n
 or failed over (the client has already seen output): the attempt is recorded with the error
 outcome and the usage seen so far, and the error is raised to the consumer of the stream.
 A stream abandoned by its consumer is recorded as `cancelled`.
+
+The call's total deadline (RUNTIME_TOTAL_TIMEOUT_SECONDS) holds during the stream: an upstream
+that trickles is cut at the first event received after it, with a `provider_timeout` error
+(so at most one upstream read past the deadline, bounded by the provider's read timeout).
+
+An attempt that ends without the provider's usage (cut, cancelled, timed out, or a server that
+reports none) is never recorded at $0: the prompt is counted at its upper bound and the output
+as the UTF-8 bytes of the text and tool calls already delivered (at most the cap sent), and
+the record is flagged `usage_estimated`.
 """
 
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 
+from chat.runtime.bounds import usage_completed
 from chat.runtime.call import CANCELLED, AttemptClock, CallRun, Prepared
 from chat.runtime.loop import chat_preparer, chat_run_start
 from chat.runtime.request import required_capabilities
@@ -69,6 +79,7 @@ class ChatStream:
         self.error: BaseException | None = None
         self._started = False
         self._done = False
+        self._timed_out = False
 
     @property
     def request_id(self) -> str:
@@ -106,6 +117,10 @@ class ChatStream:
                 yield event
             self._buffered = []
             for event in self._events:
+                if self.run.out_of_time():
+                    self._timed_out = True
+                    self._events_close()
+                    raise self.run.deadline_error(self.served_by)
                 self._observe(event)
                 yield event
             if self.finish_reason is None:
@@ -113,7 +128,7 @@ class ChatStream:
                 raise StreamInterruptedError(provider=self.served_by.provider_slug)
         except ProviderError as error:
             self.error = error
-            if error.retryable:
+            if error.retryable and not self._timed_out:
                 self.run.breaker.record_failure(self.served_by.provider_slug)
             self._finish(error=error)
             raise
@@ -130,13 +145,30 @@ class ChatStream:
     def close(self) -> None:
         """Record and settle a stream its consumer stopped reading (or never started)."""
         if not self._done:
-            close = getattr(self._events, "close", None)
-            if close is not None:
-                close()
+            self._events_close()
             try:
                 self._finish(outcome=CANCELLED)
             except UNAVAILABLE_ERRORS as error:
                 raise unavailable(error) from error
+
+    def _events_close(self) -> None:
+        close = getattr(self._events, "close", None)
+        if close is not None:
+            close()
+
+    def _usage_for_record(self) -> Usage | None:
+        """The provider's usage, completed by estimates where it is missing (see the module
+        docstring)."""
+        delivered = "".join(self.text_parts) + "".join(
+            call.get("name", "") + call["arguments"] for call in self._tool_calls.values()
+        )
+        return usage_completed(
+            self.usage,
+            request=self.prepared.request,
+            kind=self.served_by.provider_kind,
+            delivered=delivered,
+            interrupted=self.finish_reason is None,
+        )
 
     def response(self) -> ChatResponse:
         """The reply assembled from the events seen so far."""
@@ -180,7 +212,7 @@ class ChatStream:
             record = self.run.record(
                 prepared=self.prepared,
                 clock=self._clock,
-                usage=self.usage,
+                usage=self._usage_for_record(),
                 error=error,
                 outcome=outcome,
                 provider_request_id=self.provider_request_id,
@@ -224,6 +256,11 @@ def _open_candidate(run: CallRun, prepared: Prepared) -> ChatStream | None:
         events = adapter.stream(prepared.request)
         try:
             for event in events:
+                if run.out_of_time():
+                    close = getattr(events, "close", None)
+                    if close is not None:
+                        close()
+                    raise run.deadline_error(prepared.candidate)
                 buffered.append(event)
                 if isinstance(event, UsageEvent):
                     usage = event.usage

@@ -14,7 +14,7 @@ from typing import Any
 from chat.http import sse_event, stream_error
 from chat.runtime.streaming import ChatStream
 from chat.runtime.types import ChatResult, EmbeddingResult
-from chat.v1.errors import openai_error_body
+from chat.v1.errors import openai_error_from
 from providers.adapters.types import (
     ChatResponse,
     Finish,
@@ -108,9 +108,7 @@ def completion_chunks(stream: ChatStream, *, include_usage: bool) -> Iterator[by
                 yield chunk({}, event.finish_reason)
     except Exception as exc:
         error = stream_error(exc)
-        yield sse_event(
-            openai_error_body(status=error.http_status, message=error.message, code=error.code)
-        )
+        yield sse_event(openai_error_from(error, request_id=stream.request_id))
         return
     if include_usage:
         yield sse_event({**base, "choices": [], "usage": usage_json(stream.usage or Usage())})

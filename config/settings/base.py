@@ -243,7 +243,11 @@ BUDGET_ALERT_EMAILS = env.list("BUDGET_ALERT_EMAILS", default=[])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "config.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "config.logging.RedactSecretsFilter"},
+        # A request refused for an outage has logged its one line already (config.outages).
+        "outage_line_once": {"()": "config.outages.OutageRequestLineFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {
@@ -258,6 +262,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        "django.request": {"filters": ["outage_line_once"]},
     },
 }
 
@@ -268,5 +273,28 @@ RUNTIME_RETRY_MAX_SECONDS = env.float("RUNTIME_RETRY_MAX_SECONDS", default=8.0)
 RUNTIME_TOTAL_TIMEOUT_SECONDS = env.float("RUNTIME_TOTAL_TIMEOUT_SECONDS", default=120.0)
 # Output tokens assumed for admission when a request sets no max_tokens.
 RUNTIME_DEFAULT_MAX_OUTPUT_TOKENS = env.int("RUNTIME_DEFAULT_MAX_OUTPUT_TOKENS", default=4096)
+# During a Redis or database outage each refused request logs one line; the traceback of a
+# given error type is logged at most once per this many seconds (per process).
+RUNTIME_OUTAGE_TRACEBACK_INTERVAL_SECONDS = env.float(
+    "RUNTIME_OUTAGE_TRACEBACK_INTERVAL_SECONDS", default=60.0
+)
 CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", default=5)
 CIRCUIT_BREAKER_OPEN_SECONDS = env.float("CIRCUIT_BREAKER_OPEN_SECONDS", default=30.0)
+
+# Provider base URLs: loopback, private and reserved networks receive provider keys only when
+# listed here (comma-separated CIDRs, e.g. "127.0.0.1/32,10.20.0.0/16" for a local Ollama).
+# Link-local and cloud metadata addresses are refused whatever this lists.
+PROVIDER_ALLOWED_NETWORKS = env.list("PROVIDER_ALLOWED_NETWORKS", default=[])
+# What the local and test settings allow: loopback and the private ranges.
+LOCAL_PROVIDER_NETWORKS = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+)
+# "Test these settings" (before saving) waits at most this long for the provider.
+PROVIDER_SETTINGS_TEST_TIMEOUT_SECONDS = env.float(
+    "PROVIDER_SETTINGS_TEST_TIMEOUT_SECONDS", default=15.0
+)

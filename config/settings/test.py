@@ -4,7 +4,7 @@ import tempfile
 from pathlib import Path
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import REDIS_URL, cache_config
+from config.settings.base import LOCAL_PROVIDER_NETWORKS, REDIS_URL, cache_config
 
 SECRET_KEY = "test-secret-key-not-for-production"
 # Two fixed test keys (Fernet format); tests that rotate keys override this setting.
@@ -22,3 +22,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# The fake provider servers listen on loopback.
+PROVIDER_ALLOWED_NETWORKS = list(LOCAL_PROVIDER_NETWORKS)

@@ -97,6 +97,7 @@ class AnthropicAdapter(ProviderAdapter):
     def build_client(self, settings: ProviderSettings) -> anthropic.Anthropic:
         """One client per settings version; an explicit base URL so no environment leaks in."""
         return anthropic.Anthropic(
+            http_client=self.http_client(),
             api_key=settings.api_key,
             base_url=settings.base_url or DEFAULT_BASE_URL,
             default_headers=dict(settings.extra_headers) or None,

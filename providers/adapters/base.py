@@ -1,8 +1,13 @@
 """The adapter ABC: public methods validate and translate errors; subclasses speak the wire.
 
 A subclass implements `build_client` (an authenticated SDK client, built once per settings
-version and reused for its connection pool), the `_complete`/`_stream`/`_embed`/`_list_models`
-operations, and `translate_error`, which maps an SDK exception to a ProviderError by its type.
+version and reused for its connection pool, on the HTTP client `http_client()` gives it), the
+`_complete`/`_stream`/`_embed`/`_list_models` operations, and `translate_error`, which maps an
+SDK exception to a ProviderError by its type.
+
+What every adapter shares lives here: the HTTP client whose connections pass the egress
+policy (adapters.egress), and scrubbing (adapters.scrubbing) of the translated message and of
+every chained SDK exception, so no adapter can forget either.
 """
 
 import time
@@ -10,12 +15,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
-from config.logging import redact
+from providers.adapters.egress import DestinationRefused, guarded_http_client
 from providers.adapters.errors import (
     InvalidRequestError,
+    ProviderDestinationRefusedError,
     ProviderError,
+    ProviderKeyUnboundError,
     UnsupportedOperationError,
 )
+from providers.adapters.scrubbing import SecretScrubber
 from providers.adapters.types import (
     ROLES,
     ChatRequest,
@@ -35,8 +43,24 @@ class ProviderAdapter(ABC):
     supports_embeddings: ClassVar[bool] = False
 
     def __init__(self, settings: ProviderSettings) -> None:
+        if settings.credentials_unbound:
+            raise ProviderKeyUnboundError(provider=settings.slug)
         self.settings = settings
+        self.scrubber = SecretScrubber((settings.api_key, *settings.extra_headers.values()))
         self.client = self.build_client(settings)
+
+    def http_client(self) -> Any:
+        """The HTTP client every SDK client is built on: each connection it opens is checked
+        against the egress policy on the address it connects to."""
+        return guarded_http_client(
+            allowed=self.settings.allowed_networks, timeout=self.settings.timeout
+        )
+
+    def close(self) -> None:
+        """Release the SDK client's connections (adapters built for a one-off test)."""
+        close = getattr(self.client, "close", None)
+        if callable(close):
+            close()
 
     # -- what a subclass provides -------------------------------------------------------
     @abstractmethod
@@ -75,8 +99,8 @@ class ProviderAdapter(ABC):
                 event = next(iterator)
             except StopIteration:
                 return
-            except ProviderError:
-                raise
+            except ProviderError as exc:
+                raise self._scrubbed(exc) from exc.__cause__
             except Exception as exc:
                 raise self._translated(exc) from exc
             yield event
@@ -97,33 +121,57 @@ class ProviderAdapter(ABC):
         try:
             models = self.list_models()
         except ProviderError as exc:
-            return CheckResult(
-                ok=False, latency_ms=_ms_since(started), message=f"{exc.code}: {exc.message}"
-            )
+            return CheckResult(ok=False, latency_ms=_ms_since(started), message=exc.staff_summary())
         return CheckResult(ok=True, latency_ms=_ms_since(started), model_count=len(models))
 
     # -- helpers --------------------------------------------------------------------------
     def _guarded(self, call: Callable[[], T]) -> T:
         try:
             return call()
-        except ProviderError:
-            raise
+        except ProviderError as exc:
+            raise self._scrubbed(exc) from exc.__cause__
         except Exception as exc:
             raise self._translated(exc) from exc
 
     def _translated(self, exc: Exception) -> Exception:
-        error = self.translate_error(exc)
+        refused = _refusal_in_chain(exc)
+        error = (
+            ProviderDestinationRefusedError(str(refused), provider=self.settings.slug)
+            if refused is not None
+            else self.translate_error(exc)
+        )
+        self.scrubber.scrub_exception_chain(exc)
         if error is None:
             return exc
+        return self._scrubbed(error)
+
+    def _scrubbed(self, error: ProviderError) -> ProviderError:
+        """An adapter's error, its message and whatever it chains, scrubbed of the secrets."""
         error.provider = error.provider or self.settings.slug
+        error.message = self.scrub(error.message)
+        error.args = (error.message,)
+        self.scrubber.scrub_exception_chain(error.__cause__ or error.__context__)
         return error
 
     def scrub(self, text: str) -> str:
-        """Remove this provider's key (and anything key-shaped) from text meant for people."""
-        for secret in (self.settings.api_key, *self.settings.extra_headers.values()):
-            if secret and len(secret) >= 6:
-                text = text.replace(secret, "[REDACTED]")
-        return redact(text)[:1000]
+        """Remove this provider's secrets (whole, any 8-character run, base64 or URL-encoded)
+        and anything credential-shaped from text meant for people; at most 1000 characters."""
+        return self.scrubber.scrub(text)
+
+    def scrub_exception(self, exc: BaseException) -> None:
+        """Scrub an SDK exception and its chain in place before chaining it to a new error."""
+        self.scrubber.scrub_exception_chain(exc)
+
+
+def _refusal_in_chain(exc: BaseException) -> DestinationRefused | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DestinationRefused):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _ms_since(started: float) -> int:

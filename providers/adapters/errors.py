@@ -1,14 +1,20 @@
 """The provider error taxonomy. Adapters translate SDK exceptions into these by type.
 
-Each class says whether a retry may succeed (`retryable`). Messages are built by the adapter
-from the status and the provider's scrubbed message, never from anything holding a key.
+Each class says whether a retry may succeed (`retryable`). `message` is built by the adapter
+from the status and the provider's scrubbed message, for staff (UsageRecord.error_message,
+logs). What API clients are told (`public_message`, `public_details`) is the class's short
+generic message, the mapped code, the upstream status and the request id: never the provider's
+text, which may reflect anything the upstream chose to send. Errors raised by this service's
+own checks, before any network call (`from_provider = False`), tell their own message.
 HTTP statuses are what this service answers its own clients: an upstream credential problem
 is the gateway's fault (502), not the caller's.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from config.errors import ApplicationError
+
+PUBLIC_DETAIL_KEYS = ("provider", "upstream_status", "skipped", "param")
 
 
 class ProviderError(ApplicationError):
@@ -16,6 +22,10 @@ class ProviderError(ApplicationError):
     http_status = 502
     retryable = False
     default_message = "The provider failed to answer."
+    # `message` may carry the provider's own text: staff see only the generic message.
+    from_provider: ClassVar[bool] = True
+    # `message` is written for the API client (request validation): clients see it.
+    tells_client: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -33,7 +43,28 @@ class ProviderError(ApplicationError):
         self.request_id = request_id
         if details is None:
             details = {"provider": provider, "upstream_status": status_code}
+        # This service's request id (x-request-id), set by whoever answers the client.
+        self.call_request_id: str | None = None
         super().__init__(message, details=details)
+
+    @property
+    def public_message(self) -> str:
+        return self.message if self.tells_client else self.default_message
+
+    @property
+    def public_details(self) -> dict[str, Any]:
+        details = self.details if isinstance(self.details, dict) else {}
+        public = {key: details[key] for key in PUBLIC_DETAIL_KEYS if key in details}
+        if self.call_request_id:
+            public["request_id"] = self.call_request_id
+        return public
+
+    def staff_summary(self) -> str:
+        """ "<code>: <generic message> (HTTP n)": what "test connection" shows. Bounded and
+        built from the taxonomy alone, so an internal service's answer is never reflected."""
+        status = f" (HTTP {self.status_code})" if self.status_code else ""
+        text = self.default_message if self.from_provider else self.message
+        return f"{self.code}: {text}{status}"[:500]
 
     def headers(self) -> dict[str, str]:
         if self.retry_after is None:
@@ -98,9 +129,30 @@ class StreamInterruptedError(ProviderUnavailableError):
     default_message = "The provider's stream ended before the response was complete."
 
 
+class ProviderDestinationRefusedError(ProviderError):
+    """The provider's address is refused by the egress policy (see adapters.egress)."""
+
+    code = "provider_destination_refused"
+    default_message = "The provider's address is not allowed."
+    from_provider = False
+
+
+class ProviderKeyUnboundError(ProviderError):
+    """The stored key was entered for another kind or base URL: it is never sent elsewhere."""
+
+    code = "provider_key_unbound"
+    default_message = (
+        "The provider's key was entered for another address; enter the key again to use it "
+        "with the current base URL and kind."
+    )
+    from_provider = False
+
+
 class UnsupportedOperationError(ProviderError):
     code = "unsupported_operation"
     http_status = 400
+    from_provider = False
+    tells_client = True
     default_message = "This provider does not support the operation."
 
 
@@ -110,6 +162,8 @@ class InvalidRequestError(ProviderError):
     code = "invalid_request"
     http_status = 400
     default_message = "The request is invalid."
+    from_provider = False
+    tells_client = True
 
 
 def retry_after_seconds(headers: Any) -> float | None:

@@ -100,6 +100,7 @@ class GeminiAdapter(ProviderAdapter):
             headers=dict(settings.extra_headers) or None,
             timeout=max(1, int(settings.timeout * 1000)),
             retry_options=types.HttpRetryOptions(attempts=1),
+            httpx_client=self.http_client(),
         )
         return genai.Client(api_key=settings.api_key, vertexai=False, http_options=options)
 
@@ -209,26 +210,7 @@ class GeminiAdapter(ProviderAdapter):
 
     # -- errors ------------------------------------------------------------------------------
     def translate_error(self, exc: Exception) -> ProviderError | None:
-        error = self._translate(exc)
-        if error is not None:
-            self._scrub_cause(exc)
-        return error
-
-    def _scrub_cause(self, exc: Exception) -> None:
-        """Scrub the SDK exception too: it stays chained as __cause__ and shows in tracebacks."""
-        exc.args = tuple(self.scrub(a) if isinstance(a, str) else a for a in exc.args)
-        if isinstance(exc, genai_errors.APIError):
-            exc.message = self.scrub(exc.message) if exc.message else exc.message
-            exc.details = self._scrub_value(exc.details)
-
-    def _scrub_value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.scrub(value)
-        if isinstance(value, dict):
-            return {key: self._scrub_value(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self._scrub_value(item) for item in value]
-        return value
+        return self._translate(exc)
 
     def _translate(self, exc: Exception) -> ProviderError | None:
         slug = self.settings.slug

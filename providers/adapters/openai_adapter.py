@@ -91,6 +91,7 @@ class OpenAIAdapter(ProviderAdapter):
 
     def build_client(self, settings: ProviderSettings) -> openai.OpenAI:
         client = openai.OpenAI(
+            http_client=self.http_client(),
             api_key=settings.api_key or KEYLESS_PLACEHOLDER,
             base_url=settings.base_url or OPENAI_BASE_URL,
             organization=settings.organization or None,
@@ -149,7 +150,7 @@ class OpenAIAdapter(ProviderAdapter):
                 if chunk.usage is not None:
                     yield UsageEvent(usage=mapping.usage_from_wire(chunk.usage))
         except (openai.APIConnectionError, httpx2.TransportError, openai.APIError) as exc:
-            self._scrub_sdk_exception(exc)
+            self.scrub_exception(exc)
             raise StreamInterruptedError(
                 f"{StreamInterruptedError.default_message} ({self.scrub(_detail(exc))})",
                 provider=self.settings.slug,
@@ -203,7 +204,6 @@ class OpenAIAdapter(ProviderAdapter):
         error_class = _error_class(exc)
         if error_class is None:
             return None
-        self._scrub_sdk_exception(exc)
         status = getattr(exc, "status_code", None)
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None) if response is not None else None
@@ -219,16 +219,6 @@ class OpenAIAdapter(ProviderAdapter):
             retry_after=retry_after_seconds(headers),
             request_id=request_id,
         )
-
-    def _scrub_sdk_exception(self, exc: BaseException) -> None:
-        """Scrub the SDK exception in place: it stays chained as __cause__, and a logged
-        traceback must not show a key the provider echoed back ("Incorrect API key: sk-...")."""
-        exc.args = tuple(self.scrub(a) if isinstance(a, str) else a for a in exc.args)
-        if isinstance(getattr(exc, "message", None), str):
-            exc.message = self.scrub(exc.message)  # type: ignore[attr-defined]
-        body = getattr(exc, "body", None)
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            body["message"] = self.scrub(body["message"])
 
 
 def _error_class(exc: BaseException) -> type[ProviderError] | None:

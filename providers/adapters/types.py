@@ -31,6 +31,12 @@ class ProviderSettings:
     timeout: float = 60.0
     max_retries: int = 2
     version: str = ""
+    # CIDRs where loopback/private addresses are allowed (PROVIDER_ALLOWED_NETWORKS); None
+    # reads the deployment's setting when a connection is opened.
+    allowed_networks: tuple[str, ...] | None = None
+    # The stored credentials were entered for another kind or base URL: they are withheld
+    # (empty above) and building an adapter refuses with ProviderKeyUnboundError.
+    credentials_unbound: bool = False
 
 
 @dataclass(frozen=True, slots=True)

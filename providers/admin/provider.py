@@ -1,9 +1,12 @@
-"""ProviderConfig admin: write-only secrets, a key hint, and "Test connection"."""
+"""ProviderConfig admin: write-only secrets, a key hint, "Test connection" and "Test these
+settings" (the typed kind, base URL and key, without saving). Saves go through the provider
+services, which refuse a new base URL or kind without the key entered again."""
 
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -12,7 +15,17 @@ from django.urls import path, reverse
 from providers.models import ProviderConfig
 from providers.models.provider import base_url_credentials_problem
 from providers.services.catalog import model_catalog_load, models_sync
-from providers.services.connection import provider_connection_check
+from providers.services.connection import (
+    SettingsTestResult,
+    provider_connection_check,
+    provider_settings_test,
+)
+from providers.services.provider import provider_changes_check, provider_create, provider_update
+
+# Service field names -> the form fields where their errors are shown.
+FORM_FIELD = {"api_key": "new_api_key", "extra_headers": "new_extra_headers"}
+TEST_SETTINGS = "_test_settings"
+MODELS_SHOWN = 50
 
 
 class WriteOnlyTextarea(forms.Textarea):
@@ -73,6 +86,8 @@ class ProviderConfigForm(forms.ModelForm):
         if names:
             self.fields["new_extra_headers"].help_text += f" Currently set: {names}."
 
+    test_settings_requested = False
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         # The model's clean() refuses it; the page must not echo the secret back either.
@@ -80,21 +95,78 @@ class ProviderConfigForm(forms.ModelForm):
         if base_url_credentials_problem(str(self.data.get(url_key, ""))):
             self.data = self.data.copy()
             self.data[url_key] = ""
+        secrets: dict[str, str] = {}
+        typed_headers: dict[str, str] | None = None
         if cleaned.get("new_api_key"):
-            self.instance.api_key = cleaned["new_api_key"]
+            secrets["api_key"] = cleaned["new_api_key"]
         elif cleaned.get("clear_api_key"):
-            self.instance.api_key = ""
+            secrets["api_key"] = ""
         if cleaned.get("new_extra_headers"):
             candidate = ProviderConfig(extra_headers=cleaned["new_extra_headers"].strip())
             try:
-                candidate.extra_headers_dict()
+                typed_headers = candidate.extra_headers_dict()
             except ValueError as exc:
                 self.add_error("new_extra_headers", str(exc))
             else:
-                self.instance.extra_headers = candidate.extra_headers
+                secrets["extra_headers"] = candidate.extra_headers
         elif cleaned.get("clear_extra_headers"):
-            self.instance.extra_headers = ""
+            secrets["extra_headers"] = ""
+            typed_headers = {}
+        self.secret_changes = secrets
+        if self.instance.pk:
+            self._check_changes(cleaned, secrets)
+        if self.test_settings_requested and not self.errors:
+            self._test_settings(cleaned, typed_headers)  # against the stored state; never saves
+        for name, value in secrets.items():  # for the model's own clean()
+            setattr(self.instance, name, value)
         return cleaned
+
+    def provider_data(self) -> dict[str, Any]:
+        """What the provider services save: the model fields and the secrets entered."""
+        data = {
+            name: self.cleaned_data[name] for name in self.Meta.fields if name in self.cleaned_data
+        }
+        return {**data, **self.secret_changes}
+
+    def _check_changes(self, cleaned: dict[str, Any], secrets: dict[str, str]) -> None:
+        changes = {name: cleaned[name] for name in self.Meta.fields if name in cleaned}
+        try:
+            provider_changes_check(provider=self.instance, changes={**changes, **secrets})
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                for error in errors:
+                    self.add_error(FORM_FIELD.get(name, name), error)
+
+    def _test_settings(self, cleaned: dict[str, Any], headers: dict[str, str] | None) -> None:
+        """Test the typed settings and stop the save: the outcome is shown on the form."""
+        result = provider_settings_test(
+            kind=cleaned.get("kind") or "",
+            base_url=cleaned.get("base_url") or "",
+            api_key=cleaned.get("new_api_key") or "",
+            extra_headers=headers,
+            organization=cleaned.get("organization") or "",
+            project=cleaned.get("project") or "",
+            timeout_seconds=cleaned.get("timeout_seconds"),
+            stored=self.instance if self.instance.pk else None,
+        )
+        self.settings_test_result = result
+        raise ValidationError(settings_test_summary(result), code="settings_tested")
+
+
+def settings_test_summary(result: SettingsTestResult) -> str:
+    if not result.ok:
+        return f"Tested, not saved: the test failed: {result.message}"
+    shown = ", ".join(result.models[:MODELS_SHOWN])
+    more = (
+        f" and {result.model_count - MODELS_SHOWN} more"
+        if result.model_count > MODELS_SHOWN
+        else ""
+    )
+    notes = " ".join(result.notes)
+    return (
+        f"Tested, not saved: connection ok in {result.latency_ms} ms; "
+        f"{result.model_count} models: {shown}{more}. {notes}"
+    ).strip()
 
 
 @admin.register(ProviderConfig)
@@ -152,21 +224,27 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         status = "ok" if obj.last_check_ok else "failed"
         return f"{status} at {obj.last_check_at:%Y-%m-%d %H:%M}, {obj.last_check_latency_ms} ms"
 
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if request.method == "POST" and TEST_SETTINGS in request.POST:
+            return type(form.__name__, (form,), {"test_settings_requested": True})
+        return form
+
     def save_model(
         self, request: HttpRequest, obj: ProviderConfig, form: Any, change: bool
     ) -> None:
-        if not change:
-            obj.created_by = request.user
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
-        if not change:
+        if change:
+            saved = provider_update(provider=obj, data=form.provider_data(), user=request.user)
+        else:
             # A new provider starts with the catalog's models of its kind (disabled or not as
             # the catalog says), so staff can enable and price them straight away.
-            summary = model_catalog_load(provider=obj)
+            saved, summary = provider_create(data=form.provider_data(), user=request.user)
             if summary.created:
                 self.message_user(
-                    request, f"{len(summary.created)} catalog models added for {obj.slug}."
+                    request, f"{len(summary.created)} catalog models added for {saved.slug}."
                 )
+        obj.pk = saved.pk
+        obj.refresh_from_db()
 
     @admin.action(description="Sync models from the provider", permissions=["change"])
     def sync_models(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> None:
@@ -238,4 +316,5 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             context["test_connection_url"] = reverse(
                 "admin:providers_providerconfig_test_connection", args=[obj.pk]
             )
+        context["test_settings_name"] = TEST_SETTINGS
         return super().render_change_form(request, context, *args, **kwargs)

@@ -16,20 +16,21 @@ from rest_framework import serializers
 from providers.adapters.types import CheckResult
 from providers.models import ProviderConfig
 from providers.models.provider import ProviderKind
+from providers.services.connection import SettingsTestResult
+from providers.services.provider import provider_changes_check
 
 PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]*")
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
 
 
+KIND_ERRORS = {
+    "invalid_choice": f"Unknown kind {{input!r}}; choose one of {', '.join(ProviderKind.values)}."
+}
+
+
 class ProviderSerializer(serializers.ModelSerializer):
-    kind = serializers.ChoiceField(
-        choices=ProviderKind.choices,
-        error_messages={
-            "invalid_choice": f"Unknown kind {{input!r}}; choose one of "
-            f"{', '.join(ProviderKind.values)}."
-        },
-    )
+    kind = serializers.ChoiceField(choices=ProviderKind.choices, error_messages=KIND_ERRORS)
     api_key = serializers.CharField(
         write_only=True,
         required=False,
@@ -137,6 +138,13 @@ class ProviderSerializer(serializers.ModelSerializer):
             except DjangoValidationError as exc:
                 for field, messages in _field_errors(exc).items():
                     errors.setdefault(field, []).extend(messages)
+        if self.instance is not None and not errors:
+            # The rules on changes (key entered again for a new base URL or kind, no kind change
+            # under dependents) answer 400 on the field, before the service is called.
+            try:
+                provider_changes_check(provider=self.instance, changes=attrs)
+            except DjangoValidationError as exc:
+                errors.update(_field_errors(exc))
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -201,3 +209,59 @@ class RemoteModelPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = RemoteModelSerializer(many=True)
+
+
+class ProviderSettingsTestInputSerializer(serializers.Serializer):
+    """Settings to test before saving. The key is used for this one call only."""
+
+    slug = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="An existing provider whose stored key may be used when `api_key` is omitted, "
+        "only if `kind` and `base_url` are where that key was entered for.",
+    )
+    kind = serializers.ChoiceField(choices=ProviderKind.choices, error_messages=KIND_ERRORS)
+    base_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    api_key = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        style={"input_type": "password"},
+        help_text="The key to test; never stored, logged or returned.",
+    )
+    extra_headers = serializers.DictField(
+        child=serializers.CharField(max_length=2000, allow_blank=True),
+        write_only=True,
+        required=False,
+    )
+    organization = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    project = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    timeout_seconds = serializers.FloatField(required=False, min_value=0.1, max_value=3600)
+
+    def validate_api_key(self, value: str) -> str:
+        return ProviderSerializer().validate_api_key(value)
+
+    def validate_extra_headers(self, value: dict[str, str]) -> dict[str, str]:
+        ProviderSerializer().validate_extra_headers(value)
+        return value
+
+
+class ProviderSettingsTestSerializer(serializers.Serializer):
+    """The outcome of a settings test: no secret, no provider text."""
+
+    ok = serializers.BooleanField()
+    latency_ms = serializers.IntegerField()
+    model_count = serializers.IntegerField()
+    models = serializers.ListField(child=serializers.CharField())
+    error = serializers.DictField(child=serializers.CharField(), allow_null=True)
+
+    @staticmethod
+    def from_result(result: SettingsTestResult) -> dict[str, Any]:
+        return {
+            "ok": result.ok,
+            "latency_ms": result.latency_ms,
+            "model_count": result.model_count,
+            "models": list(result.models),
+            "error": None if result.ok else {"code": result.error_code, "message": result.message},
+        }

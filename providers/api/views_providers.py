@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.errors import Conflict
+from config.errors import Conflict, NotFound
 from providers.api.filters import boolean_param, choice_param
 from providers.api.live_models import provider_live_models_list
 from providers.api.permissions import StaffChangePermission, StaffModelPermissions
@@ -23,13 +23,30 @@ from providers.api.serializers_common import NOT_FOUND, READ_ERRORS, WRITE_ERROR
 from providers.api.serializers_providers import (
     ProviderCheckSerializer,
     ProviderSerializer,
+    ProviderSettingsTestInputSerializer,
+    ProviderSettingsTestSerializer,
     RemoteModelPageSerializer,
     RemoteModelSerializer,
 )
 from providers.models import ProviderConfig
 from providers.models.provider import ProviderKind
-from providers.services.catalog import model_catalog_load
-from providers.services.connection import provider_connection_check
+from providers.services.connection import provider_connection_check, provider_settings_test
+from providers.services.provider import provider_create, provider_update
+
+
+class StaffAddOrChangePermission(StaffModelPermissions):
+    """Testing settings before saving: staff who may add or change providers."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not StaffModelPermissions.has_permission(self, request, view):
+            return False
+        return request.user.has_perm("providers.add_providerconfig") or request.user.has_perm(
+            "providers.change_providerconfig"
+        )
+
+    def get_required_permissions(self, method: str, model_cls: Any) -> list[str]:
+        return []  # checked above: either permission will do
+
 
 PROVIDER_EXAMPLE = {
     "slug": "openai-eu",
@@ -161,11 +178,15 @@ class ProviderViewSet(viewsets.ModelViewSet):
         return queryset
 
     def perform_create(self, serializer: ProviderSerializer) -> None:
-        provider = serializer.save(created_by=self.request.user, updated_by=self.request.user)
-        model_catalog_load(provider=provider)  # a new provider starts with its catalog models
+        # A new provider starts with its catalog models; the key is bound to its base URL.
+        provider, _ = provider_create(data=serializer.validated_data, user=self.request.user)
+        serializer.instance = provider
 
     def perform_update(self, serializer: ProviderSerializer) -> None:
-        serializer.save(updated_by=self.request.user)
+        assert serializer.instance is not None
+        serializer.instance = provider_update(
+            provider=serializer.instance, data=serializer.validated_data, user=self.request.user
+        )
 
     def perform_destroy(self, instance: ProviderConfig) -> None:
         try:
@@ -217,6 +238,68 @@ class ProviderViewSet(viewsets.ModelViewSet):
         provider = self.get_object()
         result = provider_connection_check(provider=provider)
         return Response(ProviderCheckSerializer.from_result(result, provider))
+
+    @extend_schema(
+        operation_id="api_providers_test_settings",
+        summary="Test provider settings before saving",
+        description="Lists the models the provider would show with the given kind, base URL "
+        "and key, without saving anything. The key is used for this call only: never stored, "
+        "logged, cached or returned. With `slug` and no `api_key`, the stored key of that "
+        "provider is used, but only if `kind` and `base_url` are where it was entered for. "
+        "A failed test is still a 200 with `ok` false and the mapped `error`. Needs "
+        "`add_providerconfig` or `change_providerconfig`.",
+        request=ProviderSettingsTestInputSerializer,
+        responses={200: ProviderSettingsTestSerializer, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Test a local Ollama",
+                value={
+                    "kind": "openai_compatible",
+                    "base_url": "http://127.0.0.1:11434/v1",
+                    "api_key": "ollama",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Reachable",
+                value={
+                    "ok": True,
+                    "latency_ms": 120,
+                    "model_count": 2,
+                    "models": ["llama3.2", "qwen3"],
+                    "error": None,
+                },
+                response_only=True,
+            ),
+        ],
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="test",
+        url_name="test-settings",
+        permission_classes=[StaffAddOrChangePermission],
+    )
+    def test_settings(self, request: Request) -> Response:
+        serializer = ProviderSettingsTestInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        stored = None
+        if slug := data.pop("slug", None):
+            stored = ProviderConfig.objects.filter(slug=slug).first()
+            if stored is None:
+                raise NotFound(f"No provider with slug {slug[:64]!r}.")
+        result = provider_settings_test(
+            kind=data["kind"],
+            base_url=data.get("base_url") or "",
+            api_key=data.get("api_key") or "",
+            extra_headers=data.get("extra_headers"),
+            organization=data.get("organization") or "",
+            project=data.get("project") or "",
+            timeout_seconds=data.get("timeout_seconds"),
+            stored=stored,
+        )
+        return Response(ProviderSettingsTestSerializer.from_result(result))
 
     @extend_schema(
         summary="List the provider's live models",

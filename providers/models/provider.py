@@ -1,7 +1,10 @@
 """ProviderConfig: one registered provider account (an API key and where to send requests)."""
 
+import hashlib
 import json
 import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,6 +16,7 @@ from django.core.validators import (
 )
 from django.db import models
 
+from providers.adapters.egress import base_url_destination_problem
 from providers.adapters.types import ProviderSettings
 from providers.fields import EncryptedTextField
 
@@ -21,6 +25,15 @@ slug_validator = RegexValidator(
     "Use lowercase letters, digits and hyphens only (for example `openai-eu`); "
     "it becomes the prefix of model strings such as `openai-eu:gpt-4o`.",
 )
+# Slugs that name API actions under /api/providers/ (POST /api/providers/test/).
+RESERVED_SLUGS = frozenset({"test"})
+
+
+def slug_reserved_validator(value: str) -> None:
+    if value in RESERVED_SLUGS:
+        raise ValidationError(
+            f"`{value}` is reserved (it names an action under /api/providers/); choose another."
+        )
 
 
 def base_url_credentials_problem(url: str) -> str | None:
@@ -47,6 +60,26 @@ def base_url_credentials_problem(url: str) -> str | None:
     return None
 
 
+def normalized_base_url(url: str) -> str:
+    """The base URL as compared for key binding: scheme and host lowercased, no trailing /."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    return urlunsplit(
+        (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query, "")
+    )
+
+
+def credentials_binding_value(*, kind: str, base_url: str, api_key: str, headers: str) -> str:
+    """The binding of credentials to a destination: the kind and normalised base URL, and a
+    digest of the key and headers (stored encrypted, so it cannot be forged from the table)."""
+    digest = hashlib.sha256(f"{api_key}\0{headers}".encode()).hexdigest()
+    return json.dumps({"destination": f"{kind} {normalized_base_url(base_url)}", "digest": digest})
+
+
 class ProviderKind(models.TextChoices):
     OPENAI = "openai", "OpenAI"
     ANTHROPIC = "anthropic", "Anthropic"
@@ -55,7 +88,9 @@ class ProviderKind(models.TextChoices):
 
 
 class ProviderConfig(models.Model):
-    slug = models.CharField(max_length=64, unique=True, validators=[slug_validator])
+    slug = models.CharField(
+        max_length=64, unique=True, validators=[slug_validator, slug_reserved_validator]
+    )
     kind = models.CharField(max_length=32, choices=ProviderKind.choices)
     name = models.CharField("display name", max_length=128)
     api_key = EncryptedTextField(blank=True, default="")
@@ -71,6 +106,9 @@ class ProviderConfig(models.Model):
     extra_headers = EncryptedTextField(
         blank=True, default="", help_text="A JSON object of header names to values."
     )
+    # Where the key and extra headers were entered for (kind and base URL) and a digest of
+    # them, encrypted: they are used only while the provider still points there.
+    credentials_binding = EncryptedTextField(blank=True, default="", editable=False)
     timeout_seconds = models.FloatField(
         default=60.0, validators=[MinValueValidator(0.1), MaxValueValidator(3600)]
     )
@@ -102,6 +140,52 @@ class ProviderConfig(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A key or headers set on the instance (entered) are bound to where it points now; a
+        save that only changes the destination leaves them bound to the old one (unusable)."""
+        if self._credentials_entered():
+            self.credentials_bind()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "credentials_binding"}
+        super().save(*args, **kwargs)
+
+    def _credentials_entered(self) -> bool:
+        """Whether this save writes credentials other than the stored ones. Compared with the
+        row itself, not with what was loaded, so no way of loading (deferred fields, a stale
+        instance) can make a stored key look newly entered."""
+        if "api_key" not in self.__dict__ or "extra_headers" not in self.__dict__:
+            return False  # not loaded, so not written by this save
+        if self._state.adding or self.pk is None:
+            return any(self._credentials())
+        stored = (
+            type(self).objects.filter(pk=self.pk).values_list("api_key", "extra_headers").first()
+        )
+        if stored is None:
+            return any(self._credentials())
+        return (stored[0] or "", stored[1] or "") != self._credentials()
+
+    # -- credentials bound to their destination --------------------------------------------
+    def _credentials(self) -> tuple[str, str]:
+        return (self.__dict__.get("api_key") or "", self.__dict__.get("extra_headers") or "")
+
+    def _binding_now(self) -> str:
+        key, headers = self._credentials()
+        return credentials_binding_value(
+            kind=self.kind, base_url=self.base_url, api_key=key, headers=headers
+        )
+
+    def credentials_bind(self) -> None:
+        """Bind the current key and headers to the current destination. Only the write paths
+        that take a newly entered key call this (and save(), for a key set on the instance)."""
+        self.credentials_binding = self._binding_now()
+
+    def credentials_bound(self) -> bool:
+        """Whether the stored credentials may be sent to the current destination."""
+        if not any(self._credentials()):
+            return True
+        return bool(self.credentials_binding) and self.credentials_binding == self._binding_now()
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if self.kind and self.kind not in ProviderKind.values:
@@ -110,7 +194,7 @@ class ProviderConfig(models.Model):
             )
         if self.kind == ProviderKind.OPENAI_COMPATIBLE and not self.base_url:
             errors["base_url"] = "An OpenAI-compatible server needs its base URL (http or https)."
-        elif self.base_url and (problem := base_url_credentials_problem(self.base_url)):
+        elif self.base_url and (problem := self.base_url_problem()):
             errors["base_url"] = problem
         try:
             self.extra_headers_dict()
@@ -118,6 +202,13 @@ class ProviderConfig(models.Model):
             errors["extra_headers"] = str(exc)
         if errors:
             raise ValidationError(errors)
+
+    def base_url_problem(self) -> str | None:
+        """Why the base URL may not be used (it carries credentials, or its address may not
+        receive a key), or None."""
+        return base_url_credentials_problem(self.base_url) or base_url_destination_problem(
+            self.base_url, settings.PROVIDER_ALLOWED_NETWORKS
+        )
 
     def extra_headers_dict(self) -> dict[str, str]:
         """The extra headers as a dict; raises ValueError if the stored text is not valid."""
@@ -149,16 +240,23 @@ class ProviderConfig(models.Model):
         return f"set, ends in …{self.api_key[-4:]}" if len(self.api_key) >= 12 else "set"
 
     def to_settings(self) -> ProviderSettings:
-        """The plain settings an adapter is built from (adapters never see Django models)."""
+        """The plain settings an adapter is built from (adapters never see Django models).
+
+        Credentials bound to another destination are withheld: the adapter refuses to build
+        (ProviderKeyUnboundError), so the key never goes to an address it was not entered for.
+        """
+        bound = self.credentials_bound()
         return ProviderSettings(
             kind=self.kind,
             slug=self.slug,
-            api_key=self.api_key,
+            api_key=self.api_key if bound else "",
             base_url=self.base_url or None,
             organization=self.organization or None,
             project=self.project or None,
-            extra_headers=self.extra_headers_dict(),
+            extra_headers=self.extra_headers_dict() if bound else {},
             timeout=self.timeout_seconds,
             max_retries=self.max_retries,
             version=self.updated_at.isoformat() if self.updated_at else "",
+            allowed_networks=tuple(settings.PROVIDER_ALLOWED_NETWORKS),
+            credentials_unbound=not bound,
         )

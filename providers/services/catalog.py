@@ -175,7 +175,7 @@ def models_sync(*, provider: ProviderConfig | None = None) -> SyncSummary:
         try:
             remote = provider_adapter_get(slug=config.slug).list_models()
         except ProviderError as exc:
-            result.error = f"{exc.code}: {exc.message}"
+            result.error = exc.staff_summary()  # never the provider's answer itself
             continue
         except Exception as exc:  # a broken configuration must not stop the other providers
             logger.warning("model sync of %s failed: %s", config.slug, type(exc).__name__)

@@ -1,12 +1,27 @@
-"""Test a provider's connection: a cheap authenticated call, remembered on the provider."""
+"""Test a provider's connection: a cheap authenticated call (listing models).
 
+`provider_connection_check` tests a saved provider and remembers the outcome on it;
+`provider_settings_test` tests settings as typed, before they are saved. Both report the
+mapped outcome and a bounded message built from the error taxonomy (never the provider's
+answer, which could be an internal service's response reflected back). The typed key of a
+settings test lives only in this call: it is not stored, logged, cached or echoed.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
 from django.utils import timezone
 
 from providers.adapters.errors import ProviderError
-from providers.adapters.registry import adapter_pool
-from providers.adapters.types import CheckResult
+from providers.adapters.registry import adapter_class_for, adapter_pool
+from providers.adapters.types import CheckResult, ProviderSettings
 from providers.fields import EncryptionKeyError
 from providers.models import ProviderConfig
+from providers.models.provider import ProviderKind, normalized_base_url
+
+MODELS_LISTED_MAX = 200
+INVALID = "invalid_configuration"
 
 
 def provider_connection_check(*, provider: ProviderConfig) -> CheckResult:
@@ -18,10 +33,16 @@ def provider_connection_check(*, provider: ProviderConfig) -> CheckResult:
     try:
         adapter = adapter_pool.build(provider.to_settings())
         result = adapter.check()
-    except (ProviderError, EncryptionKeyError, ValueError) as exc:
-        code = getattr(exc, "code", "invalid_configuration")
-        message = getattr(exc, "message", str(exc))
-        result = CheckResult(ok=False, latency_ms=0, message=f"{code}: {message}")
+    except ProviderError as exc:
+        result = CheckResult(ok=False, latency_ms=0, message=exc.staff_summary())
+    except EncryptionKeyError as exc:
+        result = CheckResult(ok=False, latency_ms=0, message=f"{exc.code}: {exc.message}"[:500])
+    except ValueError:
+        result = CheckResult(
+            ok=False,
+            latency_ms=0,
+            message=f"{INVALID}: the stored extra headers are not a valid JSON object.",
+        )
     ProviderConfig.objects.filter(pk=provider.pk).update(
         last_check_at=timezone.now(),
         last_check_ok=result.ok,
@@ -32,3 +53,97 @@ def provider_connection_check(*, provider: ProviderConfig) -> CheckResult:
         fields=["last_check_at", "last_check_ok", "last_check_latency_ms", "last_check_message"]
     )
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsTestResult:
+    ok: bool
+    latency_ms: int = 0
+    model_count: int = 0
+    models: tuple[str, ...] = ()  # the first MODELS_LISTED_MAX model ids, sorted
+    error_code: str = ""
+    message: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+
+def _failure(code: str, message: str) -> SettingsTestResult:
+    return SettingsTestResult(ok=False, error_code=code, message=message[:500])
+
+
+def provider_settings_test(
+    *,
+    kind: str,
+    base_url: str = "",
+    api_key: str = "",
+    extra_headers: dict[str, str] | None = None,
+    organization: str = "",
+    project: str = "",
+    timeout_seconds: float | None = None,
+    stored: ProviderConfig | None = None,
+) -> SettingsTestResult:
+    """List models with the typed settings, without saving anything.
+
+    A blank key means "the stored key" only when `stored` is given and the typed kind and base
+    URL are where that key was entered for: the stored key is never sent to a new address.
+    """
+    if kind not in ProviderKind.values:
+        return _failure(INVALID, f"Unknown kind; choose one of {', '.join(ProviderKind.values)}.")
+    candidate = ProviderConfig(kind=kind, base_url=base_url or "")
+    if kind == ProviderKind.OPENAI_COMPATIBLE and not base_url:
+        return _failure(INVALID, "An OpenAI-compatible server needs its base URL.")
+    if base_url and (problem := candidate.base_url_problem()):
+        return _failure("provider_destination_refused", problem)
+    headers = dict(extra_headers or {})
+    notes: list[str] = []
+    if stored is not None and (not api_key or extra_headers is None):
+        same_place = stored.kind == kind and normalized_base_url(
+            stored.base_url
+        ) == normalized_base_url(base_url)
+        if not same_place and (
+            (not api_key and stored.api_key) or (extra_headers is None and stored.extra_headers)
+        ):
+            return _failure(
+                "provider_key_unbound",
+                "Enter the API key (and any extra headers) to test a new base URL or kind: a "
+                "stored key is only ever sent to the address it was entered for.",
+            )
+        if stored.credentials_bound():
+            used_stored = (not api_key and bool(stored.api_key)) or (
+                extra_headers is None and bool(stored.extra_headers)
+            )
+            api_key = api_key or stored.api_key
+            if extra_headers is None:
+                headers = stored.extra_headers_dict()
+            if used_stored:
+                notes.append("The stored credentials were used where none were typed.")
+    limit = settings.PROVIDER_SETTINGS_TEST_TIMEOUT_SECONDS
+    provider_settings = ProviderSettings(
+        kind=kind,
+        slug=stored.slug if stored is not None else "settings-test",
+        api_key=api_key,
+        base_url=base_url or None,
+        organization=organization or None,
+        project=project or None,
+        extra_headers=headers,
+        timeout=min(timeout_seconds or limit, limit),
+        max_retries=0,
+        allowed_networks=tuple(settings.PROVIDER_ALLOWED_NETWORKS),
+    )
+    started = time.perf_counter()
+    adapter = None
+    try:
+        adapter = adapter_class_for(kind)(provider_settings)
+        remote = adapter.list_models()
+    except ProviderError as exc:
+        return _failure(exc.code, exc.staff_summary())
+    finally:
+        if adapter is not None:
+            adapter.close()
+    ids = sorted(model.id for model in remote)
+    return SettingsTestResult(
+        ok=True,
+        latency_ms=int((time.perf_counter() - started) * 1000),
+        model_count=len(ids),
+        models=tuple(ids[:MODELS_LISTED_MAX]),
+        notes=tuple(notes),
+    )

@@ -210,5 +210,9 @@ def test_provider_failure_is_a_clean_error_and_no_half_turn(user_client, service
     openai_fake.faults.status = 500
     response = post_json(user_client, f"{BASE}{conversation['id']}/messages/", {"content": "x"})
     assert response.status_code == 503
-    assert response.json()["error"]["code"] == "provider_unavailable"
+    error = response.json()["error"]
+    assert error["code"] == "provider_unavailable"
+    # The answer names the call so support can find its attempts in the ledger.
+    request_id = error["details"]["request_id"]
+    assert UsageRecord.objects.filter(request_id=request_id, outcome="provider_unavailable")
     assert not Message.objects.exists()

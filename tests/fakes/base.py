@@ -3,7 +3,8 @@
 Each fake (openai_server, anthropic_server, gemini_server) subclasses FakeServer, answers its
 provider's wire format in `route`, and shapes errors in `error_body`. Tests switch failures on
 with `server.faults` (an upstream status with Retry-After, a slow answer, malformed JSON, a
-stream cut half-way), optionally for only the next N requests, and read what was sent from
+stream cut half-way, a stream that trickles one event per `event_interval` seconds),
+optionally for only the next N requests, and read what was sent from
 `server.requests`. Servers bind 127.0.0.1 on a random port; nothing leaves the machine.
 """
 
@@ -25,6 +26,7 @@ class Faults:
     delay: float = 0.0  # seconds to wait before answering (for timeouts)
     malformed_json: bool = False  # answer 200 with a body that is not JSON
     cut_stream_after: int | None = None  # close a stream after this many events
+    event_interval: float = 0.0  # seconds between stream events (a trickling upstream)
     times: int | None = None  # apply to the next N requests only (None: until reset)
     error_code: str | None = None  # provider-specific error code/type to put in the body
 
@@ -175,7 +177,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_raw(200, b'{"this is": not json', {"Content-Type": "application/json"})
             return
         if response.events is not None:
-            self._send_stream(response, faults.cut_stream_after if faults else None)
+            self._send_stream(
+                response,
+                faults.cut_stream_after if faults else None,
+                faults.event_interval if faults else 0.0,
+            )
         else:
             self._send_json(response.status, response.body, response.headers)
 
@@ -192,7 +198,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _send_stream(self, response: FakeResponse, cut_after: int | None) -> None:
+    def _send_stream(
+        self, response: FakeResponse, cut_after: int | None, interval: float = 0.0
+    ) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -207,7 +215,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
                 return
-            self.wfile.write(f"{len(chunk):X}\r\n".encode() + chunk + b"\r\n")
-            self.wfile.flush()
+            if interval and count:
+                time.sleep(interval)
+            try:
+                self.wfile.write(f"{len(chunk):X}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.flush()
+            except OSError:  # the client hung up (a trickle cut at its deadline)
+                self.close_connection = True
+                return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()

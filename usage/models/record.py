@@ -41,6 +41,11 @@ class UsageRecord(models.Model):
     output_tokens = models.PositiveBigIntegerField(default=0)
     reasoning_tokens = models.PositiveBigIntegerField(default=0)
     raw_usage = models.JSONField(default=dict, blank=True)
+    usage_estimated = models.BooleanField(
+        default=False,
+        help_text="Tokens estimated by this service, not reported by the provider "
+        "(an interrupted stream: the text already delivered)",
+    )
 
     cost = models.DecimalField(
         max_digits=20, decimal_places=10, null=True, blank=True, help_text="USD; null if unpriced"

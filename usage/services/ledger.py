@@ -20,6 +20,7 @@ from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from config.logging import redact
+from config.outages import outage_log
 from providers.adapters.types import Usage
 from providers.resolution import ResolvedModel
 from usage.models import Outcome, UsageRecord
@@ -35,6 +36,7 @@ def usage_record_create(
     request_id: str,
     model: ResolvedModel,
     usage: Usage | None = None,
+    usage_estimated: bool = False,
     outcome: str = Outcome.OK,
     error_message: str = "",
     attempt: int = 1,
@@ -52,7 +54,9 @@ def usage_record_create(
     created_at: datetime | None = None,
 ) -> UsageRecord:
     """Record one attempt (failed attempts too, with the tokens seen, often zero) and its cost
-    at the prices in force now, keeping the price snapshot and the provider's raw usage."""
+    at the prices in force now, keeping the price snapshot and the provider's raw usage.
+    `usage_estimated` flags tokens the runtime estimated because the provider reported none
+    (an interrupted stream), so they are charged, never recorded as a silent $0."""
     usage = usage or Usage()
     priced = usage_cost(usage=usage, prices=model.prices)
     record = UsageRecord(
@@ -72,6 +76,7 @@ def usage_record_create(
         output_tokens=usage.output_tokens,
         reasoning_tokens=usage.reasoning_tokens,
         raw_usage=usage.raw or {},
+        usage_estimated=usage_estimated,
         cost=priced.cost,
         is_priced=priced.is_priced,
         price_snapshot=priced.price_snapshot,
@@ -86,8 +91,10 @@ def usage_record_create(
     )
     try:
         _insert(record)
-    except DatabaseError:
-        logger.error("Usage record not written: %s", _record_json(record), exc_info=True)
+    except DatabaseError as exc:
+        outage_log(
+            logger, logging.ERROR, "Usage record not written: %s", _record_json(record), exc=exc
+        )
         raise
     return record
 

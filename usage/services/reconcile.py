@@ -1,4 +1,7 @@
-"""Check DailyUsage against the ledger it summarises, day by day and group by group.
+"""Check DailyUsage and the budgets against the ledger they summarise.
+
+DailyUsage is checked day by day and group by group; each active budget's current period's
+spend against the cost of the records in its scope (`budget_reconcile`).
 
 The rollup is derived data; anything that writes records without a rollup afterwards (a late
 record, a restored backup, a hand edit of a DailyUsage row) makes the two disagree. Both sides
@@ -9,13 +12,17 @@ key (see DailyUsage) still compare equal to the records.
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
 
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
+from django.utils import timezone
 
-from usage.business_days import business_day_bounds, business_days
-from usage.models import DailyUsage, Outcome, UsageRecord
+from usage.budgets import budget_period_bounds
+from usage.business_days import business_day_bounds, business_days, business_zone
+from usage.models import Budget, BudgetHold, BudgetPeriod, DailyUsage, Outcome, UsageRecord
+from usage.models.budget import ScopeType
 from usage.models.daily import TOKEN_FIELDS
 from usage.services.rollup import GROUP_FIELDS, usage_rollup_day
 
@@ -136,4 +143,77 @@ def usage_reconcile_range(*, since: date, until: date, repair: bool = False) -> 
         if found and repair:
             usage_rollup_day(day=day)
         drifts.extend(found)
+    return drifts
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetDrift:
+    """A budget whose settled spend in a period differs from its share of the ledger."""
+
+    budget: str
+    period_start: date
+    spent: Decimal  # BudgetPeriod.spent
+    ledger: Decimal  # the settled calls' records in its scope and period
+
+    def __str__(self) -> str:
+        return (
+            f"budget {self.budget!r} from {self.period_start}: spent={self.spent} "
+            f"ledger={self.ledger} (drift {self.spent - self.ledger})"
+        )
+
+
+_SCOPE_FIELDS = {
+    ScopeType.SERVICE: "service",
+    ScopeType.PROVIDER: "provider",
+    ScopeType.CONSUMER_KEY: "api_key_id",
+    ScopeType.USER: "user_id",
+}
+
+
+def _budget_ledger(budget: Budget, period: BudgetPeriod, unsettled: set[str]) -> Decimal:
+    """The cost of the records in `budget`'s scope during `period` (from the budget's creation
+    on), leaving out calls still holding a reservation (their settle has not happened yet)."""
+    zone = business_zone()
+    start = datetime.combine(period.period_start, time.min, tzinfo=zone)
+    _, end = budget_period_bounds(period=budget.period, at=start)
+    records = UsageRecord.objects.filter(
+        created_at__gte=max(start, budget.created_at), created_at__lt=end, cost__isnull=False
+    )
+    field = _SCOPE_FIELDS.get(budget.scope_type)
+    if field is not None:
+        records = records.filter(**{field: budget.scope_value})
+    if unsettled:
+        records = records.exclude(request_id__in=unsettled)
+    total = records.aggregate(total=Sum("cost"))["total"] or Decimal(0)
+    return Decimal(total).quantize(_COST_QUANTUM)
+
+
+def budget_reconcile(*, at: datetime | None = None) -> list[BudgetDrift]:
+    """Every active budget whose current period's `spent` differs from the ledger's sum.
+
+    Settling charges each budget exactly its calls' recorded costs (a provider budget its
+    provider's share), and a reservation that could not be settled is settled later from the
+    ledger, so after any fault the two agree; a drift means something else changed one side
+    (a hand edit, a budget whose scope was edited mid-period, records deleted). Read in one
+    REPEATABLE READ snapshot on PostgreSQL so that calls settling meanwhile are not seen half.
+    """
+    now = at or timezone.now()
+    drifts: list[BudgetDrift] = []
+    snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with transaction.atomic():
+        if snapshot:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        unsettled = set(BudgetHold.objects.values_list("reservation_id", flat=True))
+        for budget in Budget.objects.filter(active=True).order_by("name"):
+            start, _ = budget_period_bounds(period=budget.period, at=now)
+            period = BudgetPeriod.objects.filter(budget=budget, period_start=start).first()
+            if period is None:
+                continue
+            ledger = _budget_ledger(budget, period, unsettled)
+            spent = period.spent.quantize(_COST_QUANTUM)
+            if spent != ledger:
+                drifts.append(BudgetDrift(budget.name, start, spent, ledger))
+    for drift in drifts:
+        logger.warning("Budget drift: %s", drift)
     return drifts

@@ -126,6 +126,7 @@ def test_list_filters_and_paginates(admin_client_api, openai_provider, anthropic
         ({"timeout_seconds": 0}, "timeout_seconds"),
         ({"max_retries": 99}, "max_retries"),
         ({"name": ""}, "name"),
+        ({"slug": "test"}, "slug"),  # would be shadowed by POST /api/providers/test/
     ],
 )
 def test_bad_input_gets_field_errors(fields, bad_field, admin_client_api, openai_provider):

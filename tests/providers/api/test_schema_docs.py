@@ -17,7 +17,7 @@ def test_every_operation_has_a_summary_description_and_error_responses(anon_clie
         if path.startswith(PREFIXES)
         for method, operation in item.items()
     ]
-    assert len(operations) == 14
+    assert len(operations) == 15
     for path, method, operation in operations:
         where = f"{method.upper()} {path}"
         assert operation.get("summary"), where

@@ -34,6 +34,7 @@ OPERATIONS = [
     ("DELETE", "/api/providers/{slug}/"),
     ("GET", "/api/providers/{slug}/models/"),
     ("POST", "/api/providers/{slug}/test/"),
+    ("POST", "/api/providers/test/"),
     ("GET", "/api/models/"),
     ("GET", "/api/models/available/"),
     ("GET", "/api/selections/"),
