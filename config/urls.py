@@ -5,17 +5,20 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.access.views import mfa_setup
 from config.health import healthz
 from config.landing import landing
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("admin/second-factor/", mfa_setup, name="mfa-setup"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/", include("providers.urls")),
     path("api/", include("usage.urls")),
     path("api/", include("chat.urls")),
+    path("api/", include("config.audit.urls")),
     path("v1/", include("chat.v1_urls")),
     path("playground/", include("chat.playground_urls")),
     path("", landing, name="landing"),

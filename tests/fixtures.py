@@ -60,3 +60,41 @@ def superuser(django_user_model):
     return django_user_model.objects.create_superuser(
         username="admin", password="pw-admin-123", email="admin@example.com"
     )
+
+
+@pytest.fixture(autouse=True)
+def second_factor_on_force_login(request, monkeypatch) -> None:
+    """`force_login` skips the sign-in form, so it would leave a user who must use a second
+    factor (a superuser, a key manager, an administrator) unverified and confined to the
+    set-up page. In tests it also gives them a confirmed device and a verified session, as a
+    real sign-in with a code would; production is unchanged. Tests of the real flow sign in
+    through the form, or mark themselves `unverified_force_login`."""
+    if request.node.get_closest_marker("unverified_force_login"):
+        return
+    from django.test import Client
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        from django_otp import DEVICE_ID_SESSION_KEY
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from config.access.mfa import mfa_required
+
+        if mfa_required(user):
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+            if device is None:
+                device = TOTPDevice.objects.create(user=user, name="test device", confirmed=True)
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+def confirmed_second_factor(user):
+    """Give `user` a confirmed TOTP device (as if they had enrolled); returns the device."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.create(user=user, name="authenticator app", confirmed=True)

@@ -18,7 +18,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the sign-in that asks for the second factor (config.access)
+    "config.access.admin_config.ControlPlaneAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -29,6 +30,12 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "config.audit",
+    "config.access",
     "providers",
     "usage",
     "chat",
@@ -40,8 +47,19 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "config.audit.context.AuditContextMiddleware",
+    "config.access.middleware.MFARequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its lockout response.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out user and address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -280,6 +298,63 @@ RUNTIME_OUTAGE_TRACEBACK_INTERVAL_SECONDS = env.float(
 )
 CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", default=5)
 CIRCUIT_BREAKER_OPEN_SECONDS = env.float("CIRCUIT_BREAKER_OPEN_SECONDS", default=30.0)
+
+# Governance: the audit trail (config.audit), roles and the second factor (config.access).
+# Events older than this many days are deleted daily by the "audit: apply retention" schedule;
+# 0 keeps them forever.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=400)
+AUDIT_EXPORT_MAX_ROWS = env.int("AUDIT_EXPORT_MAX_ROWS", default=100_000)
+AUDIT_ADMIN_PATH_PREFIX = "/admin/"
+AUDIT_API_PATH_PREFIXES = ["/api/", "/v1/"]
+# Fields reported only as "set", "changed" or "cleared" (every encrypted field is, too).
+AUDIT_SECRET_FIELDS = [
+    "password", "api_key", "extra_headers", "hashed_key", "digest", "key", "token", "secret",
+]  # fmt: skip
+# Tracked models and, for each, the fields whose changes are bookkeeping, not configuration.
+# Model selections are recorded from their own history (providers.SelectionChange).
+_TIMESTAMPS = ["created_at", "updated_at"]
+AUDIT_MODELS: dict[str, list[str]] = {
+    "providers.ProviderConfig": [
+        *_TIMESTAMPS, "created_by", "updated_by", "last_check_at", "last_check_ok",
+        "last_check_latency_ms", "last_check_message",
+    ],
+    "providers.ModelConfig": [*_TIMESTAMPS, "last_seen_at"],
+    "providers.ModelPrice": [*_TIMESTAMPS],
+    "providers.ConsumerAPIKey": ["created", "last_used_at"],
+    "usage.Budget": _TIMESTAMPS,
+    "usage.RateLimit": _TIMESTAMPS,
+    "knox.AuthToken": ["created"],
+    "auth.User": ["last_login", "date_joined"],
+    "auth.Group": [],
+    "django_celery_beat.PeriodicTask": ["last_run_at", "total_run_count", "date_changed"],
+    "django_celery_beat.IntervalSchedule": [],
+    "django_celery_beat.CrontabSchedule": [],
+    "otp_totp.TOTPDevice": [
+        "created_at", "last_used_at", "last_t", "drift", "throttling_failure_timestamp",
+        "throttling_failure_count",
+    ],
+    "otp_static.StaticDevice": [
+        "created_at", "last_used_at", "throttling_failure_timestamp", "throttling_failure_count",
+    ],
+}  # fmt: skip
+
+# Models whose primary key is itself a secret, named in events by another field instead.
+AUDIT_OBJECT_ID_FIELDS = {"knox.AuthToken": "token_key"}
+
+# Second factor (django-otp): the issuer shown in authenticator apps, and recovery codes.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="LLM control plane")
+MFA_RECOVERY_CODE_COUNT = 10
+MFA_RECOVERY_CODE_BYTES = 5  # 10 hex characters each
+
+# Sign-in lockout (django-axes): after this many failures for one username from one address,
+# that pair is refused (HTTP 429) until the cool-off passes or an administrator unlocks it
+# (admin: Users -> "Unlock sign-in"). A success clears the count.
+AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGNIN_LOCKOUT_MINUTES", default=60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Masked in axes' logs and in the request data it stores with each failed attempt.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "csrfmiddlewaretoken"]
 
 # Provider base URLs: loopback, private and reserved networks receive provider keys only when
 # listed here (comma-separated CIDRs, e.g. "127.0.0.1/32,10.20.0.0/16" for a local Ollama).

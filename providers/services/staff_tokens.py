@@ -10,6 +10,7 @@ import logging
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django_otp import user_has_device
 from knox.models import AuthToken
 
 from config.errors import InvalidInput, NotFound
@@ -25,8 +26,9 @@ def staff_token_create(*, username: str, ttl: timedelta | None = None) -> tuple[
 
     The token is returned once and cannot be recovered later: only its digest is stored.
     Non-staff and inactive users are refused because the staff API would refuse them anyway,
-    and a token that cannot be used is only a liability. `ttl` None means the configured
-    default (REST_KNOX["TOKEN_TTL"]).
+    and a token that cannot be used is only a liability; so are users without a confirmed
+    second factor. Creation is audited (the token row is tracked by config.audit).
+    `ttl` None means the configured default (REST_KNOX["TOKEN_TTL"]).
     """
     user = get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: username}).first()
     if user is None:
@@ -37,6 +39,13 @@ def staff_token_create(*, username: str, ttl: timedelta | None = None) -> tuple[
         raise InvalidInput(
             f"User {username!r} is not staff; staff API tokens are only for staff users "
             "(programs use consumer API keys: manage.py create_api_key)."
+        )
+    if not user_has_device(user, confirmed=True):
+        # A token skips the sign-in, so only someone who has proven a second factor may hold
+        # one; otherwise a stolen password alone could mint a long-lived credential.
+        raise InvalidInput(
+            f"User {username!r} has no second factor: they sign in to admin and set one up "
+            "first (admin → Second factor)."
         )
     if ttl is None:
         instance, token = AuthToken.objects.create(user)

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from config.errors import InvalidInput, NotFound
 from providers.services.staff_tokens import staff_token_create
+from tests.fixtures import confirmed_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +43,7 @@ def viewer(staff_user):
     staff_user.user_permissions.add(
         Permission.objects.get(content_type__app_label="providers", codename="view_providerconfig")
     )
+    confirmed_second_factor(staff_user)
     return staff_user
 
 
@@ -124,6 +126,11 @@ def test_token_of_a_user_who_lost_staff_is_refused(viewer):
         ),
         (lambda m: None, ["nobody"], "No user named 'nobody'"),
         (
+            lambda m: m.objects.create_user("nomfa", is_staff=True),
+            ["nomfa"],
+            "has no second factor",
+        ),
+        (
             lambda m: m.objects.create_user("ok", is_staff=True),
             ["ok", "--ttl-days", "0"],
             "--ttl-days must be between 1 and 365",
@@ -134,7 +141,7 @@ def test_token_of_a_user_who_lost_staff_is_refused(viewer):
             "--ttl-days must be between 1 and 365",
         ),
     ],
-    ids=["non-staff", "inactive", "unknown", "zero-days", "too-long"],
+    ids=["non-staff", "inactive", "unknown", "no-second-factor", "zero-days", "too-long"],
 )
 def test_command_refuses(make_user, args, message, django_user_model):
     make_user(django_user_model)
@@ -146,6 +153,9 @@ def test_command_refuses(make_user, args, message, django_user_model):
 
 
 def test_service_refuses_unknown_users_and_bad_ttls(staff_user):
+    with pytest.raises(InvalidInput, match="no second factor"):
+        staff_token_create(username="staff")
+    confirmed_second_factor(staff_user)
     with pytest.raises(NotFound):
         staff_token_create(username="nobody")
     for ttl in (timedelta(0), timedelta(days=-1), timedelta(days=366)):

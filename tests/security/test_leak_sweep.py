@@ -42,6 +42,7 @@ from providers.services.selection import model_selection_upsert
 from providers.services.staff_tokens import staff_token_create
 from tests.chat.helpers import FAST_RUNTIME, base_url_for, model_create
 from tests.fakes.openai_server import OpenAIFakeServer
+from tests.fixtures import confirmed_second_factor
 from tests.security import sweep as canaries
 from tests.security.sweep import (
     FERNET_KEY,
@@ -111,6 +112,7 @@ def planted(db, settings, request, superuser, compat_fake) -> Planted:
     )
     consumer, consumer_secret = ConsumerAPIKey.objects.create_key(name="sweep-program")
     _, library_secret = APIKey.objects.create_key(name="library-key")
+    confirmed_second_factor(superuser)  # staff tokens only for users with a second factor
     _, token = staff_token_create(username=superuser.username)
     # A row behind every admin page, and a soft budget that every answered call alerts on.
     Budget.objects.create(name="tiny", scope_type="global", limit_usd=Decimal("0.0001"), hard=False)

@@ -54,6 +54,12 @@ SCHEDULES: tuple[Schedule, ...] = (
         description="Retry budget alert emails that failed or had no recipients.",
         every_minutes=10,
     ),
+    Schedule(
+        name="audit: apply retention",
+        task="audit.retention_apply",
+        description="Delete audit events older than AUDIT_RETENTION_DAYS.",
+        crontab={"minute": "50", "hour": "2"},
+    ),
 )
 
 
