@@ -102,12 +102,25 @@ def admin_user(django_user_model):
     )
 
 
+def _totp_code(device) -> str:
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"
+
+
 @pytest.fixture
-def signed_in(page, admin_user):
-    """A page signed in to the admin through its login form."""
+def signed_in(page, admin_user, settings):
+    """A page signed in to the admin through its login form, with the second factor a
+    superuser must use (an enrolled authenticator app, its current code typed)."""
+    from tests.fixtures import confirmed_second_factor
+
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    device = confirmed_second_factor(admin_user)
     page.goto("/admin/login/")
     page.fill("#id_username", admin_user.username)
     page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", _totp_code(device))
     page.click("input[type=submit]")
     page.wait_for_url("**/admin/")
     return page
