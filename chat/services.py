@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from chat.content import content_parse
@@ -25,7 +26,7 @@ from chat.models import Message as ChatMessage
 from chat.runtime.loop import chat_complete, embedding_complete
 from chat.runtime.streaming import ChatStream, chat_stream_open
 from chat.runtime.types import CallContext, ChatResult, EmbeddingResult
-from config.errors import InvalidInput
+from config.errors import InvalidInput, PermissionDenied
 from config.outages import unavailable_raised
 from providers.adapters.types import (
     ChatRequest,
@@ -35,7 +36,12 @@ from providers.adapters.types import (
     StreamEvent,
     ToolCall,
 )
+from providers.consumers import consumer_identity_for
+from providers.models import ConsumerAPIKey
 from providers.selectors import model_selection_resolve
+
+# Spending as a signed-in user (playground, conversations) needs this permission explicitly.
+USE_MODELS_PERMISSION = "chat.use_models"
 
 
 @unavailable_raised
@@ -77,10 +83,12 @@ def conversation_create(
     title: str = "",
     system_prompt: str = "",
 ) -> Conversation:
-    """A conversation answered by `service` (checked to resolve), owned by a user or a key."""
-    model_selection_resolve(name=service)
+    """A conversation answered by `service` (checked to resolve), owned by a user or a key
+    that may use it now."""
     if (owner_id is None) == (api_key_id is None):
         raise InvalidInput("A conversation belongs to exactly one user or API key.")
+    conversation_scope_check(service=service, owner_id=owner_id, api_key_id=api_key_id)
+    model_selection_resolve(name=service)
     with transaction.atomic():
         conversation = Conversation.objects.create(
             service=service, owner_id=owner_id, api_key_id=api_key_id, title=title[:200]
@@ -90,6 +98,26 @@ def conversation_create(
                 conversation=conversation, role=MessageRole.SYSTEM, content=system_prompt
             )
     return conversation
+
+
+def conversation_scope_check(
+    *, service: str, owner_id: int | None = None, api_key_id: str | None = None
+) -> None:
+    """Whoever owns the conversation may still spend on `service`, read from the database on
+    every post: a key narrowed, revoked or expired since the conversation began, and a user
+    made inactive or stripped of `chat.use_models`, are refused (403) before any call."""
+    if api_key_id is not None:
+        key = ConsumerAPIKey.objects.filter(pk=api_key_id).first()
+        if key is None or key.revoked or key.has_expired:
+            raise PermissionDenied("This API key is revoked or expired.")
+        if not consumer_identity_for(key).may_use(service):
+            raise PermissionDenied(f"This API key may not use {service[:200]!r}.")
+        return
+    user = get_user_model().objects.filter(pk=owner_id).first()
+    if user is None or not user.is_active or not user.has_perm(USE_MODELS_PERMISSION):
+        raise PermissionDenied(
+            "Calling models needs the permission to use models (chat.use_models)."
+        )
 
 
 def conversation_delete(*, conversation: Conversation) -> None:
@@ -152,6 +180,11 @@ def _assistant_message_add(
 def _turn(
     conversation: Conversation, content: Any, max_tokens: int | None
 ) -> tuple[ChatMessage, ChatRequest, CallContext]:
+    conversation_scope_check(
+        service=conversation.service,
+        owner_id=conversation.owner_id,
+        api_key_id=conversation.api_key_id,
+    )
     user_message = _user_message_add(conversation, content)
     request = ChatRequest(
         model=conversation.service, messages=_history(conversation), max_tokens=max_tokens

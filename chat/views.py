@@ -2,7 +2,6 @@
 cost, latency and which provider and model served. Calls go through the same runtime (and
 ledger) as programs, on behalf of the staff user."""
 
-import json
 from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
@@ -14,11 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 from chat.http import SSEBody, sse_event, sse_response, stream_error
 from chat.runtime.streaming import ChatStream
 from chat.runtime.types import CallContext
-from chat.services import chat_completion_stream
+from chat.services import USE_MODELS_PERMISSION, chat_completion_stream
 from chat.v1.parsing import chat_request_parse
 from chat.v1.rendering import usage_json
 from config.api import error_body
-from config.errors import ApplicationError, InvalidInput
+from config.errors import ApplicationError
+from config.hardening import json_loads_checked
 from providers.adapters.types import ChatRequest, TextDelta, ToolCallDelta
 from providers.selectors import model_selection_names, models_available_list
 
@@ -46,11 +46,16 @@ def playground_stream(request: HttpRequest) -> HttpResponse:
         return JsonResponse(
             error_body("permission_denied", "The playground is for staff only."), status=403
         )
+    if not user.has_perm(USE_MODELS_PERMISSION):
+        return JsonResponse(
+            error_body(
+                "permission_denied",
+                "Calling models needs the permission to use models (chat.use_models).",
+            ),
+            status=403,
+        )
     try:
-        try:
-            data = json.loads(request.body or b"null")
-        except json.JSONDecodeError:
-            raise InvalidInput("The request body is not valid JSON.") from None
+        data = json_loads_checked(request.body or b"null")
         chat_request: ChatRequest = chat_request_parse(data)[0]
         stream = chat_completion_stream(request=chat_request, context=CallContext(user_id=user.pk))
     except RequestDataTooBig:

@@ -8,7 +8,7 @@ from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
-from config.errors import ApplicationError
+from config.errors import ApplicationError, PayloadTooLarge
 from config.outages import UNAVAILABLE_ERRORS, unavailable
 
 logger = logging.getLogger(__name__)
@@ -78,9 +78,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ApplicationError):
         return Response(exc.as_dict(), status=exc.http_status, headers=exc.headers())
     if isinstance(exc, django_exceptions.RequestDataTooBig):
-        return Response(
-            error_body("payload_too_large", "The request body is too large."), status=413
-        )
+        too_large = PayloadTooLarge()
+        return Response(too_large.as_dict(), status=too_large.http_status)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, django_exceptions.PermissionDenied):

@@ -108,3 +108,38 @@ class ServiceUnavailable(ApplicationError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "1"}
+
+
+# -- refusals at the edge of the APIs (config.hardening) ---------------------------------------
+class MalformedRequest(ApplicationError):
+    """The body could not be read as the declared format (broken JSON, invalid UTF-8)."""
+
+    code = "malformed_request"
+    http_status = 400
+    default_message = "The request body could not be parsed."
+
+
+class RequestTooComplex(ApplicationError):
+    """Within the size limit but over a work limit: nesting, values, messages, parts, tools."""
+
+    code = "request_too_complex"
+    http_status = 400
+    default_message = "The request is too complex."
+
+
+class InvalidHost(ApplicationError):
+    code = "invalid_host"
+    http_status = 400
+    default_message = "The Host header names no host this service answers for."
+
+
+class LengthRequired(ApplicationError):
+    code = "length_required"
+    http_status = 411
+    default_message = "Send a Content-Length header or a chunked body this server can read."
+
+
+class PayloadTooLarge(ApplicationError):
+    code = "payload_too_large"
+    http_status = 413
+    default_message = "The request body is too large."

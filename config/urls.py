@@ -3,18 +3,19 @@ the load balancers' health check at /healthz."""
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from config.access.views import mfa_setup
 from config.health import healthz
 from config.landing import landing
+from config.views import SwaggerUIView
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/second-factor/", mfa_setup, name="mfa-setup"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SwaggerUIView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/", include("providers.urls")),
     path("api/", include("usage.urls")),
     path("api/", include("chat.urls")),
@@ -24,5 +25,6 @@ urlpatterns = [
     path("", landing, name="landing"),
 ]
 
+handler400 = "config.views.bad_request"
 handler404 = "config.views.not_found"
 handler500 = "config.views.server_error"

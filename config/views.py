@@ -1,12 +1,18 @@
 """Error pages that speak JSON on the APIs, so a program never has to parse an HTML page."""
 
 import sys
+from typing import Any
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from drf_spectacular.views import SpectacularSwaggerView
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from config.api import error_body
-from config.errors import ServiceUnavailable
+from config.errors import ApplicationError, InvalidHost, InvalidInput, ServiceUnavailable
 from config.outages import UNAVAILABLE_ERRORS
 
 
@@ -15,12 +21,37 @@ def _openai_body(message: str, code: str, status: int) -> dict:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
-def _json_error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse | None:
-    if request.path.startswith("/v1/"):
-        return JsonResponse(_openai_body(message, code, status), status=status)
-    if request.path.startswith("/api/"):
-        return JsonResponse(error_body(code, message), status=status)
+def _json_error(
+    request: HttpRequest, status: int, code: str, message: str, details: Any = None
+) -> HttpResponse | None:
+    if request.path_info.startswith("/v1/"):
+        body = _openai_body(message, code, status)
+        if isinstance(details, dict) and isinstance(details.get("param"), str):
+            body["error"]["param"] = details["param"]
+        return JsonResponse(body, status=status)
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(error_body(code, message, details), status=status)
     return None
+
+
+def api_error_response(request: HttpRequest, error: ApplicationError) -> HttpResponse:
+    """An ApplicationError raised outside DRF (the hardening middleware) in the shape of the
+    API the path belongs to: the project's error shape, or OpenAI's under /v1/."""
+    response = _json_error(
+        request, error.http_status, error.code, error.public_message, error.public_details
+    )
+    if response is None:
+        response = JsonResponse(error.as_dict(), status=error.http_status)
+    for name, value in error.headers().items():
+        response[name] = value
+    return response
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400 (a bad Host, too many fields, a suspicious request) in JSON on the APIs."""
+    error = InvalidHost() if isinstance(exception, DisallowedHost) else InvalidInput()
+    response = _json_error(request, 400, error.code, error.message)
+    return response or defaults.bad_request(request, exception)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -41,3 +72,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     message = "An internal error occurred; it has been logged."
     response = _json_error(request, 500, "internal_error", message)
     return response or defaults.server_error(request)
+
+
+class SwaggerUIView(SpectacularSwaggerView):
+    """The API docs page; OPTIONS describes it in JSON (its HTML renderer has no template for
+    that and answered 500)."""
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+        return super().options(request, *args, **kwargs)

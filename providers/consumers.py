@@ -60,6 +60,11 @@ class ConsumerIdentity:
     allowed_services: tuple[str, ...] = ()
     allowed_models: tuple[str, ...] = ()
 
+    @property
+    def restricted(self) -> bool:
+        """Whether either allow-list is set: then only what the lists name is visible."""
+        return bool(self.allowed_services or self.allowed_models)
+
     def may_use(self, name: str) -> bool:
         """Whether this key may call `name`: a service name or a `slug:model` string.
 

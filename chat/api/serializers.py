@@ -1,8 +1,12 @@
 """Input and output serializers of the native chat API."""
 
+from typing import Any
+
+from django.conf import settings
 from rest_framework import serializers
 
 from chat.models import Conversation, Message
+from chat.v1.parsing import count_check, max_tokens_check
 
 
 class MessageOutput(serializers.ModelSerializer):
@@ -55,3 +59,11 @@ class MessageCreateInput(serializers.Serializer):
         help_text="The user's message: text, or a list of content parts (OpenAI shape)."
     )
     max_tokens = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+
+    def validate_content(self, value: Any) -> Any:
+        if isinstance(value, list):
+            count_check(value, settings.API_MAX_CONTENT_PARTS, "content", "parts")
+        return value
+
+    def validate_max_tokens(self, value: int | None) -> int | None:
+        return max_tokens_check(value)

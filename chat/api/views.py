@@ -7,6 +7,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -32,7 +33,7 @@ from chat.services import (
     conversation_reply_stream,
 )
 from chat.v1.rendering import usage_json
-from config.errors import PermissionDenied
+from config.errors import NotFound, PermissionDenied
 from providers.adapters.types import TextDelta, ToolCallDelta
 from providers.api.permissions import consumer_identity
 
@@ -154,8 +155,9 @@ def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
 
 def _pk(value: str) -> int:
     try:
-        return int(value)
+        pk = int(value)
     except (TypeError, ValueError):
-        from config.errors import NotFound
-
-        raise NotFound("No such conversation.") from None
+        pk = 0
+    if not 0 < pk <= settings.API_MAX_INTEGER:
+        raise NotFound("No such conversation.")
+    return pk

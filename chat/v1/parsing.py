@@ -7,7 +7,10 @@ as OpenAI-compatible servers commonly do, so unchanged clients keep working.
 
 from typing import Any
 
+from django.conf import settings
+
 from chat.content import content_parse, invalid_param
+from config.errors import RequestTooComplex
 from providers.adapters.types import (
     ChatRequest,
     EmbeddingRequest,
@@ -25,6 +28,25 @@ _ROLES = ("system", "user", "assistant", "tool")
 _invalid = invalid_param
 
 
+def count_check(value: list[Any], limit: int, param: str, what: str) -> None:
+    """Work per request is bounded: refuse a list longer than its setting before walking it."""
+    if len(value) > limit:
+        raise RequestTooComplex(
+            f"{param} holds {len(value)} {what}; at most {limit} are accepted.",
+            details={"param": param},
+        )
+
+
+def max_tokens_check(value: int | None, param: str = "max_tokens") -> int | None:
+    """At least 1 and at most API_MAX_OUTPUT_TOKENS (the model's own limit is checked later)."""
+    if value is None:
+        return None
+    bound = settings.API_MAX_OUTPUT_TOKENS
+    if not 1 <= value <= bound:
+        raise _invalid(f"{param} must be between 1 and {bound}.", param)
+    return value
+
+
 def _body(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise _invalid("The request body must be a JSON object.", "body")
@@ -35,6 +57,10 @@ def _model(body: dict[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise _invalid("you must provide a model parameter", "model")
+    if len(model) > settings.API_MAX_MODEL_NAME_LENGTH:
+        raise _invalid(
+            f"model must be at most {settings.API_MAX_MODEL_NAME_LENGTH} characters.", "model"
+        )
     return model.strip()
 
 
@@ -59,6 +85,7 @@ def _tool_calls(value: Any, param: str) -> tuple[ToolCall, ...]:
         return ()
     if not isinstance(value, list):
         raise _invalid(f"{param} must be an array.", param)
+    count_check(value, settings.API_MAX_TOOLS, param, "tool calls")
     calls = []
     for index, call in enumerate(value):
         where = f"{param}[{index}]"
@@ -78,6 +105,7 @@ def _tool_calls(value: Any, param: str) -> tuple[ToolCall, ...]:
 def _messages(value: Any) -> tuple[Message, ...]:
     if not isinstance(value, list) or not value:
         raise _invalid("messages must be a non-empty array.", "messages")
+    count_check(value, settings.API_MAX_MESSAGES, "messages", "messages")
     messages = []
     for index, raw in enumerate(value):
         where = f"messages[{index}]"
@@ -91,13 +119,16 @@ def _messages(value: Any) -> tuple[Message, ...]:
                 "'system', 'developer', 'user', 'assistant', 'tool'.",
                 f"{where}.role",
             )
+        content = raw.get("content")
+        if isinstance(content, list):
+            count_check(content, settings.API_MAX_CONTENT_PARTS, f"{where}.content", "parts")
         tool_call_id = raw.get("tool_call_id")
         if role == "tool" and not isinstance(tool_call_id, str):
             raise _invalid(f"{where}.tool_call_id is required for tool messages.", where)
         messages.append(
             Message(
                 role=role,
-                content=content_parse(raw.get("content"), f"{where}.content"),
+                content=content_parse(content, f"{where}.content"),
                 tool_calls=_tool_calls(raw.get("tool_calls"), f"{where}.tool_calls")
                 if role == "assistant"
                 else (),
@@ -113,6 +144,7 @@ def _tools(value: Any) -> tuple[Tool, ...]:
         return ()
     if not isinstance(value, list):
         raise _invalid("tools must be an array.", "tools")
+    count_check(value, settings.API_MAX_TOOLS, "tools", "tools")
     tools = []
     for index, raw in enumerate(value):
         function = raw.get("function") if isinstance(raw, dict) else None
@@ -176,9 +208,9 @@ def chat_request_parse(data: Any) -> tuple[ChatRequest, bool, bool]:
     n = _number(body, "n", integer=True)
     if n not in (None, 1):
         raise _invalid("Only n=1 is supported.", "n")
-    max_tokens = _number(body, "max_completion_tokens", integer=True) or _number(
-        body, "max_tokens", integer=True
-    )
+    max_tokens = max_tokens_check(
+        _number(body, "max_completion_tokens", integer=True), "max_completion_tokens"
+    ) or max_tokens_check(_number(body, "max_tokens", integer=True))
     json_output, json_schema = _response_format(body.get("response_format"))
     stream = body.get("stream") or False
     if not isinstance(stream, bool):
@@ -209,6 +241,7 @@ def embedding_request_parse(data: Any) -> tuple[EmbeddingRequest, str]:
     inputs = [raw] if isinstance(raw, str) else raw
     if not isinstance(inputs, list) or not inputs:
         raise _invalid("input must be a non-empty string or array of strings.", "input")
+    count_check(inputs, settings.API_MAX_EMBEDDING_INPUTS, "input", "inputs")
     if not all(isinstance(text, str) for text in inputs):
         raise _invalid("input must contain strings (token arrays are not supported).", "input")
     if any(not text for text in inputs):

@@ -42,6 +42,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a bad Host, NUL in a path or query and chunked bodies are settled before anything
+    # else reads the request (the HTTPS redirect reads the Host).
+    "config.hardening.ApiEdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -174,15 +177,40 @@ SECRET_KEY = env.str("SECRET_KEY", default="")
 # Request bodies larger than this are refused with 413 before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=2 * 1024 * 1024)
 
+# Hardening at the edge of both APIs (config.hardening; README "Security"). Work per request is
+# bounded so no request costs more than milliseconds of CPU before it reaches a provider.
+# Deepest nesting of a JSON body (tool schemas rarely pass 10 levels).
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
+# Values (objects, arrays, strings, numbers) in one JSON body.
+API_MAX_JSON_VALUES = env.int("API_MAX_JSON_VALUES", default=50_000)
+# Largest number accepted anywhere in a body (fits every integer column and every SDK).
+API_MAX_INTEGER = env.int("API_MAX_INTEGER", default=2_147_483_647)
+# Largest max_tokens a request may ask for (the model's own limit is checked at call time).
+API_MAX_OUTPUT_TOKENS = env.int("API_MAX_OUTPUT_TOKENS", default=1_000_000)
+# Messages, content parts per message, tools and embedding inputs in one request.
+API_MAX_MESSAGES = env.int("API_MAX_MESSAGES", default=1000)
+API_MAX_CONTENT_PARTS = env.int("API_MAX_CONTENT_PARTS", default=100)
+API_MAX_TOOLS = env.int("API_MAX_TOOLS", default=128)
+API_MAX_EMBEDDING_INPUTS = env.int("API_MAX_EMBEDDING_INPUTS", default=2048)
+# Longest model or service name in a request.
+API_MAX_MODEL_NAME_LENGTH = env.int("API_MAX_MODEL_NAME_LENGTH", default=256)
+# Largest page size (`limit`) of any list endpoint.
+API_PAGINATION_MAX_LIMIT = env.int("API_PAGINATION_MAX_LIMIT", default=500)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Consumer keys first: its WWW-Authenticate header makes anonymous requests a 401.
         "providers.api.authentication.ConsumerKeyAuthentication",
-        "knox.auth.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "providers.api.authentication.StaffTokenAuthentication",
+        "providers.api.authentication.StaffSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.hardening.BoundedLimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "config.hardening.JSONParser",
+        "config.hardening.FormParser",
+        "config.hardening.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",

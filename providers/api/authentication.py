@@ -1,13 +1,20 @@
-"""DRF authentication for programs: a consumer API key as a Bearer token or X-Api-Key.
+"""DRF authentication: consumer API keys for programs, staff tokens and sessions for people.
 
-The request's user is a ConsumerPrincipal, never the key owner's user, so a key cannot inherit
-staff rights; `request.auth` is the ConsumerIdentity that scoping code reads.
+For a consumer key the request's user is a ConsumerPrincipal, never the key owner's user, so a
+key cannot inherit staff rights; `request.auth` is the ConsumerIdentity that scoping code reads.
+Staff tokens and sessions are checked on every request, not only at login: a user made
+inactive or no longer staff is refused from the next request on.
 """
 
 from typing import Any
 
+from knox.auth import TokenAuthentication
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    get_authorization_header,
+)
 from rest_framework.request import Request
 
 from providers.consumers import ConsumerIdentity, consumer_identity_from_key
@@ -78,10 +85,47 @@ class ConsumerKeyAuthentication(BaseAuthentication):
 
 
 def _decoded(raw: bytes) -> str:
-    try:
-        return raw.decode("ascii")
-    except UnicodeDecodeError:
-        raise exceptions.AuthenticationFailed(INVALID_KEY_MESSAGE) from None
+    """A key is printable ASCII; anything else (NUL, control bytes) is refused before it
+    reaches a query."""
+    if not raw.isascii() or not all(0x21 <= byte < 0x7F for byte in raw):
+        raise exceptions.AuthenticationFailed(INVALID_KEY_MESSAGE)
+    return raw.decode("ascii")
+
+
+def _staff_check(user: Any) -> None:
+    """Inactive users are unauthenticated (401); active users who are not staff are refused
+    (403): the API is for programs (consumer keys) and staff."""
+    if not (user and user.is_active):
+        raise exceptions.AuthenticationFailed("This user is inactive or deleted.")
+    if not user.is_staff:
+        raise exceptions.PermissionDenied(
+            "Only staff members may use the API with a token or a session."
+        )
+
+
+class StaffTokenAuthentication(TokenAuthentication):
+    """knox staff tokens (`Authorization: Token <token>`), valid only while the user is an
+    active staff member; the user is read with the token on every request."""
+
+    def authenticate_credentials(self, token: bytes) -> tuple[Any, Any]:
+        if not all(0x21 <= byte < 0x7F for byte in token):
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        return super().authenticate_credentials(token)
+
+    def validate_user(self, auth_token: Any) -> tuple[Any, Any]:
+        _staff_check(auth_token.user)
+        return auth_token.user, auth_token
+
+
+class StaffSessionAuthentication(SessionAuthentication):
+    """Django sessions of active staff users. The middleware reloads the user on every
+    request, so a user made inactive (anonymous then) or no longer staff is refused at once."""
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        result = super().authenticate(request)
+        if result is not None:
+            _staff_check(result[0])
+        return result
 
 
 try:  # describe the scheme in the OpenAPI document
@@ -101,3 +145,12 @@ else:
                 "description": "A consumer API key (`prefix.secret`) as a Bearer token; "
                 "`X-Api-Key: <key>` is accepted too.",
             }
+
+    from drf_spectacular.authentication import SessionScheme
+    from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
+
+    class StaffTokenScheme(KnoxTokenScheme):
+        target_class = "providers.api.authentication.StaffTokenAuthentication"
+
+    class StaffSessionScheme(SessionScheme):
+        target_class = "providers.api.authentication.StaffSessionAuthentication"

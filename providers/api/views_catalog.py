@@ -76,7 +76,8 @@ class ModelCatalogViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             available=boolean_param(params, "available"),
         )
         identity = consumer_identity(self.request)
-        if identity is not None and identity.allowed_models:
+        if identity is not None and identity.restricted:
+            # A key restricted to services calls no model directly, so it sees none.
             queryset = queryset.filter(_model_strings_q(identity.allowed_models))
         return queryset
 
@@ -115,9 +116,7 @@ class ModelCatalogViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=False, methods=["get"])
     def available(self, request: Request) -> Response:
         identity = consumer_identity(request)
-        allowed = (
-            frozenset(identity.allowed_models) if identity and identity.allowed_models else None
-        )
+        allowed = frozenset(identity.allowed_models) if identity and identity.restricted else None
         groups = models_available_list(
             kind=choice_param(request.query_params, "kind", ModelKind.values),
             model_strings=allowed,

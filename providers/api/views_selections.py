@@ -127,7 +127,8 @@ class SelectionViewSet(
     def get_queryset(self) -> QuerySet[ModelSelection]:
         queryset = model_selection_list().order_by("service")
         identity = consumer_identity(self.request)
-        if identity is not None and identity.allowed_services:
+        if identity is not None and identity.restricted:
+            # A key restricted to models uses no service, so it sees none (nor their prompts).
             queryset = queryset.filter(service__in=identity.allowed_services)
         return queryset
 

@@ -89,3 +89,13 @@ def openai_chain(openai_fake: Any, **kwargs: Any) -> tuple[ModelConfig, ModelCon
         provider_create(openai_fake, slug="backup", kind="openai", **kwargs), "gpt-4.1"
     )
     return primary, fallback
+
+
+def use_models_grant(user):
+    """Give a user the permission to spend (chat.use_models); returns a fresh copy."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="chat", codename="use_models")
+    )
+    return type(user).objects.get(pk=user.pk)

@@ -2,8 +2,10 @@
 conversations API, with bodies that look like real requests but carry arbitrary JSON where
 programs get things wrong (roles, content parts, tools, sampling parameters, stream options).
 
-Whatever the body, the answer is a 2xx or a 4xx in the API's error shape, never a 5xx; a
-streamed 200 ends with [DONE] or an error event; no provider key appears in any answer.
+Any field may also be hostile (tests.hostile): nested thousands deep, NUL bytes, unpaired
+surrogates, huge or non-finite numbers. Whatever the body, the answer is a 2xx or a 4xx in the
+API's error shape, never a 5xx; a streamed 200 ends with [DONE] or an error event; no provider
+key appears in any answer.
 Bounded (derandomized, a fixed number of examples) so the suite stays fast and repeatable.
 """
 
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 
 from providers.models import ConsumerAPIKey
 from tests.chat.helpers import model_create, provider_create, selection_set
+from tests.hostile import dumps, hostile_values, with_hostile_field
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +46,11 @@ json_values = st.recursive(
 
 
 def maybe(strategy: st.SearchStrategy, odds: int = 12) -> st.SearchStrategy:
-    """The plausible value, or (about one time in `odds`) any JSON value: most bodies are
-    valid enough to reach a provider, and each field is sometimes wrong on its own."""
+    """The plausible value, or (about one time in `odds`) any JSON value or a hostile one:
+    most bodies are valid enough to reach a provider, and each field is sometimes wrong on
+    its own."""
     return st.integers(0, odds - 1).flatmap(
-        lambda roll: json_values if roll == odds - 1 else strategy
+        lambda roll: st.one_of(json_values, hostile_values) if roll == odds - 1 else strategy
     )
 
 
@@ -202,11 +206,11 @@ PROJECT_ERROR = {"code", "message", "details"}
 )
 def test_v1_never_answers_5xx(url, bodies, client, secret, upstream_keys):
     @FUZZ
-    @given(body=bodies)
+    @given(body=st.one_of(bodies, bodies, bodies.flatmap(with_hostile_field)))
     def run(body) -> None:
         response = client.post(
             url,
-            data=json.dumps(body),
+            data=dumps(body),
             content_type="application/json",
             HTTP_AUTHORIZATION=f"Bearer {secret}",
         )
@@ -248,7 +252,7 @@ def test_conversation_messages_never_answer_5xx(client, secret, upstream_keys):
     )
     def run(body, stream, conversation_body) -> None:
         response = client.post(
-            url + stream, data=json.dumps(body), content_type="application/json", **headers
+            url + stream, data=dumps(body), content_type="application/json", **headers
         )
         assert_well_formed(
             response,
@@ -258,7 +262,7 @@ def test_conversation_messages_never_answer_5xx(client, secret, upstream_keys):
         )
         response = client.post(
             "/api/conversations/",
-            data=json.dumps(conversation_body),
+            data=dumps(conversation_body),
             content_type="application/json",
             **headers,
         )

@@ -7,7 +7,7 @@ import pytest
 
 from chat.models import Conversation, Message
 from providers.models import ConsumerAPIKey
-from tests.chat.helpers import model_create, provider_create, selection_set
+from tests.chat.helpers import model_create, provider_create, selection_set, use_models_grant
 from usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,11 @@ def service(openai_fake):
 
 @pytest.fixture
 def user_client(client, django_user_model):
-    user = django_user_model.objects.create_user(username="alice", password="pw-alice-123")
+    user = use_models_grant(
+        django_user_model.objects.create_user(
+            username="alice", password="pw-alice-123", is_staff=True
+        )
+    )
     client.force_login(user)
     client.user = user
     return client
@@ -139,7 +143,11 @@ def test_history_is_trimmed_to_the_context_window(user_client, openai_fake):
 
 def test_conversations_are_private_to_their_owner(user_client, service, client, django_user_model):
     conversation = post_json(user_client, BASE, {"service": "assistant"}).json()
-    other = django_user_model.objects.create_user(username="bob", password="pw-bob-12345")
+    other = use_models_grant(
+        django_user_model.objects.create_user(
+            username="bob", password="pw-bob-12345", is_staff=True
+        )
+    )
     user_client.force_login(other)
     assert user_client.get(f"{BASE}{conversation['id']}/").status_code == 404
     assert user_client.get(BASE).json()["results"] == []

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.chat.helpers import model_create, provider_create, selection_set
+from tests.chat.helpers import model_create, provider_create, selection_set, use_models_grant
 from usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,7 @@ def test_page_redirects_anonymous_and_refuses_non_staff(client, django_user_mode
 
 
 def test_stream_reports_server_tokens_cost_and_latency(client, staff_user, service):
-    client.force_login(staff_user)
+    client.force_login(use_models_grant(staff_user))
     body = {"model": "assistant", "messages": [{"role": "user", "content": "Hi there"}]}
     response = client.post(
         "/playground/stream/", data=json.dumps(body), content_type="application/json"
@@ -70,7 +70,7 @@ def test_stream_reports_server_tokens_cost_and_latency(client, staff_user, servi
 
 
 def test_stream_bad_input_is_400(client, staff_user, service):
-    client.force_login(staff_user)
+    client.force_login(use_models_grant(staff_user))
     for body in ("{nope", json.dumps({"model": "assistant", "messages": []})):
         response = client.post("/playground/stream/", data=body, content_type="application/json")
         assert response.status_code == 400

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from providers.models import ConsumerAPIKey
-from tests.chat.helpers import model_create, provider_create, selection_set
+from tests.chat.helpers import model_create, provider_create, selection_set, use_models_grant
 from tests.providers.keys.test_scrubbing import HostileOpenAI, assert_clean
 from usage.models import UsageRecord
 
@@ -67,8 +67,10 @@ def test_v1_stream_error_event_is_generic_with_the_request_id(client, key, hosti
 
 
 def test_native_api_error_is_generic(client, key, hostile, django_user_model):
-    user = django_user_model.objects.create_user(username="u", password="pw-u-1234567")
-    client.force_login(user)
+    user = django_user_model.objects.create_user(
+        username="u", password="pw-u-1234567", is_staff=True
+    )
+    client.force_login(use_models_grant(user))  # the API is for staff who may spend
     created = client.post(
         "/api/conversations/", data={"service": "svc"}, content_type="application/json"
     )

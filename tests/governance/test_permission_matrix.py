@@ -184,7 +184,6 @@ def test_conversations_and_the_playground_page(actors):
     _compare(actors, CONVERSATIONS)
 
 
-@pytest.mark.xfail(reason="until the edge branch makes spending require chat.use_models")
 def test_spending_needs_use_models(actors):
     """Spending needs chat.use_models: never the Viewer. Each actor posts a message to a
     conversation of its own, and a turn of the playground."""

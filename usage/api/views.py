@@ -58,8 +58,10 @@ class DailyUsageView(UsageAPIView):
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
-        """Errors keep the one JSON error shape even when CSV was asked for."""
-        if getattr(response, "exception", False) and isinstance(
+        """Errors, and OPTIONS' description of the endpoint, are JSON even when CSV was asked
+        for: the CSV renderer only knows how to render the report."""
+        not_a_report = getattr(response, "exception", False) or request.method == "OPTIONS"
+        if not_a_report and isinstance(
             getattr(request, "accepted_renderer", None), DailyUsageCSVRenderer
         ):
             request.accepted_renderer = JSONRenderer()
