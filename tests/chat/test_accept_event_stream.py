@@ -6,7 +6,7 @@ import json
 import pytest
 
 from providers.models import ConsumerAPIKey
-from tests.chat.helpers import model_create, provider_create, selection_set
+from tests.chat.helpers import model_create, provider_create, selection_set, use_models_grant
 
 pytestmark = pytest.mark.django_db
 STREAM_ACCEPTS = ["text/event-stream", "*/*", "text/event-stream, application/json;q=0.5"]
@@ -63,7 +63,11 @@ def test_an_unservable_accept_is_still_406(client, key, service):
 
 @pytest.mark.parametrize("accept", STREAM_ACCEPTS)
 def test_conversation_stream_accepts_event_stream(client, django_user_model, service, accept):
-    user = django_user_model.objects.create_user(username="sse", password="pw-sse-12345")
+    user = use_models_grant(
+        django_user_model.objects.create_user(
+            username="sse", password="pw-sse-12345", is_staff=True
+        )
+    )
     client.force_login(user)
     created = client.post(
         "/api/conversations/", {"service": "assistant"}, content_type="application/json"
