@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The web port (`make run PORT=8001`); honcho hands it to the Procfile's web process.
+PORT ?= 8000
+export PORT
 
-.PHONY: run test bench lint format migrate superuser clean
+.PHONY: run test bench lint format migrate superuser clean var
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -20,16 +23,21 @@ $(STAMP): pyproject.toml
 	+ 'FIELD_ENCRYPTION_KEYS=' + Fernet.generate_key().decode() + '\n')"
 	chmod 600 .env
 
+# The filesystem broker's folders (settings: CELERY_BROKER_TRANSPORT_OPTIONS) and the file cache.
 var:
-	mkdir -p var/celery-broker var/celery-processed var/cache
+	@mkdir -p var/celery-broker var/celery-processed var/celery-control var/cache
 
 migrate: $(STAMP) .env var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_model_catalog
 	$(PY) manage.py setup_schedules
 
-run: migrate
-	$(VENV)/bin/honcho start -f Procfile
+# The port is checked before anything starts; the catalog and schedules are reloaded only when
+# what they depend on changed (scripts/devrun.py); Ctrl-C stops all three processes.
+run: $(STAMP) .env var
+	@$(PY) scripts/devrun.py check-port $(PORT)
+	@$(PY) scripts/devrun.py prepare
+	@$(VENV)/bin/honcho start -f Procfile; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 130 ] || exit $$rc
 
 superuser: $(STAMP) .env var
 	$(PY) manage.py createsuperuser

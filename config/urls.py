@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from config.access.views import mfa_setup
 from config.health import healthz, livez, readyz
+from config.landing import landing
 from config.metrics_view import metrics
 from config.views import RedocUIView, SwaggerUIView
 
@@ -27,6 +28,7 @@ urlpatterns = [
     path("api/", include("config.audit.urls")),
     path("v1/", include("chat.v1_urls")),
     path("playground/", include("chat.playground_urls")),
+    path("", landing, name="landing"),
 ]
 
 handler400 = "config.views.bad_request"

@@ -222,3 +222,15 @@ def usage_default_range(*, days: int = 30) -> tuple[date, date]:
     """The last `days` business days, today included: what a report shows unless asked."""
     until = business_today()
     return until - timedelta(days=days - 1), until
+
+
+def usage_rollup_freshness() -> dict[str, Any]:
+    """When the rollups were last written and how many ledger records came after: what the
+    dashboard says so nobody reads a stale $0 as "no calls"."""
+    from usage.models import UsageRecord
+
+    rolled_up_at = DailyUsage.objects.aggregate(at=Max("updated_at"))["at"]
+    newer = UsageRecord.objects.order_by()
+    if rolled_up_at is not None:
+        newer = newer.filter(created_at__gt=rolled_up_at)
+    return {"rolled_up_at": rolled_up_at, "pending_calls": newer.count()}

@@ -23,6 +23,7 @@ from chat.api.serializers import (
     MessageOutput,
 )
 from chat.http import SSEBody, body_size_check, sse_event, sse_response, stream_error
+from chat.negotiation import EventStreamNegotiation
 from chat.selectors import conversation_get, conversation_list
 from chat.services import (
     ConversationStream,
@@ -41,6 +42,7 @@ class ConversationViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     permission_classes = [IsAuthenticated]
+    content_negotiation_class = EventStreamNegotiation
     serializer_class = ConversationOutput
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

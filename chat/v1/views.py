@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.http import SSEBody, body_size_check, sse_response
+from chat.negotiation import EventStreamNegotiation
 from chat.runtime.call import call_state_pinned, call_state_read
 from chat.runtime.types import CallContext, new_request_id
 from chat.services import chat_completion_run, chat_completion_stream, embedding_run
@@ -45,6 +46,7 @@ def served_headers(model: ResolvedModel) -> dict[str, str]:
 class V1View(APIView):
     authentication_classes = [ConsumerKeyAuthentication]
     permission_classes = [IsAuthenticated]
+    content_negotiation_class = EventStreamNegotiation
     request_id = ""
 
     def get_exception_handler(self):

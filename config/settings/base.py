@@ -235,7 +235,19 @@ REST_KNOX = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "LLM provider control plane API",
-    "DESCRIPTION": "Providers, models, per-service model selection, chat and usage.",
+    "DESCRIPTION": (
+        "Providers, models, per-service model selection, chat and usage.\n\n"
+        "**Authentication.** Programs send a consumer API key (admin *Consumer API keys*, or "
+        "`manage.py create_api_key`) as `Authorization: Bearer <key>` or `X-Api-Key: <key>`: "
+        "it may hold conversations, list `/api/models/available/` and read models and "
+        "selections, limited to the services and models the key lists. Staff scripts send "
+        "`Authorization: Token <token>` (`manage.py create_staff_token USERNAME`); the staff "
+        "endpoints (providers, model and selection changes, usage) also need the matching "
+        "Django permissions. In a browser, signing in to the admin is enough (writes need the "
+        "CSRF token). The OpenAI-compatible `/v1/` API takes the consumer key as a Bearer "
+        'token, as the OpenAI SDK sends it. Errors: `{"error": {"code", "message", '
+        '"details"}}`.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and ReDoc from the installed drf-spectacular-sidecar, never from a CDN.
@@ -273,6 +285,8 @@ elif CELERY_BROKER_URL == "filesystem://":
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(VAR_DIR / "celery-processed"),
         "store_processed": False,
+        # Kombu keeps its exchange tables here; its default is `control/` in the working dir.
+        "control_folder": str(VAR_DIR / "celery-control"),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {}

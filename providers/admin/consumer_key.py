@@ -1,14 +1,22 @@
-"""Consumer API key admin: the secret appears once, in the message after creation; the hash
-never appears. Revocation is an action (it cannot be undone)."""
+"""Consumer API key admin: the one admin for keys that /v1 and /api accept.
+
+The secret appears once, on the page that answers the "add" form (its own block with a copy
+button, sent with no-store and never put in a message, the session or a URL); the hash never
+appears. Revocation is an action (it cannot be undone). djangorestframework-api-key's own
+admin is unregistered: the plain keys it hands out are refused by every API.
+"""
 
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
 from providers.consumers import consumer_key_revoke, consumer_key_scope_errors
 from providers.models import ConsumerAPIKey
@@ -53,6 +61,13 @@ class ConsumerAPIKeyForm(forms.ModelForm):
         cleaned["allowed_services"] = services
         cleaned["allowed_models"] = models
         return cleaned
+
+
+# The library registers its own "API key permissions -> API keys" admin; its keys work nowhere.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
+
+_SECRET_ATTRIBUTE = "_consumer_key_secret"  # on the request, for the one response that shows it
 
 
 @admin.register(ConsumerAPIKey)
@@ -108,12 +123,34 @@ class ConsumerAPIKeyAdmin(APIKeyModelAdmin):
             return
         secret = ConsumerAPIKey.objects.assign_key(obj)
         obj.save()
-        self.message_user(
-            request,
-            f"The API key for {obj.name!r} is {secret} — copy it now: it is stored only as a "
-            "hash and cannot be shown again.",
-            messages.SUCCESS,
-        )
+        setattr(request, _SECRET_ATTRIBUTE, secret)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """A new key belongs to whoever creates it unless they pick another owner."""
+        return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def response_add(
+        self, request: HttpRequest, obj: ConsumerAPIKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        """Answer the add form with the secret itself, once, instead of a redirect."""
+        secret = getattr(request, _SECRET_ATTRIBUTE, None)
+        if secret is None:  # pragma: no cover - save_model always sets it on an add
+            return super().response_add(request, obj, post_url_continue)
+        opts = self.opts
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"API key {obj.name} created",
+            "opts": opts,
+            "api_key": obj,
+            "secret": secret,
+            "change_url": reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]
+            ),
+            "changelist_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+        }
+        response = TemplateResponse(request, "admin/providers/consumerapikey/created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.action(description="Revoke selected keys (cannot be undone)", permissions=["change"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ConsumerAPIKey]) -> None:

@@ -21,7 +21,14 @@ from config.errors import InvalidInput
 from providers.adapters.errors import ProviderError
 from providers.adapters.types import RemoteModel
 from providers.catalog import Catalog, CatalogModel, catalog_read
-from providers.models import ModelConfig, ModelKind, ModelPrice, Origin, ProviderConfig
+from providers.models import (
+    ModelConfig,
+    ModelKind,
+    ModelPrice,
+    Origin,
+    ProviderConfig,
+    ProviderKind,
+)
 from providers.selectors import provider_adapter_get
 
 logger = logging.getLogger(__name__)
@@ -182,33 +189,89 @@ def models_sync(*, provider: ProviderConfig | None = None) -> SyncSummary:
 def _listed(name: str, remote_ids: set[str]) -> bool:
     """Whether `name` is listed, as itself or as a dated snapshot of an alias
     (`claude-sonnet-4-5` is listed as `claude-sonnet-4-5-20250929`)."""
-    if name in remote_ids:
-        return True
-    snapshot = re.compile(re.escape(name) + r"-(\d{8}|\d{4}-\d{2}-\d{2})$")
-    return any(snapshot.match(remote_id) for remote_id in remote_ids)
+    return name in remote_ids or any(_snapshot_of(remote_id, name) for remote_id in remote_ids)
+
+
+def _snapshot_of(remote_id: str, name: str) -> bool:
+    return re.fullmatch(re.escape(name) + r"-(\d{8}|\d{4}-\d{2}-\d{2})", remote_id) is not None
+
+
+def _catalog_match(
+    catalog: Catalog, provider_kind: str, remote_id: str
+) -> tuple[CatalogModel | None, bool]:
+    """The catalog entry describing `remote_id` (itself, or the alias a dated snapshot
+    belongs to) and whether its price applies: only an entry of the provider's own kind is
+    priced for it; an OpenAI-compatible server lends any kind's capabilities and limits."""
+    kinds = [provider_kind]
+    if provider_kind == ProviderKind.OPENAI_COMPATIBLE:
+        kinds += sorted({m.provider_kind for m in catalog.models} - {provider_kind})
+    for kind in kinds:
+        entries = catalog.for_kind(kind)
+        for test in (lambda e: e.name == remote_id, lambda e: _snapshot_of(remote_id, e.name)):
+            entry = next((e for e in entries if test(e)), None)
+            if entry is not None:
+                return entry, kind == provider_kind
+    return None, False
+
+
+def _synced_fields(item: RemoteModel, entry: CatalogModel | None) -> dict[str, Any]:
+    """A new model's fields: what the provider reports, completed by what the catalog knows."""
+    kind = item.kind if item.kind in ModelKind.values else ModelKind.CHAT
+    fields: dict[str, Any] = {
+        "display_name": (item.display_name or item.id)[:200],
+        "kind": kind,
+        "context_window": item.context_window,
+        "max_output_tokens": item.max_output_tokens,
+        "capabilities": [],
+    }
+    if entry is not None:
+        fields["kind"] = entry.kind
+        fields["capabilities"] = list(entry.capabilities)
+        fields["context_window"] = item.context_window or entry.context_window
+        fields["max_output_tokens"] = item.max_output_tokens or entry.max_output_tokens
+        if not item.display_name or item.display_name == item.id:
+            fields["display_name"] = entry.display_name[:200]
+    return fields
+
+
+def _catalog_price_add(model: ModelConfig, entry: CatalogModel, as_of: str, now: datetime) -> None:
+    price = entry.price
+    assert price is not None
+    ModelPrice.objects.create(
+        model=model,
+        effective_from=now,
+        input=price.input,
+        output=price.output,
+        cached_input=price.cached_input,
+        cache_write=price.cache_write,
+        source=Origin.CATALOG,
+        source_url=price.source[:500],
+        note=f"catalog of {as_of} ({entry.name}) at sync; figure as of {price.as_of}",
+    )
 
 
 def _sync_provider(
     provider: ProviderConfig, remote: list[RemoteModel], result: ProviderSyncResult
 ) -> None:
     now = timezone.now()
+    catalog = catalog_read()
     existing = {m.name: m for m in ModelConfig.objects.filter(provider=provider)}
     remote_by_id = {r.id: r for r in remote if r.id}
     for remote_id, item in sorted(remote_by_id.items()):
         if remote_id in existing:
             continue
-        ModelConfig.objects.create(
+        entry, priced = _catalog_match(catalog, provider.kind, remote_id)
+        model = ModelConfig.objects.create(
             provider=provider,
             name=remote_id[:200],
-            display_name=(item.display_name or remote_id)[:200],
-            kind=item.kind if item.kind in ModelKind.values else ModelKind.CHAT,
             enabled=False,
             available=True,
-            context_window=item.context_window,
-            max_output_tokens=item.max_output_tokens,
             origin=Origin.SYNCED,
             last_seen_at=now,
+            **_synced_fields(item, entry),
         )
+        if entry is not None and priced and entry.price is not None:
+            _catalog_price_add(model, entry, catalog.as_of, now)
         result.added.append(f"{provider.slug}:{remote_id}")
     for name, model in sorted(existing.items()):
         listed = _listed(name, set(remote_by_id))
@@ -224,6 +287,8 @@ def _sync_provider(
         item = remote_by_id.get(name)
         if item is not None:
             changed += _fill_unknowns(model, item)
+            if model.origin == Origin.SYNCED:
+                changed += _fill_from_catalog(model, catalog, provider.kind, now)
         if listed:
             model.last_seen_at = now
         if changed:
@@ -242,6 +307,30 @@ def _fill_unknowns(model: ModelConfig, item: RemoteModel) -> list[str]:
         if value and getattr(model, name) is None and name not in model.staff_edited_fields:
             setattr(model, name, value)
             changed.append(name)
+    return changed
+
+
+def _fill_from_catalog(
+    model: ModelConfig, catalog: Catalog, provider_kind: str, now: datetime
+) -> list[str]:
+    """A model synced before the catalog knew it: take what is still unknown and not staff
+    set (capabilities, limits) and, when it has no price at all, the catalog's price."""
+    entry, priced = _catalog_match(catalog, provider_kind, model.name)
+    if entry is None:
+        return []
+    changed = []
+    staff = set(model.staff_edited_fields or [])
+    known = {
+        "capabilities": list(entry.capabilities),
+        "context_window": entry.context_window,
+        "max_output_tokens": entry.max_output_tokens,
+    }
+    for name, value in known.items():
+        if value and not getattr(model, name) and name not in staff:
+            setattr(model, name, value)
+            changed.append(name)
+    if priced and entry.price is not None and model.current_price is None:
+        _catalog_price_add(model, entry, catalog.as_of, now)
     return changed
 
 

@@ -13,7 +13,13 @@
   const charts = {};
 
   function colour(i) { return PALETTE[i % PALETTE.length]; }
-  function usd(value) { return "$" + Number(value).toLocaleString(undefined, {maximumFractionDigits: 4}); }
+  // Cents at least; below a dollar up to a millionth, so a cheap call never shows as $0.
+  function usd(value) {
+    const n = Number(value);
+    return "$" + n.toLocaleString(undefined, {
+      minimumFractionDigits: 2, maximumFractionDigits: Math.abs(n) < 1 ? 6 : 4,
+    });
+  }
 
   function draw(id, config) {
     if (charts[id]) { charts[id].destroy(); }

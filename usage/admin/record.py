@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from usage.admin.format import usd
 from usage.models import DailyUsage, UsageRecord
 
 
@@ -34,7 +35,7 @@ class UsageRecordAdmin(ReadOnlyAdmin):
         "outcome",
         "input_tokens",
         "output_tokens",
-        "cost",
+        "cost_usd",
         "latency_ms",
         "streamed",
         "request_id",
@@ -47,6 +48,10 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     # Raw usage and price snapshot are shown; the consumer key is shown by its string (its name).
     exclude = ["api_key"]
     readonly_fields = ["consumer_key"]
+
+    @admin.display(description="cost (USD)", ordering="cost")
+    def cost_usd(self, obj: UsageRecord) -> str:
+        return usd(obj.cost)
 
     @admin.display(description="consumer key")
     def consumer_key(self, obj: UsageRecord) -> str:
@@ -66,7 +71,7 @@ class DailyUsageAdmin(ReadOnlyAdmin):
         "errors",
         "input_tokens",
         "output_tokens",
-        "cost",
+        "cost_usd",
         "unpriced_calls",
     ]
     list_filter = ["provider", "service", "day"]
@@ -76,6 +81,10 @@ class DailyUsageAdmin(ReadOnlyAdmin):
     exclude = ["api_key"]
     readonly_fields = ["consumer_key"]
     change_list_template = "admin/usage/dailyusage/change_list.html"
+
+    @admin.display(description="cost (USD)", ordering="cost")
+    def cost_usd(self, obj: DailyUsage) -> str:
+        return usd(obj.cost)
 
     @admin.display(description="consumer key")
     def consumer_key(self, obj: DailyUsage) -> str:
