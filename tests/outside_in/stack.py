@@ -133,6 +133,7 @@ class ProductionStack:
         self.database_url = stack_database_url(database_url)
         self.redis_url = redis_url
         self.cache_prefix = f"oi-{uuid.uuid4().hex[:10]}"
+        self.metrics_token = secrets.token_urlsafe(24)
         self.gunicorn_port = free_port()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -147,6 +148,9 @@ class ProductionStack:
             "REDIS_URL": redis_url,
             "CACHE_KEY_PREFIX": self.cache_prefix,
             "STATIC_ROOT": str(folder / "static"),
+            # Each stack counts into a metrics directory of its own (two stacks never mix).
+            "PROMETHEUS_MULTIPROC_DIR": str(folder / "prometheus"),
+            "METRICS_BEARER_TOKEN": self.metrics_token,
             "SECURE_SSL_REDIRECT": "false",
             # The fakes listen on loopback: allowed explicitly, as a local Ollama would be.
             "PROVIDER_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",

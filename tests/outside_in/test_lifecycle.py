@@ -69,6 +69,28 @@ def test_calls_are_rolled_up_by_beat_and_shown_to_staff(stack, hostile):
     daily = stack.sql("SELECT sum(requests), sum(cost) FROM usage_dailyusage")[0]
     assert daily == (expected[0], expected[1])
 
+    # /metrics (through nginx, with the bearer token) adds up both gunicorn workers' series and
+    # equals the ledger.
+    with stack.client() as scraper:
+        scraper.headers["Authorization"] = f"Bearer {stack.metrics_token}"
+        scraped = scraper.get("/metrics")
+    assert scraped.status_code == 200, scraped.text
+    series = metric_sums(scraped.text)
+    assert series["llm_requests_total"] == expected[0]
+    assert abs(Decimal(str(series["llm_cost_usd_total"])) - expected[1]) < Decimal("1e-9")
+    assert series["llm_tokens_total"] > 0
+
+
+def metric_sums(exposition: str) -> dict[str, float]:
+    """Each sample name's total over its label sets, from the Prometheus text format."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
 
 def test_sigterm_lets_streams_in_flight_finish_and_records_every_attempt(stack, hostile):
     streams = STREAMS
