@@ -184,7 +184,8 @@ def _on_m2m_changed(
         return
     name = field.name if not reverse else field.related_query_name()
     if action == "pre_clear":
-        setattr(instance, _CLEARED, [str(o) for o in getattr(instance, _accessor(field, reverse)).all()])
+        related = getattr(instance, _accessor(field, reverse)).all()
+        setattr(instance, _CLEARED, [str(o) for o in related])
         return
     if action == "post_clear":
         removed = instance.__dict__.pop(_CLEARED, [])

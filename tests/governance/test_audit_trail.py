@@ -218,6 +218,31 @@ def test_consumer_key_created_by_command_and_revoked(admin, superuser):
     assert revoked.changes == {"revoked": {"before": False, "after": True}}
 
 
+def test_consumer_key_created_and_narrowed_in_admin(admin, superuser):
+    add = admin.post(
+        "/admin/providers/consumerapikey/add/",
+        {"name": "web", "owner": superuser.pk, "allowed_services": "", "allowed_models": ""},
+    )
+    assert add.status_code == 200, add.content.decode()[:2000]  # the page showing the secret
+    key = ConsumerAPIKey.objects.get(name="web")
+    created = only_event("providers.consumerapikey", action="create")
+    assert (created.source, created.actor, created.object_id) == (
+        "admin",
+        superuser.username,
+        key.pk,
+    )
+    assert created.changes["hashed_key"] == {"secret": "set"}
+    assert key.hashed_key not in event_text(created)
+    change = admin.post(
+        f"/admin/providers/consumerapikey/{key.pk}/change/",
+        {"name": "web", "owner": superuser.pk, "allowed_services": "rag", "allowed_models": ""},
+    )
+    assert change.status_code == 302, change.content.decode()[:2000]
+    narrowed = only_event("providers.consumerapikey", action="update")
+    assert narrowed.changes == {"allowed_services": {"before": [], "after": ["rag"]}}
+    assert narrowed.source == "admin"
+
+
 def test_staff_token_creation_is_audited_without_the_token(staff_user):
     confirmed_second_factor(staff_user)
     out = StringIO()
