@@ -117,6 +117,8 @@ class Gunicorn:
                 "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
                 "CACHE_KEY_PREFIX": prefix,
                 "STATIC_ROOT": str(tmp_path / "static"),
+                # The fake upstream listens on loopback, as a local Ollama would.
+                "PROVIDER_ALLOWED_NETWORKS": "127.0.0.0/8",
             }
         else:
             env |= {

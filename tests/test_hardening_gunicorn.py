@@ -23,7 +23,6 @@ LIMIT = 64 * 1024  # the server's MAX_REQUEST_BYTES here, so an oversized body s
 @pytest.fixture
 def server(tmp_path: Path, openai_fake, monkeypatch) -> Iterator[tuple[Gunicorn, str]]:
     monkeypatch.setenv("MAX_REQUEST_BYTES", str(LIMIT))
-    monkeypatch.setenv("PROVIDER_ALLOWED_NETWORKS", "127.0.0.0/8")  # the fake, in production
     provider = provider_create(openai_fake, slug="edge", kind="openai", timeout=5.0)
     selection_set("edge_service", model_create(provider, "gpt-4o-mini"))
     _, secret = consumer_key_create(name="edge-http")
