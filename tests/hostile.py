@@ -9,7 +9,9 @@ with `dumps()`, which splices `Raw` JSON text in where a strategy placed it.
 import json
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 
 
 class Raw:
@@ -163,3 +165,34 @@ def assert_refused_in_shape(response: Any, *, part: str, body_read: bool) -> Non
     if response.status_code >= 400:
         error = json.loads(text)
         assert set(error) == {"error"} and set(error["error"]) == {"code", "message", "details"}
+
+
+def operation_refuses_hostile_input(
+    operation: Any, *, client: Any, headers: dict[str, str]
+) -> None:
+    """Valid requests to one schemathesis `operation` with one part made hostile; a body that
+    is read is refused (4xx), and nothing answers 5xx."""
+    body_read = operation.method.upper() in ("POST", "PUT", "PATCH")
+
+    @settings(
+        max_examples=20,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+        part=st.sampled_from(HOSTILE_PARTS),
+        query=hostile_queries(),
+        segment=hostile_path_segments,
+        data=st.data(),
+    )
+    def run(case: Any, part: str, query: str, segment: str, data: Any) -> None:
+        body = data.draw(with_hostile_field(case.body if isinstance(case.body, dict) else {}))
+        response = hostile_request(
+            client, case, part=part, query=query, segment=segment, body=body, headers=headers
+        )
+        assert_refused_in_shape(response, part=part, body_read=body_read)
+
+    run()

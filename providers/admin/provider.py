@@ -20,7 +20,12 @@ from providers.services.connection import (
     provider_connection_check,
     provider_settings_test,
 )
-from providers.services.provider import provider_changes_check, provider_create, provider_update
+from providers.services.provider import (
+    EDITABLE_FIELDS,
+    provider_changes_check,
+    provider_create,
+    provider_update,
+)
 
 # Service field names -> the form fields where their errors are shown.
 FORM_FIELD = {"api_key": "new_api_key", "extra_headers": "new_extra_headers"}
@@ -63,17 +68,7 @@ class ProviderConfigForm(forms.ModelForm):
 
     class Meta:
         model = ProviderConfig
-        fields = [
-            "slug",
-            "kind",
-            "name",
-            "base_url",
-            "organization",
-            "project",
-            "timeout_seconds",
-            "max_retries",
-            "is_active",
-        ]
+        fields = list(EDITABLE_FIELDS)  # what the provider services accept
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

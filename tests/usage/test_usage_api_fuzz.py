@@ -16,12 +16,7 @@ from knox.models import AuthToken
 from schemathesis import GenerationMode
 
 from tests.hostile import (
-    HOSTILE_PARTS,
-    assert_refused_in_shape,
-    hostile_path_segments,
-    hostile_queries,
-    hostile_request,
-    with_hostile_field,
+    operation_refuses_hostile_input,
 )
 from tests.usage.records import make_record
 from usage.business_days import business_today
@@ -99,29 +94,5 @@ def test_hostile_input_is_a_4xx(method, path, api_schema, staff_token, client):
     """Valid requests with one part made hostile (tests.hostile): NUL, surrogates, deep
     nesting, huge numbers, a huge `limit` or `offset`. A body that is read is refused (4xx);
     nothing answers 5xx."""
-    operation = api_schema[path][method]
     headers = {"Authorization": f"Token {staff_token}"}
-    body_read = method in ("POST", "PUT", "PATCH")
-
-    @settings(
-        max_examples=20,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(
-        case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
-        part=st.sampled_from(HOSTILE_PARTS),
-        query=hostile_queries(),
-        segment=hostile_path_segments,
-        data=st.data(),
-    )
-    def run(case, part, query, segment, data) -> None:
-        body = data.draw(with_hostile_field(case.body if isinstance(case.body, dict) else {}))
-        response = hostile_request(
-            client, case, part=part, query=query, segment=segment, body=body, headers=headers
-        )
-        assert_refused_in_shape(response, part=part, body_read=body_read)
-
-    run()
+    operation_refuses_hostile_input(api_schema[path][method], client=client, headers=headers)
