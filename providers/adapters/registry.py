@@ -4,23 +4,51 @@ The pool keeps one adapter (and so one SDK client and its connection pool) per p
 rebuilt only when the provider's settings version changes. It is process-local on purpose: SDK
 clients cannot be shared across processes; what must be shared (the settings version) comes
 from the database or the shared cache.
+
+The adapter modules are imported on first use, not here: each pulls in its provider SDK
+(seconds of CPU together), and every process that loads Django (manage.py, Celery, gunicorn)
+imports this module while most never build a client.
 """
 
+import importlib
 import threading
+from collections.abc import Iterator, Mapping
 
-from providers.adapters.anthropic_adapter import AnthropicAdapter
 from providers.adapters.base import ProviderAdapter
 from providers.adapters.errors import InvalidRequestError
-from providers.adapters.gemini_adapter import GeminiAdapter
-from providers.adapters.openai_adapter import OpenAIAdapter
 from providers.adapters.types import ProviderSettings
 
-ADAPTERS: dict[str, type[ProviderAdapter]] = {
-    "openai": OpenAIAdapter,
-    "openai_compatible": OpenAIAdapter,
-    "anthropic": AnthropicAdapter,
-    "gemini": GeminiAdapter,
-}
+
+class LazyAdapterMap(Mapping[str, type[ProviderAdapter]]):
+    """Provider kind -> adapter class, importing each adapter module the first time it is asked."""
+
+    def __init__(self, paths: dict[str, str]) -> None:
+        self._paths = paths
+        self._classes: dict[str, type[ProviderAdapter]] = {}
+
+    def __getitem__(self, kind: str) -> type[ProviderAdapter]:
+        adapter_class = self._classes.get(kind)
+        if adapter_class is None:
+            module_name, _, class_name = self._paths[kind].rpartition(".")  # KeyError: unknown
+            adapter_class = getattr(importlib.import_module(module_name), class_name)
+            self._classes[kind] = adapter_class
+        return adapter_class
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+ADAPTERS: Mapping[str, type[ProviderAdapter]] = LazyAdapterMap(
+    {
+        "openai": "providers.adapters.openai_adapter.OpenAIAdapter",
+        "openai_compatible": "providers.adapters.openai_adapter.OpenAIAdapter",
+        "anthropic": "providers.adapters.anthropic_adapter.AnthropicAdapter",
+        "gemini": "providers.adapters.gemini_adapter.GeminiAdapter",
+    }
+)
 
 
 def adapter_class_for(kind: str) -> type[ProviderAdapter]:

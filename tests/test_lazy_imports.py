@@ -1,0 +1,96 @@
+"""Start-up stays cheap: no provider SDK is imported until an adapter is built.
+
+The three SDKs cost seconds of CPU to import, paid by every manage.py command, Celery worker
+and gunicorn worker. Each check runs in a fresh interpreter, since this test process has long
+since imported them all.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SDKS = ("openai", "anthropic", "google.genai")
+
+# Loads what every process loads: Django, the URLconf, the admin, the Celery app and its
+# task modules, the adapter registry; runs `manage.py check`; prints the SDKs it imported.
+START_UP = """
+import json, sys
+import django
+django.setup()
+from django.conf import settings
+from django.core.management import call_command
+from django.urls import get_resolver
+get_resolver().url_patterns
+from config.celery import app
+app.loader.import_default_modules()
+from providers.adapters import registry
+call_command("check", verbosity=0)
+{after}
+print(json.dumps(sorted(m for m in {sdks} if m in sys.modules)))
+"""
+
+
+def _env() -> dict[str, str]:
+    """A plain environment: the test settings, and the same database and Redis as this run."""
+    passed = {k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "REDIS_URL")}
+    return {"DJANGO_SETTINGS_MODULE": "config.settings.test", "PATH": "/usr/bin:/bin", **passed}
+
+
+def _sdks_imported(after: str = "") -> list[str]:
+    code = START_UP.format(after=after, sdks=repr(SDKS))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_start_up_imports_no_provider_sdk() -> None:
+    assert _sdks_imported() == []
+
+
+def test_manage_py_check_imports_no_provider_sdk() -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "manage.py", "check"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    assert "django" in imported  # the importtime report was read
+    assert sorted(imported & set(SDKS)) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "sdk"),
+    [("openai", "openai"), ("anthropic", "anthropic"), ("gemini", "google.genai")],
+)
+def test_looking_up_an_adapter_imports_only_its_sdk(kind: str, sdk: str) -> None:
+    after = f"registry.adapter_class_for({kind!r})"
+    assert _sdks_imported(after) == [sdk]
+
+
+def test_the_lazy_registry_still_maps_every_kind_and_refuses_unknown_ones() -> None:
+    from providers.adapters.errors import InvalidRequestError
+    from providers.adapters.openai_adapter import OpenAIAdapter
+    from providers.adapters.registry import ADAPTERS, adapter_class_for
+
+    assert sorted(ADAPTERS) == ["anthropic", "gemini", "openai", "openai_compatible"]
+    assert adapter_class_for("openai_compatible") is adapter_class_for("openai") is OpenAIAdapter
+    with pytest.raises(InvalidRequestError, match="known kinds: anthropic, gemini, openai"):
+        adapter_class_for("cohere")
