@@ -108,3 +108,13 @@ def on_starting(server: object) -> None:
 
 def child_exit(server: object, worker: object) -> None:
     metrics_dir.process_exited(worker.pid)
+
+
+def post_worker_init(worker: object) -> None:
+    """Import every adapter (and its provider SDK) once the worker has loaded the app, before it
+    accepts requests: commands and Celery start without the SDKs (providers.adapters.registry),
+    but a web worker's first call of each kind must not pay a second of imports."""
+    from providers.adapters.registry import ADAPTERS
+
+    for kind in ADAPTERS:
+        ADAPTERS[kind]  # the lookup is the import

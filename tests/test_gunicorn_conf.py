@@ -108,3 +108,15 @@ def test_gunicorns_default_format_would_have_leaked_the_query_string():
     # Why the project sets its own format: the default prints the raw request line.
     line = access_line(Config().access_log_format)
     assert "sk-query-secret-0123" in line and "basic-user" in line
+
+
+def test_workers_import_the_adapters_before_serving(load):
+    """Lazy SDK imports keep commands fast; a web worker takes the cost before its first call."""
+    import sys
+
+    from providers.adapters.registry import ADAPTERS
+
+    ADAPTERS._classes.clear()
+    load()["post_worker_init"](SimpleNamespace())
+    assert set(ADAPTERS._classes) == set(ADAPTERS)
+    assert {"openai", "anthropic", "google.genai"} <= set(sys.modules)
