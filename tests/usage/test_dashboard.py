@@ -160,3 +160,19 @@ def test_data_endpoint_at_the_end_of_the_calendar(viewer):
     data = _data(viewer, **{"from": "9999-12-30", "to": "9999-12-31"}).json()
     assert data["days"] == ["9999-12-30", "9999-12-31"]
     assert data["requests_by_day"] == [0, 0]
+
+
+def test_usage_records_filter_by_estimated_usage(client, superuser):
+    """Staff can list the attempts whose usage the service estimated (cut streams, replies
+    without usage), to see how much of the spend is not the provider's own count."""
+    from django.utils import timezone
+
+    from tests.usage.records import make_record
+
+    estimated = make_record(created_at=timezone.now(), usage_estimated=True, streamed=True)
+    counted = make_record(created_at=timezone.now())
+    client.force_login(superuser)
+    page = client.get("/admin/usage/usagerecord/", {"usage_estimated__exact": "1"})
+    assert page.status_code == 200
+    listed = {row.pk for row in page.context["cl"].result_list}
+    assert listed == {estimated.pk} and counted.pk not in listed

@@ -40,7 +40,15 @@ class UsageRecordAdmin(ReadOnlyAdmin):
         "streamed",
         "request_id",
     ]
-    list_filter = ["provider", "outcome", "service", "streamed", "is_fallback", "operation"]
+    list_filter = [
+        "provider",
+        "outcome",
+        "service",
+        "streamed",
+        "usage_estimated",  # interrupted streams and replies without usage
+        "is_fallback",
+        "operation",
+    ]
     date_hierarchy = "created_at"
     search_fields = ["=request_id", "=provider_request_id"]
     list_select_related = False
