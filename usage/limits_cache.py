@@ -57,6 +57,8 @@ def scope_matches(scope_type: str, scope_value: str, scope: CallScope) -> bool:
     """Whether a budget or rate limit of this scope applies to a call of `scope`."""
     if scope_type == "global":
         return True
+    if scope_type == "tag":
+        return scope_value in scope.tags
     actual: Any = {
         "service": scope.service,
         "provider": scope.provider_slug,

@@ -12,6 +12,7 @@ class CallScope:
     provider_slug: str | None = None
     api_key_id: str | None = None  # ConsumerAPIKey pk (a string id)
     user_id: int | None = None
+    tags: tuple[str, ...] = ()  # the call's attribution tags (usage.attribution)
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,6 +172,7 @@ class CallRun:
             provider_slug=primary.provider_slug if primary else None,
             api_key_id=self.context.api_key_id,
             user_id=self.context.user_id,
+            tags=self.context.tags,
         )
         with call_state_pinned(self.state):
             self.admission = admission_open(
@@ -343,6 +344,8 @@ class CallRun:
             user_id=self.context.user_id,
             api_key_id=self.context.api_key_id,
             conversation_id=self.context.conversation_id,
+            end_user=self.context.end_user,
+            tags=self.context.tags,
             provider_request_id=provider_request_id,
             model_reported=model_reported,
             created_at=clock.created_at,

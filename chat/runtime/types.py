@@ -20,6 +20,8 @@ class CallContext:
     api_key_id: str | None = None
     conversation_id: int | None = None
     request_id: str | None = None  # generated when not given
+    end_user: str = ""  # the caller's end user (usage.attribution)
+    tags: tuple[str, ...] = ()  # attribution tags: budgets scoped to a tag match on them
 
 
 @dataclass(frozen=True, slots=True)

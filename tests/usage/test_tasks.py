@@ -12,7 +12,7 @@ from config.celery import app
 from tests.usage.records import make_record
 from usage import tasks
 from usage.business_days import business_today
-from usage.models import DailyUsage
+from usage.models import DailyUsage, RollupCursor
 from usage.services.rollup import usage_rollup_recent
 
 pytestmark = pytest.mark.django_db
@@ -32,13 +32,19 @@ def test_tasks_are_registered_with_time_limits_and_retries():
 
 
 @override_settings(BUSINESS_TIME_ZONE="America/New_York")
-def test_rollup_today_includes_yesterday_only_in_the_first_hour():
+def test_a_first_rollup_today_recomputes_yesterday_only_in_the_first_hour():
     make_record(created_at=datetime(2026, 3, 11, 3, 55, tzinfo=UTC))  # 23:55 on the 10th, NY
     # 00:30 on the 11th in New York: both days.
     result = tasks.usage_rollup_today.apply(args=["2026-03-11T00:30:00-04:00"]).get()
     assert result == ["2026-03-10", "2026-03-11"]
     assert DailyUsage.objects.get().day == date(2026, 3, 10)
-    # 02:00: only today.
+    # The next runs add only what arrived since: nothing, then the new record's own day.
+    assert usage_rollup_recent(now=datetime(2026, 3, 11, 6, 0, tzinfo=UTC)) == []
+    make_record(created_at=datetime(2026, 3, 11, 3, 56, tzinfo=UTC))
+    assert usage_rollup_recent() == [date(2026, 3, 10)]
+    assert DailyUsage.objects.get().requests == 2
+    # A first run at 02:00: only today.
+    RollupCursor.objects.all().delete()
     assert usage_rollup_recent(now=datetime(2026, 3, 11, 6, 0, tzinfo=UTC)) == [date(2026, 3, 11)]
 
 

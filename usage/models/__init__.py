@@ -1,7 +1,8 @@
 """Models of the usage app, one module per concern."""
 
 from usage.models.budget import Budget, BudgetAlert, BudgetHold, BudgetPeriod
-from usage.models.daily import DailyUsage
+from usage.models.cursor import RollupCursor
+from usage.models.daily import DailyTagUsage, DailyUsage
 from usage.models.ratelimit import RateLimit
 from usage.models.record import Outcome, UsageRecord
 
@@ -10,8 +11,10 @@ __all__ = [
     "BudgetAlert",
     "BudgetHold",
     "BudgetPeriod",
+    "DailyTagUsage",
     "DailyUsage",
     "Outcome",
     "RateLimit",
+    "RollupCursor",
     "UsageRecord",
 ]

@@ -19,6 +19,7 @@ class ScopeType(models.TextChoices):
     PROVIDER = "provider", "provider"
     CONSUMER_KEY = "consumer_key", "consumer API key"
     USER = "user", "user"
+    TAG = "tag", "tag (calls carrying it)"
 
 
 class Period(models.TextChoices):
@@ -47,6 +48,12 @@ def scope_value_validate(scope_type: str, scope_value: str) -> None:
         user_model = get_user_model()
         if not scope_value.isdigit() or not user_model.objects.filter(pk=scope_value).exists():
             raise ValidationError({"scope_value": "No user has this id."})
+    elif scope_type == ScopeType.TAG:
+        from usage.attribution import tag_problem
+
+        problem = tag_problem(scope_value)
+        if problem:
+            raise ValidationError({"scope_value": problem})
 
 
 class Budget(models.Model):
@@ -56,7 +63,8 @@ class Budget(models.Model):
         max_length=200,
         blank=True,
         default="",
-        help_text="Service name, provider slug, consumer API key id or user id; empty for global.",
+        help_text="Service name, provider slug, consumer API key id, user id or tag "
+        "(e.g. feature:search); empty for global.",
     )
     period = models.CharField(
         max_length=8,

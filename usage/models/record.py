@@ -34,6 +34,17 @@ class UsageRecord(models.Model):
     model_string = models.CharField(max_length=200)
     model_reported = models.CharField(max_length=200, blank=True, default="")
     conversation_id = models.BigIntegerField(null=True, blank=True)
+    end_user = models.CharField(
+        max_length=256,
+        blank=True,
+        default="",
+        help_text="The caller's own end user (OpenAI's `user`), for attribution",
+    )
+    tags = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Attribution tags: the x-tags header's, and `metadata` pairs as key:value",
+    )
 
     input_tokens = models.PositiveBigIntegerField(default=0)
     cached_input_tokens = models.PositiveBigIntegerField(default=0)

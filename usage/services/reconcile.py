@@ -16,27 +16,36 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from usage.budgets import budget_period_bounds
 from usage.business_days import business_day_bounds, business_days, business_zone
-from usage.models import Budget, BudgetHold, BudgetPeriod, DailyUsage, Outcome, UsageRecord
+from usage.models import (
+    Budget,
+    BudgetHold,
+    BudgetPeriod,
+    DailyTagUsage,
+    DailyUsage,
+    Outcome,
+    UsageRecord,
+)
 from usage.models.budget import ScopeType
 from usage.models.daily import TOKEN_FIELDS
-from usage.services.rollup import GROUP_FIELDS, usage_rollup_day
+from usage.services.rollup import GROUP_FIELDS, usage_counted_set, usage_rollup_day
 
 logger = logging.getLogger(__name__)
 
 METRICS: tuple[str, ...] = ("requests", "errors", *TOKEN_FIELDS, "cost", "unpriced_calls")
 _COST_QUANTUM = Decimal("1e-10")  # DecimalField(decimal_places=10) on both tables
 
-GroupKey = tuple[str, str, str, str | None, int | None]
+GroupKey = tuple  # GROUP_FIELDS' values, then the tag for DailyTagUsage
 
 
 @dataclass(frozen=True, slots=True)
 class UsageDrift:
-    """One metric of one group of one day where DailyUsage differs from the records."""
+    """One metric of one group of one day where DailyUsage (or, with `tag`, DailyTagUsage)
+    differs from the records."""
 
     day: date
     provider: str
@@ -47,6 +56,8 @@ class UsageDrift:
     metric: str
     expected: int | Decimal  # summed from UsageRecord
     actual: int | Decimal  # read from DailyUsage
+    end_user: str = ""
+    tag: str | None = None
 
     @property
     def consumer(self) -> str:
@@ -56,18 +67,28 @@ class UsageDrift:
         return f"user {self.user_id}" if self.user_id else "-"
 
     def __str__(self) -> str:
+        tag = f" tag={self.tag}" if self.tag is not None else ""
         return (
             f"{self.day} {self.provider} {self.model_string} service={self.service or '-'} "
-            f"consumer={self.consumer} {self.metric}: records={self.expected} "
-            f"daily={self.actual}"
+            f"consumer={self.consumer} end_user={self.end_user or '-'}{tag} {self.metric}: "
+            f"records={self.expected} daily={self.actual}"
         )
 
 
-def _record_totals(day: date) -> dict[GroupKey, dict[str, int | Decimal]]:
+def _day_records(day: date) -> QuerySet[UsageRecord]:
+    """The day's records the rollups count (usage.services.rollup.CountedSet): records still
+    on their way to the rollups are not a drift."""
     start, end = business_day_bounds(day)
+    records = UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
+    counted = usage_counted_set()
+    if counted.last_id is not None:
+        records = records.filter(id__lte=counted.last_id).exclude(id__in=counted.pending)
+    return records
+
+
+def _record_totals(day: date) -> dict[GroupKey, dict[str, int | Decimal]]:
     rows = (
-        UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end)
-        .order_by()
+        _day_records(day)
         .values(*GROUP_FIELDS)
         .annotate(
             m_requests=Count("id"),
@@ -80,18 +101,43 @@ def _record_totals(day: date) -> dict[GroupKey, dict[str, int | Decimal]]:
     return {_key(row): _metrics(row) for row in rows}
 
 
-def _daily_totals(day: date) -> dict[GroupKey, dict[str, int | Decimal]]:
+def _record_tag_totals(day: date) -> dict[GroupKey, dict[str, int | Decimal]]:
+    """Per group and tag, summed in Python from the tagged records (the rollup expands tags
+    in SQL; this is the independent count it is checked against)."""
+    totals: dict[GroupKey, dict[str, int | Decimal]] = {}
     rows = (
-        DailyUsage.objects.filter(day=day)
+        _day_records(day)
+        .exclude(tags=[])
+        .values(*GROUP_FIELDS, "tags", "outcome", "is_priced", "cost", *TOKEN_FIELDS)
+    )
+    for row in rows.iterator(chunk_size=5000):
+        for tag in set(row["tags"]):
+            values = totals.setdefault((*_key(row), tag), dict.fromkeys(METRICS, 0))
+            values["requests"] += 1
+            values["errors"] += row["outcome"] != Outcome.OK
+            values["unpriced_calls"] += not row["is_priced"]
+            values["cost"] += row["cost"] or 0
+            for name in TOKEN_FIELDS:
+                values[name] += row[name]
+    for values in totals.values():
+        values["cost"] = Decimal(values["cost"]).quantize(_COST_QUANTUM)
+    return totals
+
+
+def _daily_totals(day: date, *, tagged: bool = False) -> dict[GroupKey, dict[str, int | Decimal]]:
+    table = DailyTagUsage if tagged else DailyUsage
+    fields = (*GROUP_FIELDS, "tag") if tagged else GROUP_FIELDS
+    rows = (
+        table.objects.filter(day=day)
         .order_by()
-        .values(*GROUP_FIELDS)
+        .values(*fields)
         .annotate(**{f"m_{name}": Sum(name) for name in METRICS})
     )
-    return {_key(row): _metrics(row) for row in rows}
+    return {_key(row, tagged=tagged): _metrics(row) for row in rows}
 
 
-def _key(row: dict) -> GroupKey:
-    return tuple(row[name] for name in GROUP_FIELDS)  # type: ignore[return-value]
+def _key(row: dict, *, tagged: bool = False) -> GroupKey:
+    return tuple(row[name] for name in GROUP_FIELDS) + ((row["tag"],) if tagged else ())
 
 
 def _metrics(row: dict) -> dict[str, int | Decimal]:
@@ -100,16 +146,13 @@ def _metrics(row: dict) -> dict[str, int | Decimal]:
     return values
 
 
-def usage_reconcile_day(*, day: date) -> list[UsageDrift]:
-    """Every metric, per group, where DailyUsage for `day` differs from UsageRecord's sums."""
-    expected_by_group = _record_totals(day)
-    actual_by_group = _daily_totals(day)
+def _drifts(day: date, expected_by_group: dict, actual_by_group: dict) -> list[UsageDrift]:
     zero = dict.fromkeys(METRICS, 0) | {"cost": Decimal(0).quantize(_COST_QUANTUM)}
     drifts = []
     for group in sorted(expected_by_group.keys() | actual_by_group.keys(), key=_sort_key):
         expected = expected_by_group.get(group, zero)
         actual = actual_by_group.get(group, zero)
-        provider, model_string, service, api_key_id, user_id = group
+        provider, model_string, service, api_key_id, user_id, end_user, *tag = group
         drifts.extend(
             UsageDrift(
                 day=day,
@@ -118,6 +161,8 @@ def usage_reconcile_day(*, day: date) -> list[UsageDrift]:
                 service=service,
                 api_key_id=api_key_id,
                 user_id=user_id,
+                end_user=end_user,
+                tag=tag[0] if tag else None,
                 metric=metric,
                 expected=expected[metric],
                 actual=actual[metric],
@@ -125,6 +170,20 @@ def usage_reconcile_day(*, day: date) -> list[UsageDrift]:
             for metric in METRICS
             if expected[metric] != actual[metric]
         )
+    return drifts
+
+
+def usage_reconcile_day(*, day: date) -> list[UsageDrift]:
+    """Every metric, per group (and per group and tag), where the rollups of `day` differ from
+    the sums of its records. Read in one REPEATABLE READ snapshot on PostgreSQL, so a rollup
+    committing meanwhile is seen whole or not at all."""
+    snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with transaction.atomic():
+        if snapshot:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        drifts = _drifts(day, _record_totals(day), _daily_totals(day))
+        drifts += _drifts(day, _record_tag_totals(day), _daily_totals(day, tagged=True))
     return drifts
 
 
@@ -184,8 +243,20 @@ def _budget_ledger(budget: Budget, period: BudgetPeriod, unsettled: set[str]) ->
         records = records.filter(**{field: budget.scope_value})
     if unsettled:
         records = records.exclude(request_id__in=unsettled)
-    total = records.aggregate(total=Sum("cost"))["total"] or Decimal(0)
+    if budget.scope_type == ScopeType.TAG:
+        total = _tagged_cost(records, budget.scope_value)
+    else:
+        total = records.aggregate(total=Sum("cost"))["total"] or Decimal(0)
     return Decimal(total).quantize(_COST_QUANTUM)
+
+
+def _tagged_cost(records: QuerySet[UsageRecord], tag: str) -> Decimal:
+    """The cost of the records carrying `tag`: JSON containment where the database has it
+    (PostgreSQL), else summed here (SQLite, for `make run`)."""
+    if connection.features.supports_json_field_contains:
+        return records.filter(tags__contains=[tag]).aggregate(total=Sum("cost"))["total"] or 0
+    pairs = records.exclude(tags=[]).values_list("tags", "cost")
+    return sum((cost for tags, cost in pairs.iterator() if tag in tags), Decimal(0))
 
 
 def budget_reconcile(*, at: datetime | None = None) -> list[BudgetDrift]:

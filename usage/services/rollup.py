@@ -1,107 +1,218 @@
-"""Roll UsageRecord up into DailyUsage, one business day at a time.
+"""Roll UsageRecord up into DailyUsage (and DailyTagUsage), whole days or new records only.
 
-A day is recomputed from scratch in one transaction: delete its rows, then one
-INSERT ... SELECT ... GROUP BY over the records between the day's UTC bounds. The database does
-the summing (no Python loop over records), the result depends only on the records, so running
-it twice, or late after a record arrived for a past day, gives exactly the right rows.
-The SQL is plain enough for both SQLite and PostgreSQL; day bounds come from Python so that
-daylight-saving days are cut at the real local midnight.
+Two ways, one invariant (usage.models.cursor): for every day, the rollup rows equal the sums of
+that day's *counted* records, those with `id <= cursor.last_id` and not pending.
+
+- The frequent run (`usage_rollup_recent`, every few minutes) is incremental: it counts the
+  records that arrived since its last run (ids above the mark, and pending ids that became
+  visible) and adds their sums to their own days with INSERT ... ON CONFLICT DO UPDATE, so its
+  cost follows the new records, not the size of the day. A late record (created_at in an
+  already rolled-up day) lands in its own day like any other.
+- A whole-day recomputation (`usage_rollup_day`: the nightly finalisation, backfills, the
+  reconciliation's repair) first brings the cursor up to date, then deletes the day's rows and
+  recomputes them from the day's counted records in one INSERT ... SELECT ... GROUP BY.
+
+Every run holds the ledger lock for its transaction, so the cursor and the rows move together;
+running any of them twice gives the same rows. Out-of-order commits: the ids of the new records
+are read in one statement, every id the mark passes without seeing becomes pending, and the
+sums are taken over exactly the ids read (`id > mark AND id <= new mark AND id NOT IN new
+pending`), so a record committing meanwhile is neither counted twice nor lost.
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from usage.business_days import business_day_bounds, business_days, business_zone
-from usage.models import DailyUsage, Outcome, UsageRecord
-from usage.models.daily import LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_FIELDS, TOKEN_FIELDS
+from usage.models import DailyTagUsage, DailyUsage, Outcome, RollupCursor, UsageRecord
+from usage.models.cursor import LEDGER_CURSOR
+from usage.services.rollup_sql import (
+    GROUP_FIELDS,
+    column,
+    id_list,
+    ledger_lock,
+    rollup_statement,
+)
 
 logger = logging.getLogger(__name__)
 
-# The columns that identify a group, identical in both tables.
-GROUP_FIELDS: tuple[str, ...] = ("provider", "model_string", "service", "api_key", "user")
-# How long after local midnight the frequent rollup keeps recomputing yesterday too.
+__all__ = [
+    "GROUP_FIELDS",
+    "CountedSet",
+    "usage_counted_set",
+    "usage_rollup_day",
+    "usage_rollup_range",
+    "usage_rollup_recent",
+]
+
+# How long after local midnight a first run (no cursor yet) recomputes yesterday too.
 FINALIZE_GRACE_HOURS = 1
+# An id missed by the mark is waited for this long, then taken as a rolled-back insert.
+PENDING_TTL = timedelta(minutes=10)
+# Bounds on what one run takes on: new records (a backlog is worked off over several runs),
+# ids waited for, and the widest run of missing ids still worth waiting for (inserts in flight
+# are few; a wider hole is a sequence jump or a mass rollback, left to the nightly run).
+BATCH_MAX = 2_000_000
+PENDING_MAX = 10_000
+GAP_SPAN_MAX = 1_000
 
 
-def _column(model: type, field_name: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(field_name).column)
+@dataclass(frozen=True, slots=True)
+class CountedSet:
+    """Which records the rollups count: all (no cursor yet), or `id <= last_id` minus
+    `pending`."""
+
+    last_id: int | None
+    pending: frozenset[int] = frozenset()
+
+    def sql(self) -> str:
+        if self.last_id is None:
+            return ""
+        ident = f"r.{column(UsageRecord, 'id')}"
+        where = f"AND {ident} <= {int(self.last_id)}"
+        if self.pending:
+            where += f" AND {ident} NOT IN ({id_list(self.pending)})"
+        return where
 
 
-def _latency_bucket_sql(index: int, latency: str) -> str:
-    """SUM(CASE ...) counting the records whose latency falls in bucket `index`."""
-    bounds = LATENCY_BUCKET_BOUNDS_MS
-    if index == 0:
-        condition = f"{latency} <= {bounds[0]}"
-    elif index < len(bounds):
-        condition = f"{latency} > {bounds[index - 1]} AND {latency} <= {bounds[index]}"
-    else:
-        condition = f"{latency} > {bounds[-1]}"
-    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
-
-
-def _rollup_sql() -> str:
-    """The INSERT ... SELECT for one day. Identifiers come from model metadata and bounds from
-    constants, never from input; every value is a query parameter."""
-    qn = connection.ops.quote_name
-    rec = UsageRecord
-    group_src = [f"r.{_column(rec, name)}" for name in GROUP_FIELDS]
-    latency = f"r.{_column(rec, 'latency_ms')}"
-    targets = {
-        "day": "%s",
-        **dict(zip(GROUP_FIELDS, group_src, strict=True)),
-        "requests": "COUNT(*)",
-        "errors": f"SUM(CASE WHEN r.{_column(rec, 'outcome')} <> %s THEN 1 ELSE 0 END)",
-        **{name: f"SUM(r.{_column(rec, name)})" for name in TOKEN_FIELDS},
-        "cost": f"COALESCE(SUM(r.{_column(rec, 'cost')}), 0)",
-        "unpriced_calls": f"SUM(CASE WHEN r.{_column(rec, 'is_priced')} THEN 0 ELSE 1 END)",
-        "latency_ms_sum": f"SUM({latency})",
-        **{
-            name: _latency_bucket_sql(index, latency)
-            for index, name in enumerate(LATENCY_BUCKET_FIELDS)
-        },
-        "updated_at": "%s",
-    }
-    columns = ", ".join(_column(DailyUsage, name) for name in targets)
-    created_at = f"r.{_column(rec, 'created_at')}"
-    return (
-        f"INSERT INTO {qn(DailyUsage._meta.db_table)} ({columns}) "  # noqa: S608 - see docstring
-        f"SELECT {', '.join(targets.values())} "
-        f"FROM {qn(rec._meta.db_table)} r "
-        f"WHERE {created_at} >= %s AND {created_at} < %s "
-        f"GROUP BY {', '.join(group_src)}"
-    )
-
-
-def _lock_day(day: date) -> None:
-    """Serialise concurrent rollups of one day (a beat run meeting a backfill) on PostgreSQL,
-    where two delete+insert transactions would otherwise collide on the unique constraint.
-    SQLite already allows a single writer at a time."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # Namespace 0x5553 ('US'age); the key is the day's ordinal.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x5553, day.toordinal()])
-
-
-def usage_rollup_day(*, day: date) -> int:
-    """Recompute DailyUsage for one business day; returns the number of rows written."""
+def _params(day: date, now: datetime) -> list:
     start, end = business_day_bounds(day)
     ops = connection.ops
-    params = [
+    return [
         day,  # a date object: typed for PostgreSQL, ISO text for SQLite
         Outcome.OK.value,
-        ops.adapt_datetimefield_value(timezone.now()),
+        ops.adapt_datetimefield_value(now),
         ops.adapt_datetimefield_value(start),
         ops.adapt_datetimefield_value(end),
     ]
+
+
+def _execute(sql: str, params: list) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _recompute(day: date, counted: CountedSet, now: datetime) -> int:
+    DailyUsage.objects.filter(day=day).delete()
+    DailyTagUsage.objects.filter(day=day).delete()
+    params = _params(day, now)
+    written = _execute(rollup_statement(tagged=False, where=counted.sql()), params)
+    _execute(rollup_statement(tagged=True, where=counted.sql()), params)
+    return written
+
+
+def _add(days: list[date], where: str, now: datetime) -> None:
+    for day in days:
+        params = _params(day, now)
+        _execute(rollup_statement(tagged=False, where=where, add=True), params)
+        _execute(rollup_statement(tagged=True, where=where, add=True), params)
+
+
+def _days_of(ids_where: dict) -> list[date]:
+    """The business days of the records an id filter selects."""
+    return sorted(
+        UsageRecord.objects.filter(**ids_where)
+        .order_by()
+        .annotate(local_day=TruncDate("created_at", tzinfo=business_zone()))
+        .values_list("local_day", flat=True)
+        .distinct()
+    )
+
+
+def _gaps(mark: int, ids: list[int]) -> set[int]:
+    """The ids above `mark` up to the last of `ids` (sorted) that were not seen."""
+    gaps: set[int] = set()
+    previous = mark
+    for ident in ids:
+        if 1 < ident - previous <= GAP_SPAN_MAX + 1:
+            gaps.update(range(previous + 1, ident))
+        elif ident - previous > GAP_SPAN_MAX + 1:
+            logger.warning(
+                "Rollup: %d missing ledger ids after %d not waited for",
+                ident - previous - 1,
+                previous,
+            )
+        previous = ident
+    return gaps
+
+
+def _catch_up(cursor: RollupCursor) -> list[date]:
+    """Count the records that arrived since the cursor's last run; returns the days touched."""
+    now = timezone.now()
+    ident = f"r.{column(UsageRecord, 'id')}"
+    mark = cursor.last_id
+    pending = {int(k): v for k, v in cursor.pending.items()}
+    ids = list(
+        UsageRecord.objects.filter(id__gt=mark)
+        .order_by("id")
+        .values_list("id", flat=True)[:BATCH_MAX]
+    )
+    found = (
+        set(UsageRecord.objects.filter(id__in=list(pending)).values_list("id", flat=True))
+        if pending
+        else set()
+    )
+    touched: set[date] = set()
+    if found:
+        days = _days_of({"id__in": list(found)})
+        _add(days, f"AND {ident} IN ({id_list(found)})", now)
+        touched.update(days)
+    if ids:
+        new_mark = ids[-1]
+        gaps = _gaps(mark, ids)
+        where = f"AND {ident} > {int(mark)} AND {ident} <= {int(new_mark)}"
+        if gaps:
+            where += f" AND {ident} NOT IN ({id_list(gaps)})"
+        days = _days_of({"id__gt": mark, "id__lte": new_mark})
+        _add(days, where, now)
+        touched.update(days)
+        seen = now.isoformat()
+        pending.update(dict.fromkeys(gaps, seen))
+        cursor.last_id = new_mark
+    expired = now - PENDING_TTL
+    kept = {
+        k: v for k, v in pending.items() if k not in found and datetime.fromisoformat(v) > expired
+    }
+    if len(kept) > PENDING_MAX:
+        logger.warning(
+            "Rollup: %d pending ledger ids, keeping the newest %d", len(kept), PENDING_MAX
+        )
+        kept = dict(sorted(kept.items())[-PENDING_MAX:])
+    cursor.pending = {str(k): v for k, v in sorted(kept.items())}
+    cursor.save()
+    return sorted(touched)
+
+
+def _locked_cursor() -> RollupCursor | None:
+    return RollupCursor.objects.select_for_update().filter(name=LEDGER_CURSOR).first()
+
+
+def _counted(cursor: RollupCursor | None) -> CountedSet:
+    if cursor is None:
+        return CountedSet(last_id=None)
+    return CountedSet(last_id=cursor.last_id, pending=frozenset(int(k) for k in cursor.pending))
+
+
+def usage_counted_set() -> CountedSet:
+    """What the rollups count now (the reconciliation compares the same records)."""
+    return _counted(RollupCursor.objects.filter(name=LEDGER_CURSOR).first())
+
+
+def usage_rollup_day(*, day: date) -> int:
+    """Recompute DailyUsage and DailyTagUsage for one business day, after bringing the cursor
+    up to date; returns the number of DailyUsage rows written."""
+    now = timezone.now()
     with transaction.atomic():
-        _lock_day(day)
-        DailyUsage.objects.filter(day=day).delete()
-        with connection.cursor() as cursor:
-            cursor.execute(_rollup_sql(), params)
-            written = cursor.rowcount
+        ledger_lock()
+        cursor = _locked_cursor()
+        if cursor is not None:
+            _catch_up(cursor)
+        written = _recompute(day, _counted(cursor), now)
     logger.info("Rolled up usage for %s: %d rows", day.isoformat(), written)
     return written
 
@@ -112,13 +223,22 @@ def usage_rollup_range(*, since: date, until: date) -> int:
 
 
 def usage_rollup_recent(*, now: datetime | None = None) -> list[date]:
-    """Recompute today; in the first hour after local midnight, yesterday as well, so records
-    written just before midnight (or committed just after it) land in yesterday's final rows."""
-    local_now = (now or timezone.now()).astimezone(business_zone())
-    today = local_now.date()
-    days = [today]
-    if local_now.hour < FINALIZE_GRACE_HOURS:
-        days.insert(0, today - timedelta(days=1))
-    for day in days:
-        usage_rollup_day(day=day)
+    """The frequent run: count the records that arrived since the last one, adding them to their
+    days; returns the days touched. The first run ever (no cursor) puts the mark at the newest
+    record and recomputes today (and yesterday in the first hour after local midnight)."""
+    with transaction.atomic():
+        ledger_lock()
+        cursor = _locked_cursor()
+        if cursor is not None:
+            days = _catch_up(cursor)
+        else:
+            last = UsageRecord.objects.order_by("-id").values_list("id", flat=True).first()
+            cursor = RollupCursor.objects.create(name=LEDGER_CURSOR, last_id=last or 0)
+            local_now = (now or timezone.now()).astimezone(business_zone())
+            days = [local_now.date()]
+            if local_now.hour < FINALIZE_GRACE_HOURS:
+                days.insert(0, local_now.date() - timedelta(days=1))
+            for day in days:
+                _recompute(day, _counted(cursor), timezone.now())
+    logger.info("Incremental usage rollup: %s", ", ".join(d.isoformat() for d in days) or "-")
     return days

@@ -1,0 +1,149 @@
+"""The SQL of the rollups: one INSERT ... SELECT ... GROUP BY per day and table.
+
+The database does the summing (no Python loop over records). Identifiers come from model
+metadata, bounds from constants and record ids are integers formatted by `int`; every other
+value is a query parameter. The statements are plain enough for both PostgreSQL and SQLite;
+the one vendor difference is how a record's JSON list of tags is expanded into rows.
+"""
+
+from collections.abc import Iterable
+
+from django.db import connection
+
+from usage.models import DailyTagUsage, DailyUsage, UsageRecord
+from usage.models.daily import (
+    GROUP_UNIQUE_FIELDS,
+    LATENCY_BUCKET_BOUNDS_MS,
+    LATENCY_BUCKET_FIELDS,
+    TOKEN_FIELDS,
+)
+
+# The columns that identify a group, identical in the ledger and both rollup tables.
+GROUP_FIELDS: tuple[str, ...] = (
+    "provider",
+    "model_string",
+    "service",
+    "api_key",
+    "user",
+    "end_user",
+)
+SUMMED_FIELDS: tuple[str, ...] = (
+    "requests",
+    "errors",
+    *TOKEN_FIELDS,
+    "cost",
+    "unpriced_calls",
+    "latency_ms_sum",
+    *LATENCY_BUCKET_FIELDS,
+)
+# Namespace of this app's advisory locks ('US'age) and the key of the ledger's rollup lock.
+_LOCK_NAMESPACE = 0x5553
+_LEDGER_LOCK_KEY = 0
+
+
+def column(model: type, field_name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(field_name).column)
+
+
+def ledger_lock() -> None:
+    """Serialise every rollup (the frequent incremental run, whole-day recomputations, a
+    backfill) on PostgreSQL: they read and move the one ledger cursor, and a delete+insert of
+    a day meeting an upsert into it would otherwise collide on the unique index. SQLite
+    already allows a single writer at a time. Held until the transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, _LEDGER_LOCK_KEY]
+            )
+
+
+def id_list(ids: Iterable[int]) -> str:
+    """A SQL list of record ids; `int` makes each a plain integer literal."""
+    return ", ".join(str(int(i)) for i in sorted(ids)) or "NULL"
+
+
+def _latency_bucket_sql(index: int, latency: str) -> str:
+    """SUM(CASE ...) counting the records whose latency falls in bucket `index`."""
+    bounds = LATENCY_BUCKET_BOUNDS_MS
+    if index == 0:
+        condition = f"{latency} <= {bounds[0]}"
+    elif index < len(bounds):
+        condition = f"{latency} > {bounds[index - 1]} AND {latency} <= {bounds[index]}"
+    else:
+        condition = f"{latency} > {bounds[-1]}"
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def _tags_source(records: str) -> tuple[str, str]:
+    """(FROM clause, tag expression) expanding each record's JSON list of tags into rows."""
+    tags = f"r.{column(UsageRecord, 'tags')}"
+    if connection.vendor == "postgresql":
+        return (
+            f"{records} r CROSS JOIN LATERAL jsonb_array_elements_text({tags}) AS t(tag)",
+            "t.tag",
+        )
+    return f"{records} r, json_each({tags}) t", "t.value"
+
+
+def _consumer_sql(rec: type) -> str:
+    """The DailyTotals.consumer of a record: '<api key id>|<user id>', '' for each missing."""
+    key = f"COALESCE(r.{column(rec, 'api_key')}, '')"
+    user = f"COALESCE(CAST(r.{column(rec, 'user')} AS TEXT), '')"
+    return f"{key} || '|' || {user}"
+
+
+def rollup_statement(*, tagged: bool, where: str = "", add: bool = False) -> str:
+    """INSERT ... SELECT of one day's records (`where` narrows them by id) into DailyUsage, or
+    with `tagged` into DailyTagUsage. With `add`, groups that already have a row are added
+    to it (ON CONFLICT DO UPDATE), which is how the incremental run merges new records.
+
+    Parameters, in order: the day, the ok outcome, the updated_at instant, the day's UTC
+    start and end."""
+    qn = connection.ops.quote_name
+    rec = UsageRecord
+    table = DailyTagUsage if tagged else DailyUsage
+    records = qn(rec._meta.db_table)
+    group_src = [f"r.{column(rec, name)}" for name in GROUP_FIELDS]
+    source = f"{records} r"
+    if tagged:
+        source, tag = _tags_source(records)
+        group_src.append(tag)
+    latency = f"r.{column(rec, 'latency_ms')}"
+    targets = {
+        "day": "%s",
+        **dict(zip(GROUP_FIELDS + (("tag",) if tagged else ()), group_src, strict=True)),
+        "consumer": _consumer_sql(rec),
+        "requests": "COUNT(*)",
+        "errors": f"SUM(CASE WHEN r.{column(rec, 'outcome')} <> %s THEN 1 ELSE 0 END)",
+        **{name: f"SUM(r.{column(rec, name)})" for name in TOKEN_FIELDS},
+        "cost": f"COALESCE(SUM(r.{column(rec, 'cost')}), 0)",
+        "unpriced_calls": f"SUM(CASE WHEN r.{column(rec, 'is_priced')} THEN 0 ELSE 1 END)",
+        "latency_ms_sum": f"SUM({latency})",
+        **{
+            name: _latency_bucket_sql(index, latency)
+            for index, name in enumerate(LATENCY_BUCKET_FIELDS)
+        },
+        "updated_at": "%s",
+    }
+    columns = ", ".join(column(table, name) for name in targets)
+    created_at = f"r.{column(rec, 'created_at')}"
+    sql = (
+        f"INSERT INTO {qn(table._meta.db_table)} ({columns}) "  # noqa: S608 - see docstring
+        f"SELECT {', '.join(targets.values())} "
+        f"FROM {source} "
+        f"WHERE {created_at} >= %s AND {created_at} < %s {where} "
+        f"GROUP BY {', '.join(group_src)}"
+    )
+    if add:
+        current = qn(table._meta.db_table)
+        updates = [
+            f"{column(table, name)} = {current}.{column(table, name)} + "
+            f"excluded.{column(table, name)}"
+            for name in SUMMED_FIELDS
+        ]
+        updates.append(f"{column(table, 'updated_at')} = excluded.{column(table, 'updated_at')}")
+        unique = [column(table, name) for name in GROUP_UNIQUE_FIELDS]
+        if tagged:
+            unique.append(column(table, "tag"))
+        sql += f" ON CONFLICT ({', '.join(unique)}) DO UPDATE SET {', '.join(updates)}"
+    return sql
