@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Max, QuerySet, Sum
 
 from usage.business_days import business_days, business_today
-from usage.models import DailyUsage
+from usage.models import DailyTagUsage, DailyUsage
 from usage.models.daily import LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_FIELDS, TOKEN_FIELDS
 
 # What `group_by` may name, and the DailyUsage columns behind each choice.
@@ -23,6 +23,9 @@ GROUPINGS: dict[str, tuple[str, ...]] = {
     "model": ("model_string",),
     "service": ("service",),
     "consumer": ("api_key__name", "api_key__prefix", "user__username"),
+    "end_user": ("end_user",),
+    # A call with several tags counts in each of its tags' groups.
+    "tag": ("tag",),
 }
 MAX_RANGE_DAYS = 366
 COST_QUANTUM = Decimal("1e-10")  # DailyUsage.cost has 10 decimal places
@@ -31,20 +34,31 @@ _SUMMED = ("requests", "errors", *TOKEN_FIELDS, "cost", "unpriced_calls", "laten
 
 @dataclass(frozen=True, slots=True)
 class UsageFilter:
-    """The rows a report covers: days from `since` to `until`, optionally one provider/service."""
+    """The rows a report covers: days from `since` to `until`, optionally one provider,
+    service, end user or tag."""
 
     since: date
     until: date
     provider: str | None = None
     service: str | None = None
+    end_user: str | None = None
+    tag: str | None = None
 
 
-def _queryset(flt: UsageFilter) -> QuerySet[DailyUsage]:
-    qs = DailyUsage.objects.filter(day__gte=flt.since, day__lte=flt.until)
+def _queryset(flt: UsageFilter, group_by: str | None = None) -> QuerySet:
+    """DailyUsage, or DailyTagUsage when the report is about tags (grouped or filtered by
+    one): there each tagged call counts once per tag it carries, untagged calls not at all."""
+    tagged = flt.tag is not None or group_by == "tag"
+    table = DailyTagUsage if tagged else DailyUsage
+    qs = table.objects.filter(day__gte=flt.since, day__lte=flt.until)
     if flt.provider:
         qs = qs.filter(provider=flt.provider)
     if flt.service is not None:
         qs = qs.filter(service=flt.service)
+    if flt.end_user is not None:
+        qs = qs.filter(end_user=flt.end_user)
+    if flt.tag is not None:
+        qs = qs.filter(tag=flt.tag)
     return qs.order_by()
 
 
@@ -102,13 +116,17 @@ def _group_label(group_by: str, row: dict[str, Any]) -> str:
             key_prefix=row["api_key__prefix"],
             username=row["user__username"],
         )
+    if group_by == "end_user":
+        return row["end_user"] or "(none)"
     return row[GROUPINGS[group_by][0]]
 
 
 def usage_daily_list(*, flt: UsageFilter, group_by: str | None = None) -> list[dict[str, Any]]:
     """One row per day (and group), in day order: metrics summed over the matching rollups."""
     fields = GROUPINGS[group_by] if group_by else ()
-    rows = _queryset(flt).values("day", *fields).annotate(**_sums()).order_by("day", *fields)
+    rows = (
+        _queryset(flt, group_by).values("day", *fields).annotate(**_sums()).order_by("day", *fields)
+    )
     result = []
     for row in rows:
         item: dict[str, Any] = {"day": row["day"]}
@@ -128,7 +146,7 @@ def usage_top_groups(*, flt: UsageFilter, group_by: str, limit: int = 10) -> lis
     """The groups with the highest cost over the range (then the most requests)."""
     fields = GROUPINGS[group_by]
     rows = (
-        _queryset(flt)
+        _queryset(flt, group_by)
         .values(*fields)
         .annotate(**_sums())
         .order_by("-s_cost", "-s_requests", *fields)[:limit]

@@ -59,6 +59,13 @@ class MessageCreateInput(serializers.Serializer):
         help_text="The user's message: text, or a list of content parts (OpenAI shape)."
     )
     max_tokens = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+    user = serializers.JSONField(
+        required=False, help_text="Your end user, for attribution (a string, as OpenAI's `user`)"
+    )
+    metadata = serializers.JSONField(
+        required=False,
+        help_text="Up to 16 string pairs; each becomes the tag key:value (see also x-tags)",
+    )
 
     def validate_content(self, value: Any) -> Any:
         if isinstance(value, list):

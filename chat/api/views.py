@@ -36,6 +36,7 @@ from chat.v1.rendering import usage_json
 from config.errors import NotFound, PermissionDenied
 from providers.adapters.types import TextDelta, ToolCallDelta
 from providers.api.permissions import consumer_identity
+from usage.attribution import TAGS_HEADER, attribution_parse
 
 
 class ConversationViewSet(
@@ -87,6 +88,12 @@ class ConversationViewSet(
     def messages(self, request: Request, pk: str) -> Any:
         conversation = self.get_object()
         data = _valid(MessageCreateInput, request.data)
+        attribution = attribution_parse(
+            user=data.pop("user", None),
+            metadata=data.pop("metadata", None),
+            tags_header=request.headers.get(TAGS_HEADER),
+        )
+        data.update(end_user=attribution.end_user, tags=attribution.tags)
         stream = request.query_params.get("stream", "").lower() in ("1", "true", "yes")
         if not stream:
             reply, result = conversation_reply(conversation=conversation, **data)

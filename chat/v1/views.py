@@ -33,6 +33,7 @@ from providers.selectors import (
     model_selection_resolve,
     models_available_list,
 )
+from usage.attribution import TAGS_HEADER, attribution_parse
 
 
 class ModelNotAvailable(NotFound):
@@ -80,10 +81,18 @@ class V1View(APIView):
         return self.request.auth
 
     def context(self) -> CallContext:
+        body = self.request.data if isinstance(self.request.data, dict) else {}
+        attribution = attribution_parse(
+            user=body.get("user"),
+            metadata=body.get("metadata"),
+            tags_header=self.request.headers.get(TAGS_HEADER),
+        )
         return CallContext(
             api_key_id=self.identity.key_id,
             user_id=self.identity.owner_id,
             request_id=self.request_id,
+            end_user=attribution.end_user,
+            tags=attribution.tags,
         )
 
     def check_model(self, name: str) -> None:

@@ -6,20 +6,35 @@ from typing import Any
 from rest_framework import serializers
 
 from usage.business_days import business_today
+from usage.models.daily import TAG_MAX_LENGTH
 from usage.selectors import GROUPINGS, MAX_RANGE_DAYS, UsageFilter
 
 DEFAULT_RANGE_DAYS = 30
 
 
 class UsageQuerySerializer(serializers.Serializer):
-    """`?from=&to=&group_by=&provider=&service=`; `from` defaults to 30 days before `to`,
-    `to` to today (business time zone); at most MAX_RANGE_DAYS days."""
+    """`?from=&to=&group_by=&provider=&service=&end_user=&tag=`; `from` defaults to 30 days
+    before `to`, `to` to today (business time zone); at most MAX_RANGE_DAYS days. Grouped by
+    tag, or filtered by one, the figures count only tagged calls, each once per tag."""
 
     to = serializers.DateField(required=False, help_text="Last day, YYYY-MM-DD (default today)")
     group_by = serializers.ChoiceField(choices=sorted(GROUPINGS), required=False)
     provider = serializers.CharField(required=False, max_length=64, help_text="Provider slug")
     service = serializers.CharField(
         required=False, allow_blank=True, max_length=64, help_text="Service name"
+    )
+    end_user = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=256,
+        trim_whitespace=False,
+        help_text="The caller's end user (the `user` of its calls; empty: calls without one)",
+    )
+    tag = serializers.CharField(
+        required=False,
+        max_length=TAG_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text="Only calls carrying this tag (e.g. feature:search)",
     )
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -47,6 +62,8 @@ class UsageQuerySerializer(serializers.Serializer):
             until=until,
             provider=attrs.get("provider") or None,
             service=attrs.get("service"),
+            end_user=attrs.get("end_user"),
+            tag=attrs.get("tag"),
         )
         return attrs
 
@@ -74,7 +91,8 @@ class MetricsSerializer(serializers.Serializer):
 class DailyRowSerializer(MetricsSerializer):
     day = serializers.DateField()
     group = serializers.CharField(
-        required=False, help_text="The provider, model, service or consumer (with group_by)"
+        required=False,
+        help_text="The provider, model, service, consumer, end user or tag (with group_by)",
     )
 
 
