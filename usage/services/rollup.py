@@ -36,6 +36,9 @@ from usage.services.rollup_sql import (
     id_list,
     ledger_lock,
     rollup_statement,
+    stage_drop_statement,
+    stage_statement,
+    tune,
 )
 
 logger = logging.getLogger(__name__)
@@ -79,38 +82,43 @@ class CountedSet:
         return where
 
 
-def _params(day: date, now: datetime) -> list:
-    start, end = business_day_bounds(day)
-    ops = connection.ops
-    return [
-        day,  # a date object: typed for PostgreSQL, ISO text for SQLite
-        Outcome.OK.value,
-        ops.adapt_datetimefield_value(now),
-        ops.adapt_datetimefield_value(start),
-        ops.adapt_datetimefield_value(end),
-    ]
-
-
-def _execute(sql: str, params: list) -> int:
+def _execute(sql: str, params: list | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
 
-def _recompute(day: date, counted: CountedSet, now: datetime) -> int:
-    DailyUsage.objects.filter(day=day).delete()
-    DailyTagUsage.objects.filter(day=day).delete()
-    params = _params(day, now)
-    written = _execute(rollup_statement(tagged=False, where=counted.sql()), params)
-    _execute(rollup_statement(tagged=True, where=counted.sql()), params)
+def _roll(day: date, where: str, *, add: bool) -> int:
+    """Stage the sums of `day`'s records selected by `where`, then write (or, with `add`, add)
+    them to both rollup tables; returns the DailyUsage rows written."""
+    start, end = business_day_bounds(day)
+    ops = connection.ops
+    _execute(stage_drop_statement())
+    _execute(
+        stage_statement(where),
+        [
+            Outcome.OK.value,
+            ops.adapt_datetimefield_value(start),
+            ops.adapt_datetimefield_value(end),
+        ],
+    )
+    # A date object: typed for PostgreSQL, ISO text for SQLite.
+    params = [day, ops.adapt_datetimefield_value(timezone.now())]
+    written = _execute(rollup_statement(tagged=False, add=add), params)
+    _execute(rollup_statement(tagged=True, add=add), params)
+    _execute(stage_drop_statement())
     return written
 
 
-def _add(days: list[date], where: str, now: datetime) -> None:
+def _recompute(day: date, counted: CountedSet) -> int:
+    DailyUsage.objects.filter(day=day).delete()
+    DailyTagUsage.objects.filter(day=day).delete()
+    return _roll(day, counted.sql(), add=False)
+
+
+def _add(days: list[date], where: str) -> None:
     for day in days:
-        params = _params(day, now)
-        _execute(rollup_statement(tagged=False, where=where, add=True), params)
-        _execute(rollup_statement(tagged=True, where=where, add=True), params)
+        _roll(day, where, add=True)
 
 
 def _days_of(ids_where: dict) -> list[date]:
@@ -160,7 +168,7 @@ def _catch_up(cursor: RollupCursor) -> list[date]:
     touched: set[date] = set()
     if found:
         days = _days_of({"id__in": list(found)})
-        _add(days, f"AND {ident} IN ({id_list(found)})", now)
+        _add(days, f"AND {ident} IN ({id_list(found)})")
         touched.update(days)
     if ids:
         new_mark = ids[-1]
@@ -169,7 +177,7 @@ def _catch_up(cursor: RollupCursor) -> list[date]:
         if gaps:
             where += f" AND {ident} NOT IN ({id_list(gaps)})"
         days = _days_of({"id__gt": mark, "id__lte": new_mark})
-        _add(days, where, now)
+        _add(days, where)
         touched.update(days)
         seen = now.isoformat()
         pending.update(dict.fromkeys(gaps, seen))
@@ -206,13 +214,13 @@ def usage_counted_set() -> CountedSet:
 def usage_rollup_day(*, day: date) -> int:
     """Recompute DailyUsage and DailyTagUsage for one business day, after bringing the cursor
     up to date; returns the number of DailyUsage rows written."""
-    now = timezone.now()
     with transaction.atomic():
         ledger_lock()
+        tune()
         cursor = _locked_cursor()
         if cursor is not None:
             _catch_up(cursor)
-        written = _recompute(day, _counted(cursor), now)
+        written = _recompute(day, _counted(cursor))
     logger.info("Rolled up usage for %s: %d rows", day.isoformat(), written)
     return written
 
@@ -228,6 +236,7 @@ def usage_rollup_recent(*, now: datetime | None = None) -> list[date]:
     record and recomputes today (and yesterday in the first hour after local midnight)."""
     with transaction.atomic():
         ledger_lock()
+        tune()
         cursor = _locked_cursor()
         if cursor is not None:
             days = _catch_up(cursor)
@@ -239,6 +248,6 @@ def usage_rollup_recent(*, now: datetime | None = None) -> list[date]:
             if local_now.hour < FINALIZE_GRACE_HOURS:
                 days.insert(0, local_now.date() - timedelta(days=1))
             for day in days:
-                _recompute(day, _counted(cursor), timezone.now())
+                _recompute(day, _counted(cursor))
     logger.info("Incremental usage rollup: %s", ", ".join(d.isoformat() for d in days) or "-")
     return days

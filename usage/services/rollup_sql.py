@@ -74,45 +74,38 @@ def _latency_bucket_sql(index: int, latency: str) -> str:
     return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
 
-def _tags_source(records: str) -> tuple[str, str]:
-    """(FROM clause, tag expression) expanding each record's JSON list of tags into rows."""
-    tags = f"r.{column(UsageRecord, 'tags')}"
+STAGE_TABLE = "usage_rollup_stage"
+
+
+def tune() -> None:
+    """Planner settings for the rollup's transaction on PostgreSQL: enough memory to hash the
+    groups rather than sort them on disk, and no JIT compilation (which costs seconds for a
+    statement run once and gains nothing on these plain sums)."""
     if connection.vendor == "postgresql":
-        return (
-            f"{records} r CROSS JOIN LATERAL jsonb_array_elements_text({tags}) AS t(tag)",
-            "t.tag",
-        )
-    return f"{records} r, json_each({tags}) t", "t.value"
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("SET LOCAL jit = off")
 
 
-def _consumer_sql(rec: type) -> str:
-    """The DailyTotals.consumer of a record: '<api key id>|<user id>', '' for each missing."""
-    key = f"COALESCE(r.{column(rec, 'api_key')}, '')"
-    user = f"COALESCE(CAST(r.{column(rec, 'user')} AS TEXT), '')"
+def _consumer_sql() -> str:
+    """The DailyTotals.consumer of a group: '<api key id>|<user id>', '' for each missing."""
+    key = f"COALESCE(s.{column(UsageRecord, 'api_key')}, '')"
+    user = f"COALESCE(CAST(s.{column(UsageRecord, 'user')} AS TEXT), '')"
     return f"{key} || '|' || {user}"
 
 
-def rollup_statement(*, tagged: bool, where: str = "", add: bool = False) -> str:
-    """INSERT ... SELECT of one day's records (`where` narrows them by id) into DailyUsage, or
-    with `tagged` into DailyTagUsage. With `add`, groups that already have a row are added
-    to it (ON CONFLICT DO UPDATE), which is how the incremental run merges new records.
+def stage_statement(where: str = "") -> str:
+    """Sum one day's records (`where` narrows them by id) per group *and list of tags* into a
+    temporary table: the one scan of the ledger. Both rollup tables are then summed from this
+    small table, DailyTagUsage by expanding each row's tags.
 
-    Parameters, in order: the day, the ok outcome, the updated_at instant, the day's UTC
-    start and end."""
+    Parameters, in order: the ok outcome, the day's UTC start and end."""
     qn = connection.ops.quote_name
     rec = UsageRecord
-    table = DailyTagUsage if tagged else DailyUsage
-    records = qn(rec._meta.db_table)
-    group_src = [f"r.{column(rec, name)}" for name in GROUP_FIELDS]
-    source = f"{records} r"
-    if tagged:
-        source, tag = _tags_source(records)
-        group_src.append(tag)
+    group = [column(rec, name) for name in GROUP_FIELDS]
+    tags = column(rec, "tags")
     latency = f"r.{column(rec, 'latency_ms')}"
-    targets = {
-        "day": "%s",
-        **dict(zip(GROUP_FIELDS + (("tag",) if tagged else ()), group_src, strict=True)),
-        "consumer": _consumer_sql(rec),
+    metrics = {
         "requests": "COUNT(*)",
         "errors": f"SUM(CASE WHEN r.{column(rec, 'outcome')} <> %s THEN 1 ELSE 0 END)",
         **{name: f"SUM(r.{column(rec, name)})" for name in TOKEN_FIELDS},
@@ -123,15 +116,55 @@ def rollup_statement(*, tagged: bool, where: str = "", add: bool = False) -> str
             name: _latency_bucket_sql(index, latency)
             for index, name in enumerate(LATENCY_BUCKET_FIELDS)
         },
+    }
+    selected = [f"r.{name}" for name in (*group, tags)]
+    selected += [f"{sql} AS {qn(name)}" for name, sql in metrics.items()]
+    created_at = f"r.{column(rec, 'created_at')}"
+    return (
+        f"CREATE TEMPORARY TABLE {STAGE_TABLE} AS "  # noqa: S608 - see the module docstring
+        f"SELECT {', '.join(selected)} FROM {qn(rec._meta.db_table)} r "
+        f"WHERE {created_at} >= %s AND {created_at} < %s {where} "
+        f"GROUP BY {', '.join(f'r.{name}' for name in (*group, tags))}"
+    )
+
+
+def stage_drop_statement() -> str:
+    return f"DROP TABLE IF EXISTS {STAGE_TABLE}"
+
+
+def _tags_source() -> tuple[str, str]:
+    """(FROM clause, tag expression) expanding each staged row's JSON list of tags into rows."""
+    tags = f"s.{column(UsageRecord, 'tags')}"
+    if connection.vendor == "postgresql":
+        source = f"{STAGE_TABLE} s CROSS JOIN LATERAL jsonb_array_elements_text({tags}) AS t(tag)"
+        return source, "t.tag"
+    return f"{STAGE_TABLE} s, json_each({tags}) t", "t.value"
+
+
+def rollup_statement(*, tagged: bool, add: bool = False) -> str:
+    """INSERT ... SELECT of the staged sums into DailyUsage, or with `tagged` into
+    DailyTagUsage. With `add`, groups that already have a row are added to it (ON CONFLICT DO
+    UPDATE), which is how the incremental run merges new records.
+
+    Parameters, in order: the day, the updated_at instant."""
+    qn = connection.ops.quote_name
+    table = DailyTagUsage if tagged else DailyUsage
+    group_src = [f"s.{column(UsageRecord, name)}" for name in GROUP_FIELDS]
+    source = STAGE_TABLE + " s"
+    if tagged:
+        source, tag = _tags_source()
+        group_src.append(tag)
+    targets = {
+        "day": "%s",
+        **dict(zip(GROUP_FIELDS + (("tag",) if tagged else ()), group_src, strict=True)),
+        "consumer": _consumer_sql(),
+        **{name: f"SUM(s.{qn(name)})" for name in SUMMED_FIELDS},
         "updated_at": "%s",
     }
     columns = ", ".join(column(table, name) for name in targets)
-    created_at = f"r.{column(rec, 'created_at')}"
     sql = (
         f"INSERT INTO {qn(table._meta.db_table)} ({columns}) "  # noqa: S608 - see docstring
-        f"SELECT {', '.join(targets.values())} "
-        f"FROM {source} "
-        f"WHERE {created_at} >= %s AND {created_at} < %s {where} "
+        f"SELECT {', '.join(targets.values())} FROM {source} WHERE 1 = 1 "
         f"GROUP BY {', '.join(group_src)}"
     )
     if add:
