@@ -89,9 +89,12 @@ def _check_totals() -> None:
     tagged = UsageRecord.objects.filter(
         created_at__gte=start, created_at__lt=end, tags__contains=["feature:search"]
     ).count()
-    assert DailyTagUsage.objects.filter(day=DAY, tag="feature:search").aggregate(
-        n=Sum("requests")
-    )["n"] == tagged
+    assert (
+        DailyTagUsage.objects.filter(day=DAY, tag="feature:search").aggregate(n=Sum("requests"))[
+            "n"
+        ]
+        == tagged
+    )
 
 
 def test_rollup_of_a_10m_row_day_and_the_incremental_run_meet_their_targets(capsys):

@@ -245,8 +245,16 @@ def usage_default_range(*, days: int = 30) -> tuple[date, date]:
 def usage_rollup_freshness() -> dict[str, Any]:
     """When the rollups were last written and how many ledger records came after: what the
     dashboard says so nobody reads a stale $0 as "no calls"."""
-    from usage.models import UsageRecord
+    from usage.models import RollupCursor, UsageRecord
+    from usage.models.cursor import LEDGER_CURSOR
 
+    cursor = RollupCursor.objects.filter(name=LEDGER_CURSOR).first()
+    if cursor is not None:
+        # The incremental rollup's own mark: exact, and a count over the primary key.
+        pending = UsageRecord.objects.filter(id__gt=cursor.last_id).count()
+        if cursor.pending:
+            pending += UsageRecord.objects.filter(id__in=[int(i) for i in cursor.pending]).count()
+        return {"rolled_up_at": cursor.updated_at, "pending_calls": pending}
     rolled_up_at = DailyUsage.objects.aggregate(at=Max("updated_at"))["at"]
     newer = UsageRecord.objects.order_by()
     if rolled_up_at is not None:

@@ -1,6 +1,7 @@
 """The dashboard says when usage was last rolled up and how many calls are not counted yet,
 offers "Roll up now" to staff who may change daily usage, and prints costs sensibly."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -67,6 +68,12 @@ def test_the_freshness_line_counts_only_records_after_the_last_rollup(client, st
     usage_rollup_recent()
     html = viewer.get(PAGE).content.decode()
     assert "Rolled up <time" in html and "not counted yet" not in html
+    # After the mark: a record written late, its created_at before the last run, still counts.
+    make_record(created_at=timezone.now() - timedelta(hours=1))
+    html = viewer.get(PAGE).content.decode()
+    assert "<strong>1</strong> call since then is not counted yet" in html
+    usage_rollup_recent()
+    assert "not counted yet" not in viewer.get(PAGE).content.decode()
 
 
 @pytest.mark.parametrize(
