@@ -58,6 +58,30 @@ def test_budget_form_validates_the_scope(admin_client_) -> None:
     assert not Budget.objects.exists()
 
 
+def test_a_tag_budget_is_created_through_the_admin_form(admin_client_) -> None:
+    form = {
+        "name": "search",
+        "scope_type": "tag",
+        "scope_value": "feature:search",
+        "period": "daily",
+        "limit_usd": "5",
+        "alert_thresholds": "[80]",
+        "hard": "on",
+        "active": "on",
+    }
+    response = admin_client_.post(reverse("admin:usage_budget_add"), form)
+    assert response.status_code == 302, response.content
+    budget = Budget.objects.get()
+    assert budget.scope_label == "tag:feature:search"
+    page = admin_client_.get(reverse("admin:usage_budget_changelist")).content.decode()
+    assert "tag:feature:search" in page
+    response = admin_client_.post(
+        reverse("admin:usage_budget_add"), {**form, "name": "bad", "scope_value": "a\tb"}
+    )
+    assert response.status_code == 200
+    assert "control characters" in response.content.decode()
+
+
 @pytest.mark.parametrize(
     ("scope_type", "scope_value", "thresholds", "field"),
     [
