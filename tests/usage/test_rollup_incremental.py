@@ -178,3 +178,17 @@ def test_a_lower_id_committing_after_the_rollup_ran_is_counted_by_the_next_run()
     }
     assert _cursor().pending == {}
     assert usage_reconcile_day(day=today) == []
+
+
+def test_a_backlog_is_worked_off_over_several_runs(monkeypatch):
+    monkeypatch.setattr(rollup, "BATCH_MAX", 2)
+    make_record(created_at=_at(DAY, 8))
+    usage_rollup_recent()
+    usage_rollup_day(day=DAY)
+    records = [make_record(created_at=_at(DAY, 9 + i)) for i in range(3)]
+    usage_rollup_recent()
+    assert _cursor().last_id == records[1].id
+    assert DailyUsage.objects.get().requests == 3
+    usage_rollup_recent()
+    assert DailyUsage.objects.get().requests == 4
+    assert usage_reconcile_day(day=DAY) == []

@@ -59,7 +59,7 @@ PENDING_TTL = timedelta(minutes=10)
 # Bounds on what one run takes on: new records (a backlog is worked off over several runs),
 # ids waited for, and the widest run of missing ids still worth waiting for (inserts in flight
 # are few; a wider hole is a sequence jump or a mass rollback, left to the nightly run).
-BATCH_MAX = 2_000_000
+BATCH_MAX = 500_000
 PENDING_MAX = 10_000
 GAP_SPAN_MAX = 1_000
 
