@@ -248,8 +248,9 @@ class GeminiFakeServer(FakeServer):
                 text = json.dumps({"text": text})
             parts = [{"text": text}]
         thinking = (body.get("generationConfig") or {}).get("thinkingConfig") or {}
-        if thinking.get("includeThoughts"):
-            budget = thinking.get("thinkingBudget")
+        # The API reads either spelling; the SDK sends this object's keys in snake case.
+        if thinking.get("includeThoughts", thinking.get("include_thoughts")):
+            budget = thinking.get("thinkingBudget", thinking.get("thinking_budget"))
             parts = [{"text": f"Thinking with a budget of {budget}.", "thought": True}, *parts]
         return parts, self._usage(body, parts)
 
