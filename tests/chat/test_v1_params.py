@@ -372,3 +372,25 @@ def test_refused_everywhere_or_malformed(client, serve):
             client.chat.completions.create(model="assistant", **body)
         assert caught.value.body["param"].startswith(param), (param, caught.value.body)
     assert fake.requests == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="chat/runtime (another helper's) must pass the selection's option on: in "
+    "request_with_overrides, cache_prompt=request.cache_prompt or overrides.cache_prompt. "
+    "Remove this mark when it does.",
+)
+def test_selection_cache_prompt_reaches_anthropic(client, anthropic_fake):
+    provider = provider_create(anthropic_fake, slug="an", kind="anthropic")
+    selection_set(
+        "assistant",
+        model_create(provider, "claude-haiku-4-5"),
+        system_prompt="Be brief.",
+        cache_prompt=True,
+    )
+    client.chat.completions.create(
+        model="assistant", messages=[{"role": "user", "content": "hi"}], tools=TOOLS
+    )
+    body = anthropic_fake.last_request().body
+    assert body["system"] == [{"type": "text", "text": "Be brief.", "cache_control": CACHED}]
+    assert body["tools"][-1]["cache_control"] == CACHED
