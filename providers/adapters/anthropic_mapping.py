@@ -147,18 +147,11 @@ def request_params(request: ChatRequest) -> dict[str, Any]:
     if thinking is not None:
         params["thinking"] = thinking
     schema = _schema_of(request.json_schema)
-    system = system_blocks(request)
     if schema is not None:
         params["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
-    elif request.json_output:
-        system.append({"type": "text", "text": JSON_INSTRUCTION})
+    system = _system(request, json_instruction=schema is None and request.json_output)
     if system:
-        if request.cache_prompt:
-            system[-1] = {**system[-1], "cache_control": system[-1].get("cache_control", EPHEMERAL)}
-        if any("cache_control" in block for block in system):
-            params["system"] = system
-        else:
-            params["system"] = "\n\n".join(block["text"] for block in system)
+        params["system"] = system
     if request.tools:
         params["tools"] = tools_to_wire(request)
         choice = _tool_choice_param(request)
@@ -191,6 +184,19 @@ def thinking_params(request: ChatRequest) -> tuple[dict[str, Any] | None, int]:
             details={"param": "reasoning_effort"},
         )
     return {"type": "enabled", "budget_tokens": budget}, request.max_tokens
+
+
+def _system(request: ChatRequest, *, json_instruction: bool) -> str | list[dict[str, Any]]:
+    """The system prompt: one string, or text blocks when it carries a cache breakpoint."""
+    blocks = system_blocks(request)
+    if json_instruction:
+        blocks.append({"type": "text", "text": JSON_INSTRUCTION})
+    if blocks and request.cache_prompt and "cache_control" not in blocks[-1]:
+        blocks[-1] = _cached(blocks[-1], EPHEMERAL)
+    if any("cache_control" in block for block in blocks):
+        return blocks
+    texts = [m.text for m in request.messages if m.role == "system" and m.text]
+    return "\n\n".join([*texts, JSON_INSTRUCTION] if json_instruction else texts)
 
 
 def system_blocks(request: ChatRequest) -> list[dict[str, Any]]:
