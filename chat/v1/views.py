@@ -1,7 +1,9 @@
 """The OpenAI-compatible API: thin views over chat.services, authenticated by consumer keys.
 
 Every response carries x-request-id (the id on the call's UsageRecords); answered calls also
-carry x-served-model (the model string that served) and x-served-provider.
+carry x-served-model (the model string that served) and x-served-provider, and chat
+completions x-ignored-params when the serving provider kind did not receive some of the
+request's parameters (docs/parameters.md).
 """
 
 from contextlib import ExitStack
