@@ -6,8 +6,9 @@ key the way Google does: 400 INVALID_ARGUMENT with an ErrorInfo reason API_KEY_I
 Replies are deterministic: a greeting echoing the last user text, a functionCall when tools
 are offered, "Tool result: ..." after a functionResponse. Token counts are word counts unless
 `usage` overrides them. With generationConfig.thinkingConfig.includeThoughts a thought-summary
-part (`thought: true`) comes first. The attributes shared with the OpenAI and Anthropic fakes (api_key,
-provider_settings, reply_text, tool_arguments, usage, models) let tests switch providers.
+part (`thought: true`) comes first. The attributes shared with the OpenAI and Anthropic fakes
+(api_key, provider_settings, reply_text, tool_arguments, usage, models) let tests switch
+providers.
 """
 
 import hashlib
