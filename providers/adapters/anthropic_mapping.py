@@ -16,7 +16,8 @@ Requests:
   with THINKING_BUDGETS tokens ("none" disables it). Thinking counts toward max_tokens, as
   reasoning counts toward OpenAI's max_completion_tokens: a client's max_tokens stays the cap
   and the budget is cut to fit below it (400 if not even MIN_THINKING_BUDGET fits); without
-  one, max_tokens is the budget plus DEFAULT_MAX_TOKENS for the answer.
+  one, max_tokens is the budget plus DEFAULT_MAX_TOKENS for the answer. Anthropic refuses
+  thinking with a forced tool choice, so that pair is a 400 naming tool_choice.
 - Thinking round trip: an assistant turn's signed (or redacted) thinking goes back first in its
   content, unchanged, as Anthropic requires when that turn used tools; unsigned reasoning
   (from another provider) is not sent.
@@ -173,6 +174,13 @@ def thinking_params(request: ChatRequest) -> tuple[dict[str, Any] | None, int]:
         return None, request.max_tokens or DEFAULT_MAX_TOKENS
     if effort == "none":
         return {"type": "disabled"}, request.max_tokens or DEFAULT_MAX_TOKENS
+    choice = request.tool_choice
+    if request.tools and choice is not None and choice.mode in ("required", "tool"):
+        raise InvalidRequestError(
+            "Anthropic models cannot think (reasoning_effort) while forced to call a tool: "
+            "use tool_choice 'auto' or 'none', or leave reasoning_effort out.",
+            details={"param": "tool_choice"},
+        )
     budget = THINKING_BUDGETS[effort]
     if request.max_tokens is None:
         return {"type": "enabled", "budget_tokens": budget}, budget + DEFAULT_MAX_TOKENS

@@ -125,6 +125,16 @@ def test_reasoning_effort_budgets(
     assert body["thinking"] == thinking and body["max_tokens"] == wire_max
 
 
+@pytest.mark.parametrize("choice", [ToolChoice("required"), ToolChoice("tool", "get_time")])
+def test_thinking_with_a_forced_tool_is_refused(anthropic_adapter, anthropic_fake, choice):
+    with pytest.raises(InvalidRequestError) as caught:
+        anthropic_adapter.complete(
+            ask(user("hi"), tools=(WEATHER, TIME), tool_choice=choice, reasoning_effort="low")
+        )
+    assert caught.value.public_details["param"] == "tool_choice"
+    assert anthropic_fake.requests == []
+
+
 def test_thinking_streams_then_arrives_whole_with_its_signature(anthropic_adapter, anthropic_fake):
     anthropic_fake.redacted_thinking = True
     events = list(anthropic_adapter.stream(ask(user("hi"), reasoning_effort="low")))
