@@ -45,6 +45,8 @@ class ParameterOverrides:
     max_tokens: int | None = None
     top_p: float | None = None
     system_prompt: str = ""
+    # The selection's automatic prompt caching (ChatRequest.cache_prompt, Anthropic only).
+    cache_prompt: bool = False
 
 
 @dataclass(frozen=True, slots=True)

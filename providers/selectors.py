@@ -252,7 +252,8 @@ def model_selection_resolve(*, name: str) -> ResolvedSelection:
     if resolved is not None:
         return resolved
     digest = hashlib.sha256(name.encode()).hexdigest()[:40]  # any text makes a safe key
-    key = f"providers:resolved:{generation}:{digest}"
+    # v2: ParameterOverrides gained cache_prompt (entries cached by older code lack it).
+    key = f"providers:resolved:v2:{generation}:{digest}"
     resolved = cache.get(key)
     if resolved is None:
         resolved = _resolve_from_database(name)
@@ -308,6 +309,7 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
             max_tokens=selection.max_tokens,
             top_p=selection.top_p,
             system_prompt=selection.system_prompt,
+            cache_prompt=selection.cache_prompt,
         ),
         required_capabilities=frozenset(selection.required_capabilities or ()),
     )

@@ -1,15 +1,17 @@
 """OpenAI request bodies -> the plain request types, with OpenAI-style errors naming the param.
 
-Parameters this service cannot honour are refused (n > 1, token-array inputs); parameters that
-only tune sampling on some providers (seed, penalties, user, ...) are accepted and ignored,
-as OpenAI-compatible servers commonly do, so unchanged clients keep working.
+Parameters this service cannot honour are refused (n > 1, token-array inputs, and those in
+chat.v1.options); the optional parameters (reasoning_effort, seed, penalties, logprobs, user,
+metadata, service_tier, cache_control...) are carried on the ChatRequest, and the serving
+provider kind decides what it sends (providers.adapters.params, docs/parameters.md).
 """
 
 from typing import Any
 
 from django.conf import settings
 
-from chat.content import content_parse, invalid_param
+from chat.content import cache_control_parse, content_parse, invalid_param
+from chat.v1.options import options_parse, reasoning_parse
 from config.errors import RequestTooComplex
 from providers.adapters.types import (
     ChatRequest,
@@ -134,6 +136,10 @@ def _messages(value: Any) -> tuple[Message, ...]:
                 else (),
                 tool_call_id=tool_call_id if role == "tool" else None,
                 name=raw.get("name") if isinstance(raw.get("name"), str) else None,
+                reasoning=reasoning_parse(raw, where) if role == "assistant" else (),
+                cache_control=cache_control_parse(
+                    raw.get("cache_control"), f"{where}.cache_control"
+                ),
             )
         )
     return tuple(messages)
@@ -158,6 +164,9 @@ def _tools(value: Any) -> tuple[Tool, ...]:
                 name=_text(function.get("name"), f"tools[{index}].function.name"),
                 description=_text(function.get("description") or "", f"tools[{index}].description"),
                 parameters=parameters,
+                cache_control=cache_control_parse(
+                    raw.get("cache_control"), f"tools[{index}].cache_control"
+                ),
             )
         )
     return tuple(tools)
@@ -229,6 +238,7 @@ def chat_request_parse(data: Any) -> tuple[ChatRequest, bool, bool]:
         stop=_stop(body.get("stop")),
         json_output=json_output,
         json_schema=json_schema,
+        **options_parse(body),
     )
     return request, stream, bool(options.get("include_usage"))
 

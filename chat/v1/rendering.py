@@ -3,6 +3,11 @@
 `model` in every body is the model string that served ("anthropic:claude-sonnet-4-5"), so a
 client that asked for a service name can see what answered; the x-served-model header says
 the same.
+
+Reasoning is rendered as OpenAI-compatible servers (vLLM, DeepSeek) do: `reasoning_content`
+on the message or the chunk's delta. Anthropic's signed and redacted thinking blocks also go
+out as `thinking_blocks` (as OpenAI-compatible gateways name them), for the client to send
+back on the assistant turn when it continues a tool-use conversation.
 """
 
 import base64
@@ -18,6 +23,8 @@ from chat.v1.errors import openai_error_from
 from providers.adapters.types import (
     ChatResponse,
     Finish,
+    ReasoningDelta,
+    ReasoningPart,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -56,6 +63,11 @@ def completion_json(result: ChatResult) -> dict[str, Any]:
     }
     if response.tool_calls:
         message["tool_calls"] = [_tool_call_json(call) for call in response.tool_calls]
+    if response.reasoning:
+        message["reasoning_content"] = response.reasoning_text
+        blocks = [thinking_block_json(part) for part in response.reasoning if part.signed]
+        if blocks:
+            message["thinking_blocks"] = blocks
     return {
         "id": completion_id(result.request_id),
         "object": "chat.completion",
@@ -65,7 +77,7 @@ def completion_json(result: ChatResult) -> dict[str, Any]:
             {
                 "index": 0,
                 "message": message,
-                "logprobs": None,
+                "logprobs": response.logprobs,
                 "finish_reason": response.finish_reason,
             }
         ],
@@ -85,11 +97,13 @@ def completion_chunks(stream: ChatStream, *, include_usage: bool) -> Iterator[by
         "system_fingerprint": None,
     }
 
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+    def chunk(
+        delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None
+    ) -> bytes:
         payload = {
             **base,
             "choices": [
-                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+                {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
             ],
         }
         if include_usage:
@@ -101,7 +115,12 @@ def completion_chunks(stream: ChatStream, *, include_usage: bool) -> Iterator[by
         for event in stream:
             if isinstance(event, TextDelta):
                 if event.text:
-                    yield chunk({"content": event.text})
+                    yield chunk({"content": event.text}, logprobs=event.logprobs)
+            elif isinstance(event, ReasoningDelta):
+                if event.text:
+                    yield chunk({"reasoning_content": event.text})
+                if event.part is not None and event.part.signed:
+                    yield chunk({"thinking_blocks": [thinking_block_json(event.part)]})
             elif isinstance(event, ToolCallDelta):
                 yield chunk({"tool_calls": [_tool_call_delta_json(event)]})
             elif isinstance(event, Finish):
@@ -113,6 +132,13 @@ def completion_chunks(stream: ChatStream, *, include_usage: bool) -> Iterator[by
     if include_usage:
         yield sse_event({**base, "choices": [], "usage": usage_json(stream.usage or Usage())})
     yield sse_event("[DONE]")
+
+
+def thinking_block_json(part: ReasoningPart) -> dict[str, Any]:
+    """A signed or redacted thinking block as clients send it back (chat.v1.options)."""
+    if part.redacted:
+        return {"type": "redacted_thinking", "data": part.redacted}
+    return {"type": "thinking", "thinking": part.text, "signature": part.signature}
 
 
 def _tool_call_delta_json(event: ToolCallDelta) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The OpenAI-compatible API: thin views over chat.services, authenticated by consumer keys.
 
 Every response carries x-request-id (the id on the call's UsageRecords); answered calls also
-carry x-served-model (the model string that served) and x-served-provider.
+carry x-served-model (the model string that served) and x-served-provider, and chat
+completions x-ignored-params when the serving provider kind did not receive some of the
+request's parameters (docs/parameters.md).
 """
 
 from contextlib import ExitStack
@@ -20,6 +22,7 @@ from chat.runtime.call import call_state_pinned, call_state_read
 from chat.runtime.types import CallContext, new_request_id
 from chat.services import chat_completion_run, chat_completion_stream, embedding_run
 from chat.v1.errors import openai_exception_handler
+from chat.v1.options import ignored_header
 from chat.v1.parsing import chat_request_parse, embedding_request_parse
 from chat.v1.rendering import completion_chunks, completion_json, embeddings_json
 from config.errors import ApplicationError, NotFound
@@ -120,12 +123,16 @@ class ChatCompletionsView(V1View):
         self.check_model(chat_request.model)
         if not stream:
             result = chat_completion_run(request=chat_request, context=self.context())
-            return Response(completion_json(result), headers=served_headers(result.served_by))
+            headers = served_headers(result.served_by)
+            headers |= ignored_header(request.data, chat_request, result.served_by.provider_kind)
+            return Response(completion_json(result), headers=headers)
         chat_stream = chat_completion_stream(request=chat_request, context=self.context())
         body = SSEBody(
             completion_chunks(chat_stream, include_usage=include_usage), chat_stream.close
         )
-        return sse_response(body, served_headers(chat_stream.served_by))
+        headers = served_headers(chat_stream.served_by)
+        headers |= ignored_header(request.data, chat_request, chat_stream.served_by.provider_kind)
+        return sse_response(body, headers)
 
 
 class EmbeddingsView(V1View):

@@ -12,7 +12,10 @@ moved to reasoning only when the API breaks it out). Details in anthropic_mappin
 Streaming reads the raw event stream (`messages.create(stream=True)`): message_start brings
 the model and the input/cache counts, content_block_* bring text and tool calls (a tool call's
 index is its ordinal among tool_use blocks, not the block index), message_delta brings the
-stop reason and the cumulative output_tokens, message_stop ends the message. A stream that
+stop reason and the cumulative output_tokens, message_stop ends the message. Thinking blocks
+stream as ReasoningDelta text; when a block closes, the whole block with its signature (or a
+redacted block, which arrives whole) follows as ReasoningDelta.part, so a client can send it
+back for tool use. A stream that
 ends before message_stop, breaks at the transport, or carries an SSE `error` event (such as
 `overloaded_error` half-way) raises StreamInterruptedError.
 
@@ -57,6 +60,8 @@ from providers.adapters.types import (
     ChatResponse,
     Finish,
     ProviderSettings,
+    ReasoningDelta,
+    ReasoningPart,
     RemoteModel,
     StreamEvent,
     TextDelta,
@@ -192,6 +197,8 @@ class _StreamState:
         self.usage: dict[str, Any] = {}
         self.stop_reason: str | None = None
         self.tool_ordinals: dict[int, int] = {}  # content block index -> tool call index
+        self.thinking: dict[int, list[str]] = {}  # open thinking block index -> its text
+        self.signatures: dict[int, str] = {}
         self.started = False
         self.finished = False
 
@@ -210,6 +217,12 @@ class _StreamState:
         block = event.content_block
         if block.type == "text" and block.text:
             yield TextDelta(block.text)
+        elif block.type == "thinking":
+            self.thinking[event.index] = [block.thinking] if block.thinking else []
+            if block.thinking:
+                yield ReasoningDelta(text=block.thinking)
+        elif block.type == "redacted_thinking":
+            yield ReasoningDelta(part=ReasoningPart(redacted=block.data))
         elif block.type == "tool_use":
             ordinal = len(self.tool_ordinals)
             self.tool_ordinals[event.index] = ordinal
@@ -224,6 +237,17 @@ class _StreamState:
             ordinal = self.tool_ordinals.get(event.index)
             if ordinal is not None:
                 yield ToolCallDelta(index=ordinal, arguments=delta.partial_json)
+        elif delta.type == "thinking_delta" and delta.thinking:
+            self.thinking.setdefault(event.index, []).append(delta.thinking)
+            yield ReasoningDelta(text=delta.thinking)
+        elif delta.type == "signature_delta":
+            self.signatures[event.index] = delta.signature
+
+    def _on_content_block_stop(self, event: Any) -> Iterator[StreamEvent]:
+        texts = self.thinking.pop(event.index, None)
+        if texts is not None:
+            signature = self.signatures.pop(event.index, None)
+            yield ReasoningDelta(part=ReasoningPart(text="".join(texts), signature=signature))
 
     def _on_message_delta(self, event: Any) -> Iterator[StreamEvent]:
         self.stop_reason = event.delta.stop_reason or self.stop_reason

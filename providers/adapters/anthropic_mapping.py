@@ -12,6 +12,21 @@ Requests:
 - temperature and top_p are NOT sent: the installed SDK (anthropic 2.12, API version
   2026-10-21) has no sampling parameters on messages.create any more, so a value a client
   sends out of habit (OpenAI clients often do) is dropped rather than failing every call.
+- reasoning_effort becomes extended thinking, `thinking: {"type": "enabled", "budget_tokens"}`
+  with THINKING_BUDGETS tokens ("none" disables it). Thinking counts toward max_tokens, as
+  reasoning counts toward OpenAI's max_completion_tokens: a client's max_tokens stays the cap
+  and the budget is cut to fit below it (400 if not even MIN_THINKING_BUDGET fits); without
+  one, max_tokens is the budget plus DEFAULT_MAX_TOKENS for the answer. Anthropic refuses
+  thinking with a forced tool choice, so that pair is a 400 naming tool_choice.
+- Thinking round trip: an assistant turn's signed (or redacted) thinking goes back first in its
+  content, unchanged, as Anthropic requires when that turn used tools; unsigned reasoning
+  (from another provider) is not sent.
+- Prompt caching: `cache_control` on a message (its last block), a content part or a tool is
+  sent on that block or tool; with request.cache_prompt (a selection's option) the system
+  prompt's last block and the last tool get an ephemeral breakpoint too. A system prompt with
+  a breakpoint is sent as text blocks, otherwise as one string.
+- user -> metadata.user_id; parallel_tool_calls=false -> tool_choice.disable_parallel_tool_use;
+  service_tier auto -> auto, default -> standard_only (see adapters.params for the rest).
 - JSON output: with a schema, Anthropic's structured outputs (`output_config.format`, type
   json_schema) constrain the answer. Without a schema Anthropic has no "any JSON" mode, so a
   system instruction (JSON_INSTRUCTION) steers the model instead.
@@ -32,18 +47,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from providers.adapters.errors import InvalidRequestError
+from providers.adapters.params import ANTHROPIC_SERVICE_TIERS
 from providers.adapters.types import (
+    CacheControl,
     ChatRequest,
     ChatResponse,
     FinishReason,
     ImagePart,
     Message,
+    ReasoningPart,
     TextPart,
     ToolCall,
     Usage,
 )
 
 DEFAULT_MAX_TOKENS = 4096
+MIN_THINKING_BUDGET = 1024  # Anthropic's minimum budget_tokens
+THINKING_BUDGETS = {
+    "minimal": 1024,
+    "low": 2048,
+    "medium": 8192,
+    "high": 16384,
+    "xhigh": 32768,
+}
+EPHEMERAL: CacheControl = {"type": "ephemeral"}
 JSON_INSTRUCTION = (
     "Respond with a single valid JSON value and nothing else: no prose, no code fences."
 )
@@ -80,14 +107,20 @@ def usage_from_wire(raw: Mapping[str, Any]) -> Usage:
 
 
 def response_from_message(message: Any) -> ChatResponse:
-    """A ChatResponse from the SDK's Message; thinking and server-tool blocks are not text."""
+    """A ChatResponse from the SDK's Message; thinking blocks are its reasoning, server-tool
+    blocks are dropped."""
     texts: list[str] = []
     calls: list[ToolCall] = []
+    reasoning: list[ReasoningPart] = []
     for block in message.content:
         if block.type == "text":
             texts.append(block.text)
         elif block.type == "tool_use":
             calls.append(ToolCall(id=block.id, name=block.name, arguments=json.dumps(block.input)))
+        elif block.type == "thinking":
+            reasoning.append(ReasoningPart(text=block.thinking, signature=block.signature))
+        elif block.type == "redacted_thinking":
+            reasoning.append(ReasoningPart(redacted=block.data))
     usage = message.usage.model_dump(exclude_none=True) if message.usage else {}
     return ChatResponse(
         text="".join(texts),
@@ -96,6 +129,7 @@ def response_from_message(message: Any) -> ChatResponse:
         usage=usage_from_wire(usage),
         model=message.model,
         request_id=getattr(message, "_request_id", None),
+        reasoning=tuple(reasoning),
     )
 
 
@@ -105,33 +139,123 @@ def request_params(request: ChatRequest) -> dict[str, Any]:
     messages = wire_messages(request.messages)
     if not messages:
         raise InvalidRequestError("Anthropic needs at least one user or assistant message.")
+    thinking, max_tokens = thinking_params(request)
     params: dict[str, Any] = {
         "model": request.model,
-        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+        "max_tokens": max_tokens,
         "messages": messages,
     }
-    system = [m.text for m in request.messages if m.role == "system" and m.text]
+    if thinking is not None:
+        params["thinking"] = thinking
     schema = _schema_of(request.json_schema)
     if schema is not None:
         params["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
-    elif request.json_output:
-        system.append(JSON_INSTRUCTION)
+    system = _system(request, json_instruction=schema is None and request.json_output)
     if system:
-        params["system"] = "\n\n".join(system)
+        params["system"] = system
     if request.tools:
-        params["tools"] = [
+        params["tools"] = tools_to_wire(request)
+        choice = _tool_choice_param(request)
+        if choice is not None:
+            params["tool_choice"] = choice
+    if request.stop:
+        params["stop_sequences"] = list(request.stop)
+    if request.user:
+        params["metadata"] = {"user_id": request.user}
+    if request.service_tier in ANTHROPIC_SERVICE_TIERS:
+        params["service_tier"] = ANTHROPIC_SERVICE_TIERS[request.service_tier]
+    return params
+
+
+def thinking_params(request: ChatRequest) -> tuple[dict[str, Any] | None, int]:
+    """(the `thinking` parameter or None, max_tokens) for the request's reasoning_effort."""
+    effort = request.reasoning_effort
+    if effort is None:
+        return None, request.max_tokens or DEFAULT_MAX_TOKENS
+    if effort == "none":
+        return {"type": "disabled"}, request.max_tokens or DEFAULT_MAX_TOKENS
+    choice = request.tool_choice
+    if request.tools and choice is not None and choice.mode in ("required", "tool"):
+        raise InvalidRequestError(
+            "Anthropic models cannot think (reasoning_effort) while forced to call a tool: "
+            "use tool_choice 'auto' or 'none', or leave reasoning_effort out.",
+            details={"param": "tool_choice"},
+        )
+    budget = THINKING_BUDGETS[effort]
+    if request.max_tokens is None:
+        return {"type": "enabled", "budget_tokens": budget}, budget + DEFAULT_MAX_TOKENS
+    budget = min(budget, request.max_tokens - 1)
+    if budget < MIN_THINKING_BUDGET:
+        raise InvalidRequestError(
+            f"reasoning_effort needs max_tokens above {MIN_THINKING_BUDGET} on Anthropic "
+            "models: thinking uses at least that many of the answer's tokens.",
+            details={"param": "reasoning_effort"},
+        )
+    return {"type": "enabled", "budget_tokens": budget}, request.max_tokens
+
+
+def _system(request: ChatRequest, *, json_instruction: bool) -> str | list[dict[str, Any]]:
+    """The system prompt: one string, or text blocks when it carries a cache breakpoint."""
+    blocks = system_blocks(request)
+    if json_instruction:
+        blocks.append({"type": "text", "text": JSON_INSTRUCTION})
+    if blocks and request.cache_prompt and "cache_control" not in blocks[-1]:
+        blocks[-1] = _cached(blocks[-1], EPHEMERAL)
+    if any("cache_control" in block for block in blocks):
+        return blocks
+    texts = [m.text for m in request.messages if m.role == "system" and m.text]
+    return "\n\n".join([*texts, JSON_INSTRUCTION] if json_instruction else texts)
+
+
+def system_blocks(request: ChatRequest) -> list[dict[str, Any]]:
+    """The system messages as text blocks, keeping their cache breakpoints."""
+    blocks: list[dict[str, Any]] = []
+    for message in request.messages:
+        if message.role != "system":
+            continue
+        if isinstance(message.content, str):
+            if message.content:
+                blocks.append({"type": "text", "text": message.content})
+        else:
+            blocks.extend(
+                _cached({"type": "text", "text": part.text}, part.cache_control)
+                for part in message.content
+                if isinstance(part, TextPart) and part.text
+            )
+        if message.cache_control and blocks:
+            blocks[-1] = _cached(blocks[-1], message.cache_control)
+    return blocks
+
+
+def tools_to_wire(request: ChatRequest) -> list[dict[str, Any]]:
+    tools = [
+        _cached(
             {
                 "name": tool.name,
                 **({"description": tool.description} if tool.description else {}),
                 "input_schema": tool.parameters,
-            }
-            for tool in request.tools
-        ]
-        if request.tool_choice is not None:
-            params["tool_choice"] = _tool_choice(request.tool_choice.mode, request.tool_choice.name)
-    if request.stop:
-        params["stop_sequences"] = list(request.stop)
-    return params
+            },
+            tool.cache_control,
+        )
+        for tool in request.tools
+    ]
+    if request.cache_prompt and "cache_control" not in tools[-1]:
+        tools[-1] = _cached(tools[-1], EPHEMERAL)
+    return tools
+
+
+def _tool_choice_param(request: ChatRequest) -> dict[str, Any] | None:
+    choice = request.tool_choice
+    if choice is None and request.parallel_tool_calls is not False:
+        return None
+    wire = _tool_choice(choice.mode, choice.name) if choice is not None else {"type": "auto"}
+    if request.parallel_tool_calls is False and wire["type"] != "none":
+        wire["disable_parallel_tool_use"] = True
+    return wire
+
+
+def _cached(block: dict[str, Any], cache_control: CacheControl | None) -> dict[str, Any]:
+    return {**block, "cache_control": cache_control} if cache_control else block
 
 
 def wire_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
@@ -157,17 +281,17 @@ def wire_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
 
 def _blocks(index: int, message: Message) -> list[dict[str, Any]]:
     if message.role == "tool":
-        return [
-            {
-                "type": "tool_result",
-                "tool_use_id": message.tool_call_id,
-                "content": message.content
-                if isinstance(message.content, str)
-                else _content_blocks(index, message.content),
-            }
-        ]
+        result = {
+            "type": "tool_result",
+            "tool_use_id": message.tool_call_id,
+            "content": message.content
+            if isinstance(message.content, str)
+            else _content_blocks(index, message.content),
+        }
+        return [_cached(result, message.cache_control)]
     blocks = _content_blocks(index, message.content)
     if message.role == "assistant":
+        blocks[:0] = [_thinking_block(part) for part in message.reasoning if part.signed]
         for position, call in enumerate(message.tool_calls):
             blocks.append(
                 {
@@ -177,7 +301,15 @@ def _blocks(index: int, message: Message) -> list[dict[str, Any]]:
                     "input": _arguments(index, position, call.arguments),
                 }
             )
+    if message.cache_control and blocks:
+        blocks[-1] = _cached(blocks[-1], message.cache_control)
     return blocks
+
+
+def _thinking_block(part: ReasoningPart) -> dict[str, Any]:
+    if part.redacted:
+        return {"type": "redacted_thinking", "data": part.redacted}
+    return {"type": "thinking", "thinking": part.text, "signature": part.signature}
 
 
 def _content_blocks(index: int, content: str | tuple[Any, ...]) -> list[dict[str, Any]]:
@@ -188,7 +320,7 @@ def _content_blocks(index: int, content: str | tuple[Any, ...]) -> list[dict[str
     for part in content:
         if isinstance(part, TextPart):
             if part.text:
-                blocks.append({"type": "text", "text": part.text})
+                blocks.append(_cached({"type": "text", "text": part.text}, part.cache_control))
         elif isinstance(part, ImagePart):
             blocks.append({"type": "image", "source": _image_source(index, part)})
     return blocks

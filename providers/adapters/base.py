@@ -23,8 +23,10 @@ from providers.adapters.errors import (
     ProviderKeyUnboundError,
     UnsupportedOperationError,
 )
+from providers.adapters.params import params_check
 from providers.adapters.scrubbing import SecretScrubber
 from providers.adapters.types import (
+    REASONING_EFFORTS,
     ROLES,
     ChatRequest,
     ChatResponse,
@@ -88,11 +90,13 @@ class ProviderAdapter(ABC):
     # -- the public operations ----------------------------------------------------------
     def complete(self, request: ChatRequest) -> ChatResponse:
         validate_chat_request(request)
+        params_check(request, kind=self.settings.kind, provider=self.settings.slug)
         return self._guarded(lambda: self._complete(request))
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         """Stream events; errors raised mid-stream are translated too."""
         validate_chat_request(request)
+        params_check(request, kind=self.settings.kind, provider=self.settings.slug)
         iterator = self._guarded(lambda: iter(self._stream(request)))
         while True:
             try:
@@ -197,6 +201,22 @@ def validate_chat_request(request: ChatRequest) -> None:
         raise InvalidRequestError("top_p must be between 0 and 1.")
     if request.max_tokens is not None and request.max_tokens < 1:
         raise InvalidRequestError("max_tokens must be at least 1.")
+    for name in ("frequency_penalty", "presence_penalty"):
+        value = getattr(request, name)
+        if value is not None and not -2 <= value <= 2:
+            raise InvalidRequestError(f"{name} must be between -2 and 2.", details={"param": name})
+    if request.reasoning_effort is not None and request.reasoning_effort not in REASONING_EFFORTS:
+        raise InvalidRequestError(
+            f"reasoning_effort must be one of {', '.join(REASONING_EFFORTS)}.",
+            details={"param": "reasoning_effort"},
+        )
+    if request.top_logprobs is not None and not (
+        request.logprobs and 0 <= request.top_logprobs <= 20
+    ):
+        raise InvalidRequestError(
+            "top_logprobs must be between 0 and 20 and needs logprobs=true.",
+            details={"param": "top_logprobs"},
+        )
     if request.tool_choice and request.tool_choice.mode == "tool":
         names = {tool.name for tool in request.tools}
         if request.tool_choice.name not in names:

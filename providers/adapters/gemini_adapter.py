@@ -50,6 +50,8 @@ from providers.adapters.types import (
     EmbeddingResponse,
     Finish,
     ProviderSettings,
+    ReasoningDelta,
+    ReasoningPart,
     RemoteModel,
     StreamEvent,
     TextDelta,
@@ -116,8 +118,10 @@ class GeminiAdapter(ProviderAdapter):
             mapping.tool_call_from(part, position)
             for position, part in enumerate(p for p in parts if p.function_call)
         )
+        reasoning = "".join(mapping.thought_text(part) for part in parts)
         return ChatResponse(
             text="".join(mapping.visible_text(part) for part in parts),
+            reasoning=(ReasoningPart(text=reasoning),) if reasoning else (),
             tool_calls=tool_calls,
             finish_reason=mapping.finish_reason_from(
                 mapping.raw_finish_reason(response), bool(tool_calls)
@@ -164,6 +168,8 @@ class GeminiAdapter(ProviderAdapter):
                     yield ToolCallDelta(
                         index=len(calls) - 1, id=call.id, name=call.name, arguments=call.arguments
                     )
+                elif thought := mapping.thought_text(part):
+                    yield ReasoningDelta(text=thought)
                 elif text := mapping.visible_text(part):
                     yield TextDelta(text)
         if reason is None:

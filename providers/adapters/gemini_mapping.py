@@ -5,6 +5,12 @@ tool calls become function_call parts; role "tool" messages become function_resp
 (Gemini matches them by function NAME, so the name comes from Message.name or from the earlier
 assistant tool call with the same id), consecutive tool results share one user turn.
 
+Parameters (see adapters.params): seed, presence_penalty and frequency_penalty go to the
+generation config under their names; reasoning_effort becomes
+`thinking_config.thinking_budget` (THINKING_BUDGETS; "none" is 0, thinking off) with
+include_thoughts on, so the thought summaries come back as ChatResponse.reasoning (they are
+never sent back: Gemini needs only the thought signatures, which ride in tool call ids).
+
 Tool call ids: Gemini often sends function calls without an id, so `call_<n>` (n = position
 in the answer) is generated; it is the same for a streamed and a non-streamed answer. Gemini 3
 models also attach a `thought_signature` to function calls and refuse a later turn whose
@@ -41,6 +47,14 @@ from providers.adapters.types import (
 )
 
 _SIGNATURE_SEPARATOR = "~sig~"
+THINKING_BUDGETS = {
+    "none": 0,
+    "minimal": 512,
+    "low": 1024,
+    "medium": 8192,
+    "high": 24576,
+    "xhigh": 32768,
+}
 _CONTENT_FILTER_REASONS = frozenset(
     {
         "SAFETY",
@@ -78,7 +92,15 @@ def generate_config(request: ChatRequest) -> types.GenerateContentConfig:
         # The SDK's own loops would hide extra billed requests from the runtime.
         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         automatic_continuation=False,
+        seed=request.seed,
+        presence_penalty=request.presence_penalty,
+        frequency_penalty=request.frequency_penalty,
     )
+    if request.reasoning_effort is not None:
+        config.thinking_config = types.ThinkingConfig(
+            thinking_budget=THINKING_BUDGETS[request.reasoning_effort],
+            include_thoughts=request.reasoning_effort != "none",
+        )
     if request.tools:
         config.tools = [
             types.Tool(
@@ -232,6 +254,11 @@ def visible_text(part: types.Part) -> str:
     if part.thought or not part.text:
         return ""
     return part.text
+
+
+def thought_text(part: types.Part) -> str:
+    """The text of a thought summary part (reasoning, not answer)."""
+    return part.text or "" if part.thought else ""
 
 
 def tool_call_from(part: types.Part, position: int) -> ToolCall:

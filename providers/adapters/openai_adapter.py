@@ -48,6 +48,7 @@ from providers.adapters.types import (
     Finish,
     FinishReason,
     ProviderSettings,
+    ReasoningDelta,
     RemoteModel,
     StreamEvent,
     TextDelta,
@@ -108,7 +109,11 @@ class OpenAIAdapter(ProviderAdapter):
     # -- chat ------------------------------------------------------------------------------
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         field = self.MAX_TOKENS_FIELD.get(self.settings.kind, "max_tokens")
-        return mapping.chat_params(request, max_tokens_field=field)
+        return mapping.chat_params(
+            request,
+            max_tokens_field=field,
+            send_reasoning=self.settings.kind != "openai",
+        )
 
     def _complete(self, request: ChatRequest) -> ChatResponse:
         completion = self.client.chat.completions.create(**self._params(request))
@@ -134,9 +139,12 @@ class OpenAIAdapter(ProviderAdapter):
                     if choice.index != 0:
                         continue
                     delta = choice.delta
+                    reasoning = mapping.reasoning_from_wire(delta) if delta else ""
+                    if reasoning:
+                        yield ReasoningDelta(text=reasoning)
                     text = (delta.content or delta.refusal) if delta else None
                     if text:
-                        yield TextDelta(text=text)
+                        yield TextDelta(text=text, logprobs=mapping.logprobs_dumped(choice))
                     for call in (delta.tool_calls if delta else None) or ():
                         function = call.function
                         yield ToolCallDelta(

@@ -14,6 +14,13 @@ Usage: OpenAI counts cached and cache-written prompt tokens INSIDE `prompt_token
     reasoning_tokens    = reasoning_tokens
     raw                 = the provider's usage object as a dict
 so Usage.prompt_tokens / completion_tokens give OpenAI's own totals back.
+
+Parameters: every OpenAI parameter the request carries is passed under its own name (see
+adapters.params); `cache_control` is not sent (OpenAI caches long prompts by itself).
+Reasoning: OpenAI-compatible servers (vLLM, DeepSeek, Ollama...) answer their reasoning as
+`message.reasoning_content` (some as `reasoning`); it becomes ChatResponse.reasoning, and an
+assistant turn's reasoning goes back as `reasoning_content` to those servers (some need it
+for tool use), never to OpenAI itself, which keeps its reasoning hidden.
 Missing or null details (common with OpenAI-compatible servers) count as zero; a detail larger
 than its total (a server bug) is clamped so no bucket goes negative.
 """
@@ -27,6 +34,7 @@ from providers.adapters.types import (
     FinishReason,
     ImagePart,
     Message,
+    ReasoningPart,
     RemoteModel,
     TextPart,
     Tool,
@@ -65,16 +73,35 @@ _CHAT_MARKERS = (
 
 
 # -- request ---------------------------------------------------------------------------
-def chat_params(request: ChatRequest, *, max_tokens_field: str) -> dict[str, Any]:
+# ChatRequest fields sent as they are, under the same name, when set.
+_PASSED_FIELDS = (
+    "reasoning_effort",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "top_logprobs",
+    "parallel_tool_calls",
+    "user",
+    "metadata",
+    "service_tier",
+)
+
+
+def chat_params(
+    request: ChatRequest, *, max_tokens_field: str, send_reasoning: bool = False
+) -> dict[str, Any]:
     """Keyword arguments for `chat.completions.create`, leaving out what was not asked for.
 
     `max_tokens_field` is "max_completion_tokens" for OpenAI itself (max_tokens is deprecated
     there and refused by reasoning models) and "max_tokens" for OpenAI-compatible servers,
-    most of which know only that name.
+    most of which know only that name. `send_reasoning`: assistant turns carry their
+    reasoning back as `reasoning_content` (OpenAI-compatible servers).
     """
     params: dict[str, Any] = {
         "model": request.model,
-        "messages": [message_to_wire(message) for message in request.messages],
+        "messages": [
+            message_to_wire(message, send_reasoning=send_reasoning) for message in request.messages
+        ],
     }
     if request.tools:
         params["tools"] = [tool_to_wire(tool) for tool in request.tools]
@@ -91,14 +118,23 @@ def chat_params(request: ChatRequest, *, max_tokens_field: str) -> dict[str, Any
     response_format = response_format_to_wire(request)
     if response_format is not None:
         params["response_format"] = response_format
+    if request.logprobs:
+        params["logprobs"] = True
+    for name in _PASSED_FIELDS:
+        value = getattr(request, name)
+        if value is not None:
+            params[name] = value
     return params
 
 
-def message_to_wire(message: Message) -> dict[str, Any]:
+def message_to_wire(message: Message, *, send_reasoning: bool = False) -> dict[str, Any]:
     if message.role == "tool":
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
     if message.role == "assistant":
         wire: dict[str, Any] = {"role": "assistant", "content": message.text or None}
+        reasoning = "".join(part.text for part in message.reasoning)
+        if send_reasoning and reasoning:
+            wire["reasoning_content"] = reasoning
         if message.tool_calls:
             wire["tool_calls"] = [
                 {
@@ -196,6 +232,7 @@ def response_from_completion(completion: Any) -> ChatResponse:
     tool_calls = tuple(
         call for call in (_tool_call(raw) for raw in message.tool_calls or ()) if call is not None
     )
+    reasoning = reasoning_from_wire(message)
     return ChatResponse(
         text=message.content or message.refusal or "",
         tool_calls=tool_calls,
@@ -203,7 +240,27 @@ def response_from_completion(completion: Any) -> ChatResponse:
         usage=usage_from_wire(completion.usage),
         model=completion.model or "",
         request_id=getattr(completion, "_request_id", None),
+        reasoning=(ReasoningPart(text=reasoning),) if reasoning else (),
+        logprobs=logprobs_dumped(choice),
     )
+
+
+def reasoning_from_wire(message_or_delta: Any) -> str:
+    """The reasoning text an OpenAI-compatible server sent beside the answer (not OpenAI's
+    typed fields, so read from the model's extra fields)."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(message_or_delta, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def logprobs_dumped(choice: Any) -> dict[str, Any] | None:
+    """A choice's logprobs as sent (rendered back unchanged by /v1), or None."""
+    value = getattr(choice, "logprobs", None)
+    if value is None:
+        return None
+    return value.model_dump(mode="json", exclude_none=True)
 
 
 def _tool_call(raw: Any) -> ToolCall | None:

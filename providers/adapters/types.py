@@ -7,6 +7,9 @@ Usage is kept in non-overlapping buckets so that cost is a plain sum of bucket x
 - output_tokens: generated tokens, reasoning excluded
 - reasoning_tokens: hidden reasoning/thinking tokens, billed at the output price
 Each adapter documents how its provider's counters map onto these.
+
+Which OpenAI request parameters each provider kind passes, translates, ignores or refuses is
+decided in adapters.params and documented in docs/parameters.md.
 """
 
 from dataclasses import dataclass, field
@@ -15,6 +18,10 @@ from typing import Any, Literal
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+REASONING_EFFORTS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
+# Anthropic's cache_control ({"type": "ephemeral", "ttl": "5m" | "1h"}), kept as sent.
+CacheControl = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,7 @@ class ProviderSettings:
 class TextPart:
     text: str
     type: Literal["text"] = "text"
+    cache_control: CacheControl | None = None  # a prompt-cache breakpoint after this part
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +85,31 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningPart:
+    """A piece of the model's reasoning. Anthropic signs its thinking blocks (`signature`) or
+    sends them encrypted (`redacted`) and refuses a tool-use turn whose earlier thinking does not
+    come back unchanged, so both ride along; other providers' reasoning is plain text."""
+
+    text: str = ""
+    signature: str | None = None
+    redacted: str | None = None  # Anthropic's redacted_thinking data
+
+    @property
+    def signed(self) -> bool:
+        return bool(self.signature or self.redacted)
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     role: Role
     content: str | tuple[ContentPart, ...] = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None  # for role "tool": which call this answers
     name: str | None = None  # for role "tool": the tool's name (Gemini needs it)
+    # For role "assistant": the reasoning that came with this turn, to send back.
+    reasoning: tuple[ReasoningPart, ...] = ()
+    # A prompt-cache breakpoint after this whole message (Anthropic).
+    cache_control: CacheControl | None = None
 
     @property
     def text(self) -> str:
@@ -96,6 +123,7 @@ class Tool:
     name: str
     description: str = ""
     parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    cache_control: CacheControl | None = None  # a prompt-cache breakpoint after this tool
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +146,19 @@ class ChatRequest:
     stop: tuple[str, ...] = ()
     json_output: bool = False
     json_schema: dict[str, Any] | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    seed: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    parallel_tool_calls: bool | None = None
+    user: str | None = None  # the end user, for the provider's abuse monitoring
+    metadata: dict[str, str] | None = None
+    service_tier: str | None = None
+    # Cache the system prompt and tools (a selection's option): Anthropic gets cache_control
+    # breakpoints after them; other providers cache prompts on their own.
+    cache_prompt: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +193,29 @@ class ChatResponse:
     usage: Usage
     model: str
     request_id: str | None = None
+    reasoning: tuple[ReasoningPart, ...] = ()
+    logprobs: dict[str, Any] | None = None  # OpenAI's choice.logprobs, as sent
+
+    @property
+    def reasoning_text(self) -> str:
+        return "".join(part.text for part in self.reasoning)
 
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
     text: str
     type: Literal["text_delta"] = "text_delta"
+    logprobs: dict[str, Any] | None = None  # OpenAI's chunk choice.logprobs, as sent
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """Reasoning text as it streams; `part` is a finished block to send back (a signed or
+    redacted Anthropic thinking block), carried whole once its signature has arrived."""
+
+    text: str = ""
+    part: ReasoningPart | None = None
+    type: Literal["reasoning_delta"] = "reasoning_delta"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +245,7 @@ class Finish:
     type: Literal["finish"] = "finish"
 
 
-StreamEvent = TextDelta | ToolCallDelta | UsageEvent | Finish
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | UsageEvent | Finish
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ class ModelSelectionForm(forms.ModelForm):
             "max_tokens",
             "top_p",
             "system_prompt",
+            "cache_prompt",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -110,7 +111,7 @@ class ModelSelectionAdmin(admin.ModelAdmin):
         ("Requirements", {"fields": ["required_capabilities", "min_context_window"]}),
         (
             "Parameter overrides",
-            {"fields": ["temperature", "max_tokens", "top_p", "system_prompt"]},
+            {"fields": ["temperature", "max_tokens", "top_p", "system_prompt", "cache_prompt"]},
         ),
         ("Changes", {"fields": ["updated_at", "updated_by"]}),
     ]

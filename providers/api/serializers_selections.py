@@ -47,6 +47,7 @@ class SelectionSerializer(serializers.ModelSerializer):
             "max_tokens",
             "top_p",
             "system_prompt",
+            "cache_prompt",
             "required_capabilities",
             "min_context_window",
             "description",
@@ -109,6 +110,10 @@ class SelectionWriteSerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=100_000_000
     )
     description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    cache_prompt = serializers.BooleanField(
+        required=False,
+        help_text="Cache the system prompt and tools on Anthropic models (prompt caching).",
+    )
 
     def service_arguments(self) -> dict[str, Any]:
         """The validated data as keyword arguments of the selection services: parameter

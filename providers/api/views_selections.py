@@ -28,6 +28,7 @@ SELECTION_EXAMPLE = {
     "max_tokens": 2048,
     "top_p": None,
     "system_prompt": "",
+    "cache_prompt": False,
     "required_capabilities": ["tools"],
     "min_context_window": 128000,
     "description": "Answers questions over the document store.",

@@ -38,6 +38,13 @@ class ModelSelection(models.Model):
         null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
     system_prompt = models.TextField(blank=True, default="")
+    cache_prompt = models.BooleanField(
+        "cache the system prompt and tools",
+        default=False,
+        help_text="On Anthropic models, mark the system prompt and the tools as a prompt-cache "
+        "prefix, so repeated calls read them from the cache (priced as cache writes, then "
+        "reads). Other providers cache long prompts by themselves.",
+    )
     required_capabilities = models.JSONField(
         default=list, blank=True, validators=[capabilities_validate]
     )

@@ -22,7 +22,7 @@ from providers.services.selection_audit import (
 OVERRIDE_FIELDS = ("temperature", "max_tokens", "top_p", "system_prompt")
 UPDATABLE_FIELDS = frozenset(
     {"primary", "fallbacks", "overrides", "required_capabilities", "min_context_window"}
-    | {"description"}
+    | {"description", "cache_prompt"}
 )
 
 FieldErrors = dict[str, list[str]]
@@ -169,6 +169,7 @@ def model_selection_upsert(
     required_capabilities: list[str] | None = None,
     min_context_window: int | None = None,
     description: str = "",
+    cache_prompt: bool = False,
     actor: Any = None,
     source: str = "api",
 ) -> ModelSelection:
@@ -193,6 +194,7 @@ def model_selection_upsert(
         "required_capabilities": required_capabilities if required_capabilities is not None else [],
         "min_context_window": min_context_window,
         "description": description or "",
+        "cache_prompt": cache_prompt,
     }
     if state["overrides"]["system_prompt"] is None:
         state["overrides"]["system_prompt"] = ""
@@ -218,6 +220,7 @@ def model_selection_update(
         "required_capabilities": current["required_capabilities"],
         "min_context_window": current["min_context_window"],
         "description": current["description"],
+        "cache_prompt": current["cache_prompt"],
     }
     for key, value in changes.items():
         if key == "overrides":
@@ -252,6 +255,8 @@ def _apply(
             if model is not None:
                 fallback_models.append(model)
     capabilities = state["required_capabilities"]
+    if not isinstance(state["cache_prompt"], bool):
+        errors.setdefault("cache_prompt", []).append("cache_prompt must be true or false.")
     if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
         errors.setdefault("required_capabilities", []).append("Give a list of capability names.")
         capabilities = []
@@ -314,6 +319,7 @@ def _save(
         selection.required_capabilities = capabilities
         selection.min_context_window = state["min_context_window"]
         selection.description = state["description"] or ""
+        selection.cache_prompt = state["cache_prompt"]
         selection.updated_by = actor if getattr(actor, "pk", None) else None
         selection.save()
         fallbacks_replace(selection=selection, models=fallback_models)

@@ -27,6 +27,7 @@ def model_selection_snapshot(*, selection: ModelSelection) -> dict[str, Any]:
         "max_tokens": selection.max_tokens,
         "top_p": selection.top_p,
         "system_prompt": selection.system_prompt,
+        "cache_prompt": selection.cache_prompt,
         "required_capabilities": list(selection.required_capabilities or []),
         "min_context_window": selection.min_context_window,
         "description": selection.description,

@@ -54,11 +54,27 @@ def maybe(strategy: st.SearchStrategy, odds: int = 12) -> st.SearchStrategy:
     )
 
 
+cache_controls = maybe(
+    st.sampled_from([{"type": "ephemeral"}, {"type": "ephemeral", "ttl": "1h"}, {"ttl": "9h"}])
+)
+thinking_blocks = st.lists(
+    maybe(
+        st.sampled_from(
+            [
+                {"type": "thinking", "thinking": "t", "signature": "s"},
+                {"type": "redacted_thinking", "data": "d"},
+                {"type": "thinking"},
+            ]
+        )
+    ),
+    max_size=2,
+)
 content_parts = st.lists(
     st.fixed_dictionaries(
         {"type": maybe(st.sampled_from(["text", "text", "image_url", "input_audio"]))},
         optional={
             "text": maybe(st.text(max_size=30)),
+            "cache_control": cache_controls,
             "image_url": maybe(
                 st.fixed_dictionaries(
                     {"url": st.sampled_from(["data:image/png;base64,iVBORw0KGgo=", "x", ""])},
@@ -95,6 +111,9 @@ messages = st.lists(
             "content": maybe(st.one_of(st.text(min_size=1, max_size=40), content_parts)),
             "tool_calls": maybe(tool_calls),
             "name": maybe(st.text(max_size=10)),
+            "cache_control": cache_controls,
+            "reasoning_content": maybe(st.text(max_size=20)),
+            "thinking_blocks": maybe(thinking_blocks),
         },
     ),
     min_size=1,
@@ -104,6 +123,7 @@ tools = st.lists(
     st.fixed_dictionaries(
         {
             "type": maybe(st.just("function")),
+            "cache_control": cache_controls,
             "function": maybe(
                 st.fixed_dictionaries(
                     {"name": maybe(st.from_regex(r"[a-z_]{1,12}", fullmatch=True))},
@@ -132,8 +152,18 @@ chat_bodies = st.fixed_dictionaries(
         "tools": maybe(tools),
         "tool_choice": maybe(st.sampled_from(["auto", "none", "required", "weird"])),
         "response_format": maybe(st.sampled_from([{"type": "json_object"}, {"type": "text"}])),
-        "seed": json_values,
-        "user": json_values,
+        "seed": maybe(st.integers(min_value=-(2**70), max_value=2**70)),
+        "user": maybe(st.text(max_size=20)),
+        "reasoning_effort": maybe(st.sampled_from(["none", "low", "high", "xhigh", "max"])),
+        "frequency_penalty": maybe(st.floats(min_value=-3, max_value=3)),
+        "presence_penalty": maybe(st.floats(min_value=-3, max_value=3)),
+        "logprobs": maybe(st.booleans()),
+        "top_logprobs": maybe(st.integers(min_value=-1, max_value=25)),
+        "parallel_tool_calls": maybe(st.booleans()),
+        "metadata": maybe(st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3)),
+        "service_tier": maybe(st.sampled_from(["auto", "default", "flex", "turbo"])),
+        "logit_bias": maybe(st.just({})),
+        "store": maybe(st.booleans()),
     },
 )
 embedding_bodies = st.fixed_dictionaries(

@@ -11,9 +11,19 @@ SDK sends the latter for `api_key=`).
 Switches shared with the OpenAI and Gemini fakes: `api_key`, `provider_settings()`,
 `reply_text`, `tool_arguments`, `usage`, `models`, plus `faults` from FakeServer.
 Anthropic-only: `stop_reason` (force one), `tool_preamble` (text before a tool_use block),
-`stream_error` (an SSE `error` event of that type after the first text delta).
+`stream_error` (an SSE `error` event of that type after the first text delta),
+`redacted_thinking` (answer a redacted_thinking block too when thinking is on).
+
+Extended thinking: with `thinking.type` "enabled" the fake checks budget_tokens (at least 1024,
+below max_tokens) and answers a signed thinking block first (streamed as thinking_delta then
+signature_delta). Like Anthropic, it refuses a tool_result whose assistant turn (the tool_use)
+does not start with the thinking block it was given, signature unchanged.
+Prompt caching: the prefix up to the last cache_control breakpoint (tools, system, messages,
+in that order) is a cache write the first time it is seen and a read afterwards
+(cache_creation_input_tokens / cache_read_input_tokens, in words).
 """
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -59,6 +69,8 @@ class AnthropicFakeServer(FakeServer):
         self.stop_reason: str | None = None
         self.tool_preamble: str | None = None
         self.stream_error: str | None = None
+        self.redacted_thinking: bool = False
+        self.cached_prefixes: set[str] = set()
 
     def reset(self) -> None:
         super().reset()
@@ -145,10 +157,12 @@ class AnthropicFakeServer(FakeServer):
 
     # -- /v1/messages ------------------------------------------------------------------------
     def _messages(self, body: Any) -> FakeResponse:
-        problem = _validate(body)
+        problem = _validate(body) or _thinking_problem(body)
         if problem:
             return self._error(400, "invalid_request_error", problem)
         blocks, stop_reason = self._reply_blocks(body)
+        if (body.get("thinking") or {}).get("type") == "enabled":
+            blocks = [*self._thinking_blocks(body), *blocks]
         usage = self._usage(body, blocks)
         headers = {"request-id": self._next_id("req")}
         message = {
@@ -200,6 +214,40 @@ class AnthropicFakeServer(FakeServer):
             text, stop_reason = " ".join(words[: body["max_tokens"]]), "max_tokens"
         return [_text_block(text)], stop_reason
 
+    def _thinking_blocks(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        text = f"Thinking about it with {body['thinking']['budget_tokens']} tokens."
+        blocks = [{"type": "thinking", "thinking": text, "signature": _signature(text)}]
+        if self.redacted_thinking:
+            blocks.append({"type": "redacted_thinking", "data": "ZmFrZS1yZWRhY3RlZA=="})
+        return blocks
+
+    def _cache_usage(self, body: dict[str, Any]) -> dict[str, int]:
+        """Cache write or read of the prefix up to the last cache_control breakpoint."""
+        prefix: list[Any] = []
+        cached: list[Any] = []
+        system = body.get("system")
+        for item in [
+            *(body.get("tools") or []),
+            *(system if isinstance(system, list) else []),
+            *[
+                block
+                for message in body["messages"]
+                if isinstance(message["content"], list)
+                for block in message["content"]
+            ],
+        ]:
+            prefix.append(item)
+            if isinstance(item, dict) and item.get("cache_control"):
+                cached = list(prefix)
+        if not cached:
+            return {}
+        key = hashlib.sha256(json.dumps(cached, sort_keys=True).encode()).hexdigest()
+        tokens = max(1, len(json.dumps(cached).split()))
+        if key in self.cached_prefixes:
+            return {"cache_read_input_tokens": tokens}
+        self.cached_prefixes.add(key)
+        return {"cache_creation_input_tokens": tokens}
+
     def _usage(self, body: dict[str, Any], blocks: list[dict[str, Any]]) -> dict[str, Any]:
         system = body.get("system") or ""
         prompt = [system if isinstance(system, str) else _text_of(system)]
@@ -213,6 +261,7 @@ class AnthropicFakeServer(FakeServer):
             "cache_read_input_tokens": 0,
             "output_tokens": max(1, output),
         }
+        usage.update(self._cache_usage(body))
         usage.update(self.usage or {})
         return usage
 
@@ -226,7 +275,7 @@ class AnthropicFakeServer(FakeServer):
         }
         yield sse({"type": "message_start", "message": start}, "message_start")
         for index, block in enumerate(message["content"]):
-            opening = {**block, "text": ""} if block["type"] == "text" else {**block, "input": {}}
+            opening = _opening(block)
             yield sse(
                 {"type": "content_block_start", "index": index, "content_block": opening},
                 "content_block_start",
@@ -312,11 +361,75 @@ def _result_text(block: dict[str, Any]) -> str:
 def _block_words(block: dict[str, Any]) -> list[str]:
     if block["type"] == "text":
         return block["text"].split()
+    if block["type"] == "thinking":
+        return block["thinking"].split()
+    if block["type"] == "redacted_thinking":
+        return ["redacted"]
     return json.dumps(block["input"]).split()
 
 
+def _signature(text: str) -> str:
+    return "sig-" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _thinking_problem(body: dict[str, Any]) -> str | None:
+    """What Anthropic refuses about extended thinking and its round trip."""
+    thinking = body.get("thinking")
+    if thinking is None:
+        return None
+    if thinking.get("type") == "disabled":
+        return None
+    if thinking.get("type") != "enabled":
+        return "thinking.type: Input should be 'enabled', 'disabled' or 'adaptive'"
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or budget < 1024:
+        return "thinking.budget_tokens: Input should be greater than or equal to 1024"
+    if budget >= body["max_tokens"]:
+        return "`max_tokens` must be greater than `thinking.budget_tokens`"
+    messages = body["messages"]
+    for index, message in enumerate(messages):
+        content = message["content"]
+        if message["role"] != "assistant" or not isinstance(content, list):
+            continue
+        if not any(block.get("type") == "tool_use" for block in content):
+            continue
+        first = content[0]
+        if first.get("type") == "redacted_thinking":
+            continue
+        if first.get("type") != "thinking" or first.get("signature") != _signature(
+            first.get("thinking", "")
+        ):
+            return (
+                f"messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, "
+                "but found another block. When `thinking` is enabled, a final `assistant` "
+                "message must start with a thinking block."
+            )
+    return None
+
+
+def _opening(block: dict[str, Any]) -> dict[str, Any]:
+    if block["type"] == "text":
+        return {**block, "text": ""}
+    if block["type"] == "thinking":
+        return {**block, "thinking": "", "signature": ""}
+    if block["type"] == "redacted_thinking":
+        return block
+    return {**block, "input": {}}
+
+
 def _deltas(block: dict[str, Any]) -> list[dict[str, Any]]:
-    """Text in word-sized pieces; tool input JSON in two fragments."""
+    """Text in word-sized pieces; tool input JSON in two fragments; thinking in two pieces
+    then its signature."""
+    if block["type"] == "redacted_thinking":
+        return []
+    if block["type"] == "thinking":
+        text = block["thinking"]
+        half = len(text) // 2
+        return [
+            {"type": "thinking_delta", "thinking": text[:half]},
+            {"type": "thinking_delta", "thinking": text[half:]},
+            {"type": "signature_delta", "signature": block["signature"]},
+        ]
     if block["type"] == "text":
         words = block["text"].split(" ")
         pieces = [word + " " for word in words[:-1]] + [words[-1]]

@@ -5,8 +5,10 @@ paged models list, checks the key (x-goog-api-key header or ?key= query) and ans
 key the way Google does: 400 INVALID_ARGUMENT with an ErrorInfo reason API_KEY_INVALID.
 Replies are deterministic: a greeting echoing the last user text, a functionCall when tools
 are offered, "Tool result: ..." after a functionResponse. Token counts are word counts unless
-`usage` overrides them. The attributes shared with the OpenAI and Anthropic fakes (api_key,
-provider_settings, reply_text, tool_arguments, usage, models) let tests switch providers.
+`usage` overrides them. With generationConfig.thinkingConfig.includeThoughts a thought-summary
+part (`thought: true`) comes first. The attributes shared with the OpenAI and Anthropic fakes
+(api_key, provider_settings, reply_text, tool_arguments, usage, models) let tests switch
+providers.
 """
 
 import hashlib
@@ -184,7 +186,7 @@ class GeminiFakeServer(FakeServer):
         pieces: list[list[dict[str, Any]]] = []
         for part in parts:
             if "text" in part:
-                pieces.extend([{"text": text}] for text in _split(part["text"], 3))
+                pieces.extend([{**part, "text": text}] for text in _split(part["text"], 3))
             else:
                 pieces.append([part])
         for index, piece in enumerate(pieces):
@@ -246,6 +248,11 @@ class GeminiFakeServer(FakeServer):
             if mime == "application/json" and self.reply_text is None:
                 text = json.dumps({"text": text})
             parts = [{"text": text}]
+        thinking = (body.get("generationConfig") or {}).get("thinkingConfig") or {}
+        # The API reads either spelling; the SDK sends this object's keys in snake case.
+        if thinking.get("includeThoughts", thinking.get("include_thoughts")):
+            budget = thinking.get("thinkingBudget", thinking.get("thinking_budget"))
+            parts = [{"text": f"Thinking with a budget of {budget}.", "thought": True}, *parts]
         return parts, self._usage(body, parts)
 
     def _usage(self, body: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:

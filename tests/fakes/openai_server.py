@@ -11,7 +11,9 @@ Common fake API (the Anthropic and Gemini fakes offer the same attributes):
   "Tool result: <its content>".
 - `usage`: a wire-shaped usage dict to answer instead of the word-count default.
 - `models`: the model ids the models endpoint lists.
-OpenAI-only extras: `reported_model` (answer this model id instead of echoing the request's).
+OpenAI-only extras: `reported_model` (answer this model id instead of echoing the request's);
+`reasoning_text` (answer it as `reasoning_content`, as vLLM and DeepSeek do). With
+`logprobs: true` the answer carries a logprob per word (`top_logprobs` alternatives each).
 """
 
 import base64
@@ -64,6 +66,7 @@ class OpenAIFakeServer(FakeServer):
         self.usage: dict[str, Any] | None = None
         self.models: list[str] = list(DEFAULT_MODELS)
         self.reported_model: str | None = None
+        self.reasoning_text: str | None = None
 
     def reset(self) -> None:
         super().reset()
@@ -176,20 +179,30 @@ class OpenAIFakeServer(FakeServer):
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             events = _stream_events(
-                completion_id, model, text, tool_call, finish, usage if include_usage else None
+                completion_id,
+                model,
+                text,
+                tool_call,
+                finish,
+                usage if include_usage else None,
+                reasoning=self.reasoning_text,
+                top_logprobs=(body.get("top_logprobs") or 0) if body.get("logprobs") else None,
             )
             return FakeResponse(events=events, headers=self._headers())
         message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        if self.reasoning_text is not None:
+            message["reasoning_content"] = self.reasoning_text
         if tool_call is not None:
             message["content"] = None
             message["tool_calls"] = [tool_call]
+        logprobs = _logprobs(text, body.get("top_logprobs") or 0) if body.get("logprobs") else None
         payload = {
             "id": completion_id,
             "object": "chat.completion",
             "created": 1700000000,
             "model": model,
             "choices": [
-                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+                {"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish}
             ],
             "usage": usage,
         }
@@ -246,6 +259,20 @@ def _text(content: Any) -> str:
     return content if isinstance(content, str) else ""
 
 
+def _logprobs(text: str, top: int) -> dict[str, Any]:
+    """One entry per word, its logprob made up from its length (deterministic)."""
+
+    def entry(token: str) -> dict[str, Any]:
+        return {"token": token, "logprob": -len(token) / 10, "bytes": list(token.encode())}
+
+    return {
+        "content": [
+            {**entry(word), "top_logprobs": [entry(word)] * top} for word in text.split(" ") if word
+        ],
+        "refusal": None,
+    }
+
+
 def _words(text: str) -> int:
     return len(text.split())
 
@@ -272,12 +299,17 @@ def _stream_events(
     tool_call: dict[str, Any] | None,
     finish: str,
     usage: dict[str, Any] | None,
+    *,
+    reasoning: str | None = None,
+    top_logprobs: int | None = None,
 ) -> Iterator[bytes]:
     """Chunks as OpenAI streams them: role, content pieces or tool-call fragments, the
     finish reason, then (with include_usage) a usage chunk with no choices, then [DONE]."""
 
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    def chunk(
+        delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None
+    ) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
         payload: dict[str, Any] = {
             "id": completion_id,
             "object": "chat.completion.chunk",
@@ -290,6 +322,8 @@ def _stream_events(
         return sse(payload)
 
     yield chunk({"role": "assistant", "content": "", "refusal": None})
+    for piece in _pieces(reasoning or "", 2):
+        yield chunk({"reasoning_content": piece})
     if tool_call is not None:
         function = tool_call["function"]
         head = {"id": tool_call["id"], "type": "function"}
@@ -300,7 +334,8 @@ def _stream_events(
             yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
     else:
         for piece in _pieces(text, 3):
-            yield chunk({"content": piece})
+            logprobs = _logprobs(piece, top_logprobs) if top_logprobs is not None else None
+            yield chunk({"content": piece}, logprobs=logprobs)
     yield chunk({}, finish)
     if usage is not None:
         yield sse(

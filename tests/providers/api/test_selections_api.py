@@ -187,3 +187,32 @@ def test_an_api_change_is_resolved_at_once_from_the_shared_cache(admin_client_ap
     resolution_local_clear()  # another process: nothing local, only the shared cache
     resolved = model_selection_resolve(name="rag_agent")
     assert [c.model_string for c in resolved.candidates] == ["openai:gpt-4.1"]
+
+
+def test_cache_prompt_is_a_selection_option(admin_client_api, selections):
+    assert admin_client_api.get("/api/selections/rag_agent/").json()["cache_prompt"] is False
+    response = admin_client_api.patch(
+        "/api/selections/rag_agent/", {"cache_prompt": True}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["cache_prompt"] is True
+    change = SelectionChange.objects.filter(service="rag_agent").latest("changed_at")
+    assert change.before["cache_prompt"] is False and change.after["cache_prompt"] is True
+    resolution_local_clear()
+    assert model_selection_resolve(name="rag_agent").overrides.cache_prompt is True
+    # PUT replaces everything: omitted, the option is off again.
+    put = admin_client_api.put("/api/selections/rag_agent/", PUT_BODY, format="json")
+    assert put.json()["cache_prompt"] is False
+    bad = admin_client_api.patch(
+        "/api/selections/rag_agent/", {"cache_prompt": "often"}, format="json"
+    )
+    assert bad.status_code == 400
+
+
+def test_cache_prompt_service_refuses_a_non_boolean(selections):
+    from config.errors import InvalidInput
+    from providers.services.selection import model_selection_update
+
+    with pytest.raises(InvalidInput) as caught:
+        model_selection_update(selection=selections["rag_agent"], cache_prompt="yes")
+    assert "cache_prompt" in caught.value.details["fields"]
