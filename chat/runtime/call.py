@@ -22,6 +22,7 @@ from chat.runtime.admission import Admission, admission_close, admission_open
 from chat.runtime.bounds import cost_max, output_cap
 from chat.runtime.breaker import CircuitBreaker, breaker_state_keys
 from chat.runtime.retry import Deadline, RetryPolicy
+from chat.runtime.routing import Claim, RouteInfo, Router, route_candidates
 from chat.runtime.types import CallContext, new_request_id
 from config.errors import InvalidInput
 from config.outages import unavailable
@@ -143,6 +144,11 @@ class CallRun:
         self._skipped: dict[str, list[str]] = {}
         self._excluded_models: set[str] = set()
         self._min_context: int | None = None
+        # Model groups: the router of this call, why each member stands where it does, and
+        # the member attempt in flight (released when the attempt is recorded).
+        self.router: Router | None = None
+        self.routes: dict[int, RouteInfo] = {}
+        self._claim: Claim | None = None
 
     # -- admission --------------------------------------------------------------------------
     def admit(self, *, prompt_tokens_max: Callable[[str], int], max_tokens: int | None) -> None:
@@ -204,7 +210,7 @@ class CallRun:
     ) -> Iterator[Prepared[R]]:
         """The candidates that can serve, in order. `prepare` returns (request, prompt tokens)
         for a candidate, or the reason it cannot take the request."""
-        for index, candidate in enumerate(self.selection.candidates):
+        for index, candidate in enumerate(self._routed()):
             reason = self._skip_reason(candidate, needs)
             if reason is None:
                 prepared = prepare(candidate)
@@ -218,6 +224,50 @@ class CallRun:
                         yield Prepared(candidate, request, index > 0, prompt_tokens)
                         continue
             self._skipped.setdefault(reason, []).append(candidate.model_string)
+
+    def _routed(self) -> tuple[ResolvedModel, ...]:
+        """The candidates in the order to try them: a group's members as its strategy ranks
+        them for this call (chat.runtime.routing), then the fallbacks."""
+        group = self.selection.group
+        if group is None:
+            return self.selection.candidates
+        self.router = Router(group)
+        self.router.read()
+        opened = {
+            m.model.provider_slug
+            for m in group.members
+            if self.breaker.known_open(m.model.provider_slug)
+        }
+        tokens = self.admission.estimated_tokens if self.admission is not None else 0
+        ordered = self.router.order(tokens=tokens, circuit_open=opened)
+        self.routes = {member.model.model_id: info for member, info in ordered}
+        return route_candidates(self.selection.candidates, group, [m for m, _ in ordered])
+
+    def attempt_begin(self, prepared: Prepared) -> AttemptClock:
+        """Start timing an attempt; a group member's attempt is counted in flight and
+        against its per-minute quota until it is recorded."""
+        candidate = prepared.candidate
+        if self.router is not None and candidate.model_id in self.routes:
+            member = self.router.group.member_of(candidate.model_id)
+            if member is not None:
+                max_tokens = getattr(prepared.request, "max_tokens", None) or 0
+                self._claim = self.router.claim(
+                    member,
+                    attempt_id=f"{self.request_id}:{self.attempts + 1}",
+                    tokens=prepared.prompt_tokens + max_tokens,
+                )
+        return AttemptClock()
+
+    def _release(self, clock: AttemptClock, usage: Usage | None, ok: bool, elapsed: int) -> None:
+        claim, self._claim = self._claim, None
+        if claim is None or self.router is None:
+            return
+        latency = (clock.first_token_ms or elapsed) if ok else None
+        self.router.release(
+            claim,
+            latency_ms=latency,
+            actual_tokens=usage.total_tokens if usage is not None else 0,
+        )
 
     def _skip_reason(self, candidate: ResolvedModel, needs: frozenset[str]) -> str | None:
         if candidate.kind != self.operation:
@@ -326,6 +376,9 @@ class CallRun:
             error.call_request_id = error.call_request_id or self.request_id
         elif error is not None:
             message = type(error).__name__
+        elapsed = clock.elapsed_ms()
+        self._release(clock, usage, outcome == "ok", elapsed)
+        route = self.routes.get(prepared.candidate.model_id)
         record = usage_record_create(
             request_id=self.request_id,
             model=prepared.candidate,
@@ -337,7 +390,7 @@ class CallRun:
             is_fallback=prepared.is_fallback,
             streamed=self.streamed,
             operation=self.operation,
-            latency_ms=clock.elapsed_ms(),
+            latency_ms=elapsed,
             time_to_first_token_ms=clock.first_token_ms,
             service=self.selection.service,
             user_id=self.context.user_id,
@@ -346,6 +399,7 @@ class CallRun:
             provider_request_id=provider_request_id,
             model_reported=model_reported,
             created_at=clock.created_at,
+            route=route.as_record(prepared.candidate.model_string) if route else None,
         )
         if usage is not None:
             self.tokens += usage.total_tokens

@@ -18,7 +18,6 @@ from chat.runtime.bounds import (
     usage_completed,
 )
 from chat.runtime.call import (
-    AttemptClock,
     CallRun,
     CallState,
     Prepared,
@@ -122,7 +121,7 @@ def attempts_with_retries(
     None when it is time to fail over."""
     retries = 0
     while True:
-        clock = AttemptClock()
+        clock = run.attempt_begin(prepared)
         try:
             response = call()
         except ProviderError as error:

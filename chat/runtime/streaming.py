@@ -250,7 +250,7 @@ def _open_candidate(run: CallRun, prepared: Prepared) -> ChatStream | None:
     )
     retries = 0
     while True:
-        clock = AttemptClock()
+        clock = run.attempt_begin(prepared)
         usage: Usage | None = None
         buffered: list[StreamEvent] = []
         events = adapter.stream(prepared.request)

@@ -25,6 +25,15 @@ class ModelSelection(models.Model):
         help_text="The internal service's name, e.g. rag_agent; programs call models by it.",
     )
     primary = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="primary_for")
+    primary_group = models.ForeignKey(
+        "providers.ModelGroup",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="selections",
+        help_text="Route the primary through this model group: its members serve in place of "
+        "the primary model (which must be one of them), before the fallbacks.",
+    )
     fallback_models = models.ManyToManyField(
         ModelConfig, through="SelectionFallback", related_name="fallback_for", blank=True
     )

@@ -63,6 +63,12 @@ class UsageRecord(models.Model):
     is_fallback = models.BooleanField(default=False)
     streamed = models.BooleanField(default=False)
     operation = models.CharField(max_length=16, default="chat")  # chat | embedding
+    route = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="For a model group: the group, strategy, member, its rank and why "
+        "(chat.runtime.routing); empty otherwise",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -12,6 +12,7 @@ error goes on: an attempt the provider may have billed is never lost without a t
 import json
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.db import DatabaseError, connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -53,11 +54,13 @@ def usage_record_create(
     provider_request_id: str | None = None,
     model_reported: str = "",
     created_at: datetime | None = None,
+    route: dict[str, Any] | None = None,
 ) -> UsageRecord:
     """Record one attempt (failed attempts too, with the tokens seen, often zero) and its cost
     at the prices in force now, keeping the price snapshot and the provider's raw usage.
     `usage_estimated` flags tokens the runtime estimated because the provider reported none
-    (an interrupted stream), so they are charged, never recorded as a silent $0."""
+    (an interrupted stream), so they are charged, never recorded as a silent $0. `route` is
+    the routing decision when the model was a member of a model group."""
     usage = usage or Usage()
     priced = usage_cost(usage=usage, prices=model.prices)
     record = UsageRecord(
@@ -89,6 +92,7 @@ def usage_record_create(
         is_fallback=is_fallback,
         streamed=streamed,
         operation=operation,
+        route=route or {},
     )
     try:
         _insert(record)
