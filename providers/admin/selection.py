@@ -37,6 +37,7 @@ class ModelSelectionForm(forms.ModelForm):
             "service",
             "description",
             "primary",
+            "primary_group",
             "required_capabilities",
             "min_context_window",
             "temperature",
@@ -53,6 +54,7 @@ class ModelSelectionForm(forms.ModelForm):
             primary=cleaned.get("primary"),
             required_capabilities=cleaned.get("required_capabilities") or [],
             min_context_window=cleaned.get("min_context_window"),
+            primary_group=cleaned.get("primary_group"),
         )
         for field, messages in errors.items():
             if field in self.fields and field not in self.errors:
@@ -100,13 +102,23 @@ class SelectionFallbackInline(admin.TabularInline):
 class ModelSelectionAdmin(admin.ModelAdmin):
     form = ModelSelectionForm
     inlines = [SelectionFallbackInline]
-    list_display = ["service", "primary", "fallback_chain", "updated_at", "updated_by"]
-    list_select_related = ["primary__provider", "updated_by"]
+    list_display = [
+        "service",
+        "primary",
+        "primary_group",
+        "fallback_chain",
+        "updated_at",
+        "updated_by",
+    ]
+    list_select_related = ["primary__provider", "primary_group", "updated_by"]
     search_fields = ["service", "description", "primary__name"]
     autocomplete_fields = ["primary"]
     readonly_fields = ["resolved_chain", "updated_at", "updated_by"]
     fieldsets = [
-        (None, {"fields": ["service", "description", "primary", "resolved_chain"]}),
+        (
+            None,
+            {"fields": ["service", "description", "primary", "primary_group", "resolved_chain"]},
+        ),
         ("Requirements", {"fields": ["required_capabilities", "min_context_window"]}),
         (
             "Parameter overrides",
