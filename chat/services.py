@@ -179,7 +179,7 @@ def _assistant_message_add(
 
 
 def _turn(
-    conversation: Conversation, content: Any, max_tokens: int | None
+    conversation: Conversation, content: Any, max_tokens: int | None, cache_bypass: bool
 ) -> tuple[ChatMessage, ChatRequest, CallContext]:
     conversation_scope_check(
         service=conversation.service,
@@ -195,17 +195,23 @@ def _turn(
         api_key_id=conversation.api_key_id,
         conversation_id=conversation.pk,
         request_id=current_request_id(),
+        cache_bypass=cache_bypass,
     )
     return user_message, request, context
 
 
 @unavailable_raised
 def conversation_reply(
-    *, conversation: Conversation, content: Any, max_tokens: int | None = None
+    *,
+    conversation: Conversation,
+    content: Any,
+    max_tokens: int | None = None,
+    cache_bypass: bool = False,
 ) -> tuple[ChatMessage, ChatResult]:
     """Add the user's message, answer it with the history trimmed to the model's context
-    window, and store the reply. A failed call leaves the conversation as it was."""
-    user_message, request, context = _turn(conversation, content, max_tokens)
+    window, and store the reply. A failed call leaves the conversation as it was.
+    `cache_bypass` skips the service's response cache for this turn."""
+    user_message, request, context = _turn(conversation, content, max_tokens, cache_bypass)
     try:
         result = chat_completion_run(request=request, context=context, trim_history=True)
     except BaseException:
@@ -252,9 +258,13 @@ class ConversationStream:
 
 @unavailable_raised
 def conversation_reply_stream(
-    *, conversation: Conversation, content: Any, max_tokens: int | None = None
+    *,
+    conversation: Conversation,
+    content: Any,
+    max_tokens: int | None = None,
+    cache_bypass: bool = False,
 ) -> ConversationStream:
-    user_message, request, context = _turn(conversation, content, max_tokens)
+    user_message, request, context = _turn(conversation, content, max_tokens, cache_bypass)
     try:
         stream = chat_completion_stream(request=request, context=context, trim_history=True)
     except BaseException:

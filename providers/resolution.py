@@ -82,3 +82,8 @@ class ResolvedSelection:
     overrides: ParameterOverrides = field(default_factory=ParameterOverrides)
     required_capabilities: frozenset[str] = frozenset()
     group: ResolvedGroup | None = None
+    # The response cache (chat.runtime.response_cache): seconds to keep an answer (0: off),
+    # whether consumers share answers, and the selection's version the key includes.
+    cache_ttl: int = 0
+    cache_shared: bool = False
+    version: str = ""

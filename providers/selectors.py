@@ -336,6 +336,9 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
         ),
         required_capabilities=frozenset(selection.required_capabilities or ()),
         group=group,
+        cache_ttl=selection.cache_ttl_seconds,
+        cache_shared=selection.cache_shared,
+        version=f"{selection.pk}:{selection.updated_at.timestamp():.6f}",
     )
 
 

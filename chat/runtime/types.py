@@ -20,6 +20,8 @@ class CallContext:
     api_key_id: str | None = None
     conversation_id: int | None = None
     request_id: str | None = None  # generated when not given
+    # Skip the response cache's lookup (the answer is still stored): x-cache-bypass: 1.
+    cache_bypass: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,7 @@ class ChatResult:
     cost: Decimal | None  # of the attempt that served; None if the model is unpriced
     usage_record_id: int
     latency_ms: int  # of the attempt that served
+    cache: str = ""  # the response cache: "hit", "miss", or "" when the service caches nothing
 
 
 @dataclass(frozen=True, slots=True)

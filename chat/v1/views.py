@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from chat.http import SSEBody, body_size_check, sse_response
 from chat.negotiation import EventStreamNegotiation
 from chat.runtime.call import call_state_pinned, call_state_read
+from chat.runtime.response_cache import cache_bypass_requested, cache_headers
 from chat.runtime.types import CallContext, new_request_id
 from chat.services import chat_completion_run, chat_completion_stream, embedding_run
 from chat.v1.errors import openai_exception_handler
@@ -84,6 +85,7 @@ class V1View(APIView):
             api_key_id=self.identity.key_id,
             user_id=self.identity.owner_id,
             request_id=self.request_id,
+            cache_bypass=cache_bypass_requested(self.request.headers),
         )
 
     def check_model(self, name: str) -> None:
@@ -111,12 +113,17 @@ class ChatCompletionsView(V1View):
         self.check_model(chat_request.model)
         if not stream:
             result = chat_completion_run(request=chat_request, context=self.context())
-            return Response(completion_json(result), headers=served_headers(result.served_by))
+            return Response(
+                completion_json(result),
+                headers={**served_headers(result.served_by), **cache_headers(result.cache)},
+            )
         chat_stream = chat_completion_stream(request=chat_request, context=self.context())
         body = SSEBody(
             completion_chunks(chat_stream, include_usage=include_usage), chat_stream.close
         )
-        return sse_response(body, served_headers(chat_stream.served_by))
+        return sse_response(
+            body, {**served_headers(chat_stream.served_by), **cache_headers(chat_stream.cache)}
+        )
 
 
 class EmbeddingsView(V1View):

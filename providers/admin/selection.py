@@ -44,6 +44,8 @@ class ModelSelectionForm(forms.ModelForm):
             "max_tokens",
             "top_p",
             "system_prompt",
+            "cache_ttl_seconds",
+            "cache_shared",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -124,6 +126,7 @@ class ModelSelectionAdmin(admin.ModelAdmin):
             "Parameter overrides",
             {"fields": ["temperature", "max_tokens", "top_p", "system_prompt"]},
         ),
+        ("Response cache", {"fields": ["cache_ttl_seconds", "cache_shared"]}),
         ("Changes", {"fields": ["updated_at", "updated_by"]}),
     ]
 

@@ -56,6 +56,8 @@ class SelectionSerializer(serializers.ModelSerializer):
             "required_capabilities",
             "min_context_window",
             "description",
+            "cache_ttl_seconds",
+            "cache_shared",
             "chain",
             "created_at",
             "updated_at",
@@ -121,6 +123,15 @@ class SelectionWriteSerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=100_000_000
     )
     description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    cache_ttl_seconds = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=30 * 24 * 3600,
+        help_text="Answer identical requests from the response cache for this long (0: off).",
+    )
+    cache_shared = serializers.BooleanField(
+        required=False, help_text="Share cached answers across consumer keys and users."
+    )
 
     def service_arguments(self) -> dict[str, Any]:
         """The validated data as keyword arguments of the selection services: parameter

@@ -55,6 +55,16 @@ class ModelSelection(models.Model):
         blank=True,
         help_text="Every model of the chain must offer at least this many tokens of context.",
     )
+    cache_ttl_seconds = models.PositiveIntegerField(
+        default=0,
+        help_text="Answer an identical request from the response cache for this many seconds "
+        "(0: off). Exact match on the request and this selection's version.",
+    )
+    cache_shared = models.BooleanField(
+        default=False,
+        help_text="Share cached responses across consumer keys and users (off: each key or "
+        "user only ever sees responses to its own requests).",
+    )
     description = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -29,10 +29,11 @@ from providers.services.selection_audit import (
 OVERRIDE_FIELDS = ("temperature", "max_tokens", "top_p", "system_prompt")
 UPDATABLE_FIELDS = frozenset(
     {"primary", "fallbacks", "overrides", "required_capabilities", "min_context_window"}
-    | {"description", "primary_group"}
+    | {"description", "primary_group", "cache_ttl_seconds", "cache_shared"}
 )
 
 FieldErrors = dict[str, list[str]]
+MAX_CACHE_TTL = 30 * 24 * 3600  # a month
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -190,6 +191,8 @@ def model_selection_upsert(
     min_context_window: int | None = None,
     description: str = "",
     primary_group: str | None = None,
+    cache_ttl_seconds: int = 0,
+    cache_shared: bool = False,
     actor: Any = None,
     source: str = "api",
 ) -> ModelSelection:
@@ -215,6 +218,8 @@ def model_selection_upsert(
         "min_context_window": min_context_window,
         "description": description or "",
         "primary_group": primary_group,
+        "cache_ttl_seconds": cache_ttl_seconds,
+        "cache_shared": cache_shared,
     }
     if state["overrides"]["system_prompt"] is None:
         state["overrides"]["system_prompt"] = ""
@@ -228,7 +233,8 @@ def model_selection_update(
     """Change some settings of an existing selection (PATCH semantics). Keys: primary (model
     string), fallbacks (list of model strings, replaces the chain), overrides (a dict merged
     into the current overrides; a None value clears one), required_capabilities,
-    min_context_window, description, primary_group (a group name, or None). Raises
+    min_context_window, description, primary_group (a group name, or None),
+    cache_ttl_seconds, cache_shared. Raises
     InvalidInput like `model_selection_upsert`."""
     unknown = sorted(set(changes) - UPDATABLE_FIELDS)
     if unknown:
@@ -242,6 +248,8 @@ def model_selection_update(
         "min_context_window": current["min_context_window"],
         "description": current["description"],
         "primary_group": current["primary_group"],
+        "cache_ttl_seconds": current["cache_ttl_seconds"],
+        "cache_shared": current["cache_shared"],
     }
     for key, value in changes.items():
         if key == "overrides":
@@ -276,6 +284,13 @@ def _apply(
             if model is not None:
                 fallback_models.append(model)
     group = _group_lookup(state.get("primary_group"), errors)
+    ttl = state["cache_ttl_seconds"]
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_CACHE_TTL:
+        errors.setdefault("cache_ttl_seconds", []).append(
+            f"The cache time must be a whole number of seconds from 0 (off) to {MAX_CACHE_TTL}."
+        )
+    if not isinstance(state["cache_shared"], bool):
+        errors.setdefault("cache_shared", []).append("cache_shared must be true or false.")
     capabilities = state["required_capabilities"]
     if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
         errors.setdefault("required_capabilities", []).append("Give a list of capability names.")
@@ -336,6 +351,8 @@ def _save(
             selection = ModelSelection(service=service)
         selection.primary = primary
         selection.primary_group = group
+        selection.cache_ttl_seconds = state["cache_ttl_seconds"]
+        selection.cache_shared = state["cache_shared"]
         for key in OVERRIDE_FIELDS:
             setattr(selection, key, state["overrides"].get(key))
         selection.system_prompt = selection.system_prompt or ""

@@ -31,6 +31,8 @@ def model_selection_snapshot(*, selection: ModelSelection) -> dict[str, Any]:
         "required_capabilities": list(selection.required_capabilities or []),
         "min_context_window": selection.min_context_window,
         "description": selection.description,
+        "cache_ttl_seconds": selection.cache_ttl_seconds,
+        "cache_shared": selection.cache_shared,
     }
 
 

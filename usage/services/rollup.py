@@ -57,6 +57,7 @@ def _rollup_sql() -> str:
         **{name: f"SUM(r.{_column(rec, name)})" for name in TOKEN_FIELDS},
         "cost": f"COALESCE(SUM(r.{_column(rec, 'cost')}), 0)",
         "unpriced_calls": f"SUM(CASE WHEN r.{_column(rec, 'is_priced')} THEN 0 ELSE 1 END)",
+        "saved_cost": f"COALESCE(SUM(r.{_column(rec, 'saved_cost')}), 0)",
         "latency_ms_sum": f"SUM({latency})",
         **{
             name: _latency_bucket_sql(index, latency)
