@@ -24,6 +24,14 @@ from providers.services.selection_audit import (
 
 
 class ModelSelectionForm(forms.ModelForm):
+    cache_ttl_seconds = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=30 * 24 * 3600,
+        label="Cache TTL seconds",
+        help_text="Answer an identical request from the response cache for this many seconds "
+        "(empty or 0: off).",
+    )
     required_capabilities = forms.MultipleChoiceField(
         choices=Capability.choices,
         required=False,
@@ -47,6 +55,9 @@ class ModelSelectionForm(forms.ModelForm):
             "cache_ttl_seconds",
             "cache_shared",
         ]
+
+    def clean_cache_ttl_seconds(self) -> int:
+        return self.cleaned_data.get("cache_ttl_seconds") or 0
 
     def clean(self) -> dict[str, Any]:
         """The primary's checks; the fallbacks are checked by the inline's formset."""

@@ -2,12 +2,29 @@
 
 import django.core.validators
 import django.db.models.deletion
+from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
+
+
+def roles_top_up(apps, schema_editor):
+    """Give the roles the new models' permissions now (as access.0001_roles did for the
+    models before), rather than in the post_migrate top-up, which the audit trail records."""
+    from config.access.roles import roles_sync
+
+    app_config = apps.get_app_config("providers")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+    roles_sync(
+        group_model=apps.get_model("auth", "Group"),
+        permission_model=apps.get_model("auth", "Permission"),
+    )
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("providers", "0003_reserved_slugs"),
+        ("access", "0001_roles"),
     ]
 
     operations = [
@@ -138,4 +155,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.RunPython(roles_top_up, migrations.RunPython.noop),
     ]
