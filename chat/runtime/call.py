@@ -21,14 +21,8 @@ from django.utils import timezone
 from chat.runtime.admission import Admission, admission_close, admission_open
 from chat.runtime.bounds import cost_max, output_cap
 from chat.runtime.breaker import CircuitBreaker, breaker_state_keys
-from chat.runtime.response_cache import (
-    HIT,
-    MISS,
-    CachedAnswer,
-    response_cache_get,
-    response_cache_key,
-    response_cache_put,
-)
+from chat.runtime.call_cache import ResponseCacheSteps
+from chat.runtime.response_cache import CachedAnswer
 from chat.runtime.retry import Deadline, RetryPolicy
 from chat.runtime.routing import Claim, RouteInfo, Router, route_candidates
 from chat.runtime.types import CallContext, new_request_id
@@ -47,7 +41,6 @@ from providers.resolution import ResolvedModel, ResolvedSelection
 from providers.selectors import resolution_local_provider_slugs
 from usage.limits_cache import generation_counter as limits_generation
 from usage.models import UsageRecord
-from usage.ratelimits import rate_limit_admit
 from usage.services.ledger import usage_record_create
 from usage.types import CallScope
 
@@ -121,7 +114,7 @@ class AttemptClock:
         return int((time.perf_counter() - self.started) * 1000)
 
 
-class CallRun:
+class CallRun(ResponseCacheSteps):
     def __init__(
         self,
         *,
@@ -204,72 +197,6 @@ class CallRun:
             provider_slug=primary.provider_slug if primary else None,
             api_key_id=self.context.api_key_id,
             user_id=self.context.user_id,
-        )
-
-    # -- the response cache (chat.runtime.response_cache) -----------------------------------
-    def cache_lookup(self, request: Any, *, trim_history: bool) -> CachedAnswer | None:
-        """The cached answer to this request, if the service caches and one is stored; a
-        hit is admitted here (one request, no tokens, no budget hold)."""
-        self.cache_key = response_cache_key(
-            selection=self.selection,
-            request=request,
-            context=self.context,
-            streamed=self.streamed,
-            trim_history=trim_history,
-        )
-        if self.cache_key is None:
-            return None
-        self.cache_status = MISS
-        if self.context.cache_bypass:
-            return None
-        answer = response_cache_get(self.cache_key)
-        if answer is None or self.cache_candidate(answer) is None:
-            return None
-        if not (answer.events if self.streamed else answer.response):
-            return None
-        with call_state_pinned(self.state):
-            rate_limit_admit(scope=self._scope(), estimated_tokens=0)
-        self.cached, self.cache_status = answer, HIT
-        return answer
-
-    def cache_candidate(self, answer: CachedAnswer) -> ResolvedModel | None:
-        """The model that served the cached answer, as this selection resolves it now."""
-        return next(
-            (c for c in self.selection.candidates if c.model_string == answer.model_string),
-            None,
-        )
-
-    def cache_store(self, answer: CachedAnswer) -> None:
-        """Keep a complete answer of this call (the caller checked it is one)."""
-        if self.cache_key is not None and self.cache_status == MISS:
-            response_cache_put(self.cache_key, answer, ttl=self.selection.cache_ttl)
-
-    def record_cache_hit(
-        self, *, clock: "AttemptClock", outcome: str = "ok", model_reported: str = ""
-    ) -> UsageRecord:
-        """The ledger row of an answer replayed from the cache: cost 0, the cost it saved."""
-        answer = self.cached
-        candidate = self.cache_candidate(answer) if answer is not None else None
-        if answer is None or candidate is None:
-            raise RuntimeError("record_cache_hit needs a cache hit (cache_lookup found none).")
-        self.attempts += 1
-        return usage_record_create(
-            request_id=self.request_id,
-            model=candidate,
-            outcome=outcome,
-            attempt=self.attempts,
-            streamed=self.streamed,
-            operation=self.operation,
-            latency_ms=clock.elapsed_ms(),
-            time_to_first_token_ms=clock.first_token_ms,
-            service=self.selection.service,
-            user_id=self.context.user_id,
-            api_key_id=self.context.api_key_id,
-            conversation_id=self.context.conversation_id,
-            model_reported=model_reported,
-            created_at=clock.created_at,
-            cache_hit=True,
-            saved_cost=answer.cost,
         )
 
     def settle(self) -> None:
