@@ -154,7 +154,7 @@ def test_in_flight_of_a_killed_worker_expires(deployments):
     east, west = deployments
     group_create("pool", "least_busy", [(east, {}), (west, {})])
     seed_in_flight(east, 5, expired=True)  # claims past the call budget no longer count
-    counts = served_counts(20)
+    counts = served_counts(40)  # ties are shared at random: both serve
     assert counts[EAST] >= 5 and counts[WEST] >= 5
 
 
