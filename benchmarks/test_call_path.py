@@ -129,3 +129,29 @@ def test_overhead_per_call_and_flat_memory(openai_fake):
 
     assert overhead < MAX_OVERHEAD_MS
     assert growth_kb < MAX_GROWTH_KB
+
+
+def test_model_group_and_response_cache_paths(openai_fake):
+    """What routing through a model group adds to a call (reading the members' state,
+    claiming and releasing one: three pipelined Redis round trips), and what a response
+    cache hit costs (no provider call). Reported, not asserted: the targets above hold for
+    the plain path, which these features leave as it was."""
+    from providers.models import ModelGroup, ModelGroupMember
+
+    east = model_create(provider_create(openai_fake, slug="east", kind="openai"), "gpt-4o-mini")
+    west = model_create(provider_create(openai_fake, slug="west", kind="openai"), "gpt-4.1")
+    plain = selection_set("plain_service", east)
+    group = ModelGroup.objects.create(name="pool", strategy="least_busy")
+    for model in (east, west):
+        ModelGroupMember.objects.create(group=group, model_config=model, rpm_limit=10**9)
+    selection_set("cached_service", east, cache_ttl_seconds=600)
+    messages = (Message(role="user", content="hi"),)
+
+    def call(model: str) -> Callable[[], object]:
+        return lambda: chat_completion_run(request=ChatRequest(model=model, messages=messages))
+
+    print()
+    base = report("plain service", timed(call(plain.service), CALLS))
+    routed = report("model group (least_busy)", timed(call("group:pool"), CALLS))
+    print(f"{'model group overhead per call':<34} {routed - base:7.3f} ms")
+    report("response cache hit", timed(call("cached_service"), CALLS))

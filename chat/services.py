@@ -184,6 +184,7 @@ def _turn(
     max_tokens: int | None,
     end_user: str = "",
     tags: tuple[str, ...] = (),
+    cache_bypass: bool = False,
 ) -> tuple[ChatMessage, ChatRequest, CallContext]:
     conversation_scope_check(
         service=conversation.service,
@@ -201,6 +202,7 @@ def _turn(
         request_id=current_request_id(),
         end_user=end_user,
         tags=tags,
+        cache_bypass=cache_bypass,
     )
     return user_message, request, context
 
@@ -213,10 +215,14 @@ def conversation_reply(
     max_tokens: int | None = None,
     end_user: str = "",
     tags: tuple[str, ...] = (),
+    cache_bypass: bool = False,
 ) -> tuple[ChatMessage, ChatResult]:
     """Add the user's message, answer it with the history trimmed to the model's context
-    window, and store the reply. A failed call leaves the conversation as it was."""
-    user_message, request, context = _turn(conversation, content, max_tokens, end_user, tags)
+    window, and store the reply. A failed call leaves the conversation as it was.
+    `cache_bypass` skips the service's response cache for this turn."""
+    user_message, request, context = _turn(
+        conversation, content, max_tokens, end_user, tags, cache_bypass
+    )
     try:
         result = chat_completion_run(request=request, context=context, trim_history=True)
     except BaseException:
@@ -269,8 +275,11 @@ def conversation_reply_stream(
     max_tokens: int | None = None,
     end_user: str = "",
     tags: tuple[str, ...] = (),
+    cache_bypass: bool = False,
 ) -> ConversationStream:
-    user_message, request, context = _turn(conversation, content, max_tokens, end_user, tags)
+    user_message, request, context = _turn(
+        conversation, content, max_tokens, end_user, tags, cache_bypass
+    )
     try:
         stream = chat_completion_stream(request=request, context=context, trim_history=True)
     except BaseException:

@@ -50,11 +50,42 @@ class ParameterOverrides:
 
 
 @dataclass(frozen=True, slots=True)
+class ResolvedMember:
+    """One deployment of a model group, with what its routing needs."""
+
+    model: ResolvedModel
+    weight: int = 1
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedGroup:
+    """A model group's usable members, in their stored order; the runtime routes among them."""
+
+    name: str
+    strategy: str
+    members: tuple[ResolvedMember, ...]
+
+    def member_of(self, model_id: int) -> ResolvedMember | None:
+        return next((m for m in self.members if m.model.model_id == model_id), None)
+
+
+@dataclass(frozen=True, slots=True)
 class ResolvedSelection:
-    """The primary model and its usable fallbacks, in order, for a service or a model string."""
+    """The primary model and its usable fallbacks, in order, for a service or a model string.
+
+    With a `group`, the candidates start with the group's members (which the runtime reorders
+    per call by the group's strategy), followed by the fallbacks."""
 
     name: str  # what the caller asked for
     service: str | None  # None when the caller named a model string directly
     candidates: tuple[ResolvedModel, ...]
     overrides: ParameterOverrides = field(default_factory=ParameterOverrides)
     required_capabilities: frozenset[str] = frozenset()
+    group: ResolvedGroup | None = None
+    # The response cache (chat.runtime.response_cache): seconds to keep an answer (0: off),
+    # whether consumers share answers, and the selection's version the key includes.
+    cache_ttl: int = 0
+    cache_shared: bool = False
+    version: str = ""

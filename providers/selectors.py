@@ -14,15 +14,20 @@ from providers.adapters.registry import adapter_pool
 from providers.cache import catalog_generation
 from providers.models import (
     ModelConfig,
+    ModelGroup,
+    ModelGroupMember,
     ModelPrice,
     ModelSelection,
     ProviderConfig,
     ProviderKind,
     SelectionFallback,
 )
+from providers.models.group import GROUP_PREFIX
 from providers.resolution import (
     ModelPrices,
     ParameterOverrides,
+    ResolvedGroup,
+    ResolvedMember,
     ResolvedModel,
     ResolvedSelection,
 )
@@ -205,7 +210,7 @@ def model_selection_names() -> list[str]:
 
 def model_selection_list() -> QuerySet[ModelSelection]:
     return ModelSelection.objects.select_related(
-        "primary__provider", "updated_by"
+        "primary__provider", "primary_group", "updated_by"
     ).prefetch_related(
         "primary__prices",
         Prefetch(
@@ -280,6 +285,11 @@ def resolution_local_clear() -> None:
 
 
 def _resolve_from_database(name: str) -> ResolvedSelection:
+    if name.startswith(GROUP_PREFIX):
+        group = model_group_resolve(name=name[len(GROUP_PREFIX) :])
+        return ResolvedSelection(
+            name=name, service=None, candidates=tuple(m.model for m in group.members), group=group
+        )
     if ":" in name:
         model = model_config_get(model_string=name)
         reason = model_unusable_reason(model=model)
@@ -292,9 +302,24 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
     if selection is None:
         raise _unknown_service(name)
     chain = [selection.primary, *selection.fallback_list()]
-    candidates = tuple(
-        resolved_model_build(model=m) for m in chain if model_unusable_reason(model=m) is None
-    )
+    group = None
+    if selection.primary_group_id is not None:
+        try:
+            group = model_group_resolve(name=selection.primary_group.name)
+        except InvalidInput:  # a disabled or emptied group: the primary model serves alone
+            group = None
+    if group is not None:
+        members = {m.model.model_id for m in group.members}
+        fallbacks = [m for m in chain[1:] if m.pk not in members]
+        candidates = tuple(m.model for m in group.members) + tuple(
+            resolved_model_build(model=m)
+            for m in fallbacks
+            if model_unusable_reason(model=m) is None
+        )
+    else:
+        candidates = tuple(
+            resolved_model_build(model=m) for m in chain if model_unusable_reason(model=m) is None
+        )
     if not candidates:
         reasons = "; ".join(str(model_unusable_reason(model=m)) for m in chain)
         raise NoUsableModel(
@@ -312,7 +337,57 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
             cache_prompt=selection.cache_prompt,
         ),
         required_capabilities=frozenset(selection.required_capabilities or ()),
+        group=group,
+        cache_ttl=selection.cache_ttl_seconds,
+        cache_shared=selection.cache_shared,
+        version=f"{selection.pk}:{selection.updated_at.timestamp():.6f}",
     )
+
+
+def model_group_list() -> QuerySet[ModelGroup]:
+    """Groups with their members, models, providers and prices loaded."""
+    return ModelGroup.objects.prefetch_related(
+        Prefetch(
+            "members",
+            queryset=ModelGroupMember.objects.select_related(
+                "model_config__provider"
+            ).prefetch_related("model_config__prices"),
+        )
+    )
+
+
+def model_group_get(*, name: str) -> ModelGroup:
+    """The group called `name`; NotFound otherwise."""
+    group = model_group_list().filter(name=name).first()
+    if group is None:
+        raise NotFound(f"Unknown model group {name!r}.", details={"group": name})
+    return group
+
+
+def model_group_resolve(*, name: str) -> ResolvedGroup:
+    """The usable members of group `name` (enabled members whose model can be called now).
+    InvalidInput when the group is unknown, disabled or has no usable member."""
+    group = model_group_list().filter(name=name).first()
+    model_string = f"{GROUP_PREFIX}{name}"
+    if group is None:
+        raise InvalidInput(f"Unknown model group {name!r}.", details={"model": model_string})
+    if not group.enabled:
+        raise InvalidInput(f"Model group {name!r} is disabled.", details={"model": model_string})
+    members = tuple(
+        ResolvedMember(
+            model=resolved_model_build(model=member.model_config),
+            weight=member.weight,
+            rpm_limit=member.rpm_limit,
+            tpm_limit=member.tpm_limit,
+        )
+        for member in group.members.all()
+        if member.enabled and model_unusable_reason(model=member.model_config) is None
+    )
+    if not members:
+        raise InvalidInput(
+            f"Model group {name!r} has no usable member.", details={"model": model_string}
+        )
+    return ResolvedGroup(name=group.name, strategy=group.strategy, members=members)
 
 
 def resolved_model_build(*, model: ModelConfig) -> ResolvedModel:

@@ -10,6 +10,8 @@ from providers.adapters.registry import adapter_pool
 from providers.cache import catalog_generation_bump
 from providers.models import (
     ModelConfig,
+    ModelGroup,
+    ModelGroupMember,
     ModelPrice,
     ModelSelection,
     ProviderConfig,
@@ -32,6 +34,10 @@ def provider_config_changed(sender: type, instance: ProviderConfig, **kwargs: An
 @receiver(post_delete, sender=ModelSelection)
 @receiver(post_save, sender=SelectionFallback)
 @receiver(post_delete, sender=SelectionFallback)
+@receiver(post_save, sender=ModelGroup)
+@receiver(post_delete, sender=ModelGroup)
+@receiver(post_save, sender=ModelGroupMember)
+@receiver(post_delete, sender=ModelGroupMember)
 def catalog_changed(sender: type, **kwargs: Any) -> None:
-    """A model, price or selection changed: cached resolutions are stale after the commit."""
+    """A model, price, selection or group changed: cached resolutions are stale after the commit."""
     transaction.on_commit(catalog_generation_bump)

@@ -3,6 +3,7 @@
 from rest_framework.routers import SimpleRouter
 
 from providers.api.views_catalog import ModelCatalogViewSet
+from providers.api.views_groups import GroupViewSet
 from providers.api.views_providers import ProviderViewSet
 from providers.api.views_selections import SelectionViewSet
 
@@ -10,5 +11,6 @@ router = SimpleRouter()
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("models", ModelCatalogViewSet, basename="model")
 router.register("selections", SelectionViewSet, basename="selection")
+router.register("groups", GroupViewSet, basename="group")
 
 urlpatterns = router.urls

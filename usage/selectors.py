@@ -29,7 +29,15 @@ GROUPINGS: dict[str, tuple[str, ...]] = {
 }
 MAX_RANGE_DAYS = 366
 COST_QUANTUM = Decimal("1e-10")  # DailyUsage.cost has 10 decimal places
-_SUMMED = ("requests", "errors", *TOKEN_FIELDS, "cost", "unpriced_calls", "latency_ms_sum")
+_SUMMED = (
+    "requests",
+    "errors",
+    *TOKEN_FIELDS,
+    "cost",
+    "unpriced_calls",
+    "latency_ms_sum",
+    "saved_cost",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,7 @@ def _metrics(row: dict[str, Any]) -> dict[str, Any]:
         "total_tokens": sum(values[name] for name in TOKEN_FIELDS),
         "cost": Decimal(values["cost"]).quantize(COST_QUANTUM),
         "unpriced_calls": values["unpriced_calls"],
+        "saved_cost": Decimal(values["saved_cost"]).quantize(COST_QUANTUM),
         "latency_ms_mean": round(values["latency_ms_sum"] / requests) if requests else None,
         "latency_ms_p95": _latency_percentile_ms(histogram, 0.95),
     }

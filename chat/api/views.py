@@ -24,6 +24,7 @@ from chat.api.serializers import (
 )
 from chat.http import SSEBody, body_size_check, sse_event, sse_response, stream_error
 from chat.negotiation import EventStreamNegotiation
+from chat.runtime.response_cache import cache_bypass_requested, cache_headers
 from chat.selectors import conversation_get, conversation_list
 from chat.services import (
     ConversationStream,
@@ -95,20 +96,25 @@ class ConversationViewSet(
         )
         data.update(end_user=attribution.end_user, tags=attribution.tags)
         stream = request.query_params.get("stream", "").lower() in ("1", "true", "yes")
+        bypass = cache_bypass_requested(request.headers)
         if not stream:
-            reply, result = conversation_reply(conversation=conversation, **data)
+            reply, result = conversation_reply(
+                conversation=conversation, cache_bypass=bypass, **data
+            )
             return Response(
                 MessageOutput(reply).data,
                 status=status.HTTP_201_CREATED,
                 headers={
                     "x-request-id": result.request_id,
                     "x-served-model": result.served_by.model_string,
+                    **cache_headers(result.cache),
                 },
             )
-        turn = conversation_reply_stream(conversation=conversation, **data)
+        turn = conversation_reply_stream(conversation=conversation, cache_bypass=bypass, **data)
         headers = {
             "x-request-id": turn.stream.request_id,
             "x-served-model": turn.stream.served_by.model_string,
+            **cache_headers(turn.stream.cache),
         }
         return sse_response(SSEBody(_events(turn), turn.close), headers)
 

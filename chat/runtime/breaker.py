@@ -120,6 +120,12 @@ class CircuitBreaker:
         waits = [float(open_until) - now for slug in slugs if (open_until := self._read(slug)[1])]
         return max(1.0, min(waits)) if waits else None
 
+    def known_open(self, slug: str) -> bool:
+        """Whether the circuit of `slug` is open as this call read it, claiming no probe (the
+        router ranks such providers last; `allow` still decides whether one is tried)."""
+        open_until = self._read(slug)[1]
+        return bool(open_until) and time.time() < float(open_until)
+
     def is_open(self, slug: str) -> bool:
         open_until = cache.get(_keys(slug)[1])
         return bool(open_until) and time.time() < float(open_until)

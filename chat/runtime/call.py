@@ -21,7 +21,10 @@ from django.utils import timezone
 from chat.runtime.admission import Admission, admission_close, admission_open
 from chat.runtime.bounds import cost_max, output_cap
 from chat.runtime.breaker import CircuitBreaker, breaker_state_keys
+from chat.runtime.call_cache import ResponseCacheSteps
+from chat.runtime.response_cache import CachedAnswer
 from chat.runtime.retry import Deadline, RetryPolicy
+from chat.runtime.routing import Claim, RouteInfo, Router, route_candidates
 from chat.runtime.types import CallContext, new_request_id
 from config.errors import InvalidInput
 from config.outages import unavailable
@@ -111,7 +114,7 @@ class AttemptClock:
         return int((time.perf_counter() - self.started) * 1000)
 
 
-class CallRun:
+class CallRun(ResponseCacheSteps):
     def __init__(
         self,
         *,
@@ -143,6 +146,16 @@ class CallRun:
         self._skipped: dict[str, list[str]] = {}
         self._excluded_models: set[str] = set()
         self._min_context: int | None = None
+        # Model groups: the router of this call, why each member stands where it does, and
+        # the member attempt in flight (released when the attempt is recorded).
+        self.router: Router | None = None
+        self.routes: dict[int, RouteInfo] = {}
+        self._claim: Claim | None = None
+        # The response cache: this call's key (None: the service caches nothing), what a hit
+        # replays, and "hit"/"miss" for the x-cache header.
+        self.cache_key: str | None = None
+        self.cached: CachedAnswer | None = None
+        self.cache_status = ""
 
     # -- admission --------------------------------------------------------------------------
     def admit(self, *, prompt_tokens_max: Callable[[str], int], max_tokens: int | None) -> None:
@@ -166,17 +179,9 @@ class CallRun:
             total = max(total, estimate)
             slug = candidate.provider_slug
             by_provider[slug] = max(by_provider.get(slug, Decimal(0)), estimate)
-        primary = self.selection.candidates[0] if self.selection.candidates else None
-        scope = CallScope(
-            service=self.selection.service,
-            provider_slug=primary.provider_slug if primary else None,
-            api_key_id=self.context.api_key_id,
-            user_id=self.context.user_id,
-            tags=self.context.tags,
-        )
         with call_state_pinned(self.state):
             self.admission = admission_open(
-                scope=scope,
+                scope=self._scope(),
                 estimated_tokens=tokens,
                 estimated_cost=total,
                 provider_costs=by_provider,
@@ -184,6 +189,16 @@ class CallRun:
                 # release task can settle it from the ledger (a hold's id is 36 characters).
                 reservation_id=self.request_id if len(self.request_id) <= 36 else None,
             )
+
+    def _scope(self) -> CallScope:
+        primary = self.selection.candidates[0] if self.selection.candidates else None
+        return CallScope(
+            service=self.selection.service,
+            provider_slug=primary.provider_slug if primary else None,
+            api_key_id=self.context.api_key_id,
+            user_id=self.context.user_id,
+            tags=self.context.tags,
+        )
 
     def settle(self) -> None:
         """Turn the reservation into what the ledger holds for this call (each provider's
@@ -205,7 +220,7 @@ class CallRun:
     ) -> Iterator[Prepared[R]]:
         """The candidates that can serve, in order. `prepare` returns (request, prompt tokens)
         for a candidate, or the reason it cannot take the request."""
-        for index, candidate in enumerate(self.selection.candidates):
+        for index, candidate in enumerate(self._routed()):
             reason = self._skip_reason(candidate, needs)
             if reason is None:
                 prepared = prepare(candidate)
@@ -219,6 +234,50 @@ class CallRun:
                         yield Prepared(candidate, request, index > 0, prompt_tokens)
                         continue
             self._skipped.setdefault(reason, []).append(candidate.model_string)
+
+    def _routed(self) -> tuple[ResolvedModel, ...]:
+        """The candidates in the order to try them: a group's members as its strategy ranks
+        them for this call (chat.runtime.routing), then the fallbacks."""
+        group = self.selection.group
+        if group is None:
+            return self.selection.candidates
+        self.router = Router(group)
+        self.router.read()
+        opened = {
+            m.model.provider_slug
+            for m in group.members
+            if self.breaker.known_open(m.model.provider_slug)
+        }
+        tokens = self.admission.estimated_tokens if self.admission is not None else 0
+        ordered = self.router.order(tokens=tokens, circuit_open=opened)
+        self.routes = {member.model.model_id: info for member, info in ordered}
+        return route_candidates(self.selection.candidates, group, [m for m, _ in ordered])
+
+    def attempt_begin(self, prepared: Prepared) -> AttemptClock:
+        """Start timing an attempt; a group member's attempt is counted in flight and
+        against its per-minute quota until it is recorded."""
+        candidate = prepared.candidate
+        if self.router is not None and candidate.model_id in self.routes:
+            member = self.router.group.member_of(candidate.model_id)
+            if member is not None:
+                max_tokens = getattr(prepared.request, "max_tokens", None) or 0
+                self._claim = self.router.claim(
+                    member,
+                    attempt_id=f"{self.request_id}:{self.attempts + 1}",
+                    tokens=prepared.prompt_tokens + max_tokens,
+                )
+        return AttemptClock()
+
+    def _release(self, clock: AttemptClock, usage: Usage | None, ok: bool, elapsed: int) -> None:
+        claim, self._claim = self._claim, None
+        if claim is None or self.router is None:
+            return
+        latency = (clock.first_token_ms or elapsed) if ok else None
+        self.router.release(
+            claim,
+            latency_ms=latency,
+            actual_tokens=usage.total_tokens if usage is not None else 0,
+        )
 
     def _skip_reason(self, candidate: ResolvedModel, needs: frozenset[str]) -> str | None:
         if candidate.kind != self.operation:
@@ -327,6 +386,9 @@ class CallRun:
             error.call_request_id = error.call_request_id or self.request_id
         elif error is not None:
             message = type(error).__name__
+        elapsed = clock.elapsed_ms()
+        self._release(clock, usage, outcome == "ok", elapsed)
+        route = self.routes.get(prepared.candidate.model_id)
         record = usage_record_create(
             request_id=self.request_id,
             model=prepared.candidate,
@@ -338,7 +400,7 @@ class CallRun:
             is_fallback=prepared.is_fallback,
             streamed=self.streamed,
             operation=self.operation,
-            latency_ms=clock.elapsed_ms(),
+            latency_ms=elapsed,
             time_to_first_token_ms=clock.first_token_ms,
             service=self.selection.service,
             user_id=self.context.user_id,
@@ -349,6 +411,7 @@ class CallRun:
             provider_request_id=provider_request_id,
             model_reported=model_reported,
             created_at=clock.created_at,
+            route=route.as_record(prepared.candidate.model_string) if route else None,
         )
         if usage is not None:
             self.tokens += usage.total_tokens

@@ -33,6 +33,7 @@ from chat.runtime.request import (
     request_with_overrides,
     required_capabilities,
 )
+from chat.runtime.response_cache import HIT, MISS, CachedAnswer
 from chat.runtime.types import CallContext, ChatResult, EmbeddingResult
 from config.errors import InvalidInput
 from providers.adapters.base import ProviderAdapter, validate_chat_request
@@ -97,10 +98,12 @@ def chat_preparer(
 
 
 def chat_run_start(
-    request: ChatRequest, context: CallContext | None, *, streamed: bool
+    request: ChatRequest, context: CallContext | None, *, streamed: bool, trim_history: bool
 ) -> tuple[CallRun, ChatRequest]:
     """Resolve and admit a chat call; the request returned carries the service's overrides.
-    A request no provider would accept is refused here, before admission and any record."""
+    A request no provider would accept is refused here, before admission and any record.
+    When the response cache holds the answer, `run.cached` is set and the call is admitted
+    as a hit (chat.runtime.response_cache), not for a provider call."""
     validate_chat_request(request)
     selection, state = selection_resolve(request.model)
     run = CallRun(
@@ -108,6 +111,8 @@ def chat_run_start(
     )
     client_max_tokens_check(request.max_tokens, selection)
     request = request_with_overrides(request, selection.overrides)
+    if run.cache_lookup(request, trim_history=trim_history) is not None:
+        return run, request
     run.admit(
         prompt_tokens_max=lambda kind: prompt_tokens_max(request, kind=kind),
         max_tokens=request.max_tokens,
@@ -122,7 +127,7 @@ def attempts_with_retries(
     None when it is time to fail over."""
     retries = 0
     while True:
-        clock = AttemptClock()
+        clock = run.attempt_begin(prepared)
         try:
             response = call()
         except ProviderError as error:
@@ -150,14 +155,49 @@ def attempts_with_retries(
 def chat_complete(
     request: ChatRequest, *, context: CallContext | None = None, trim_history: bool = False
 ) -> ChatResult:
-    run, request = chat_run_start(request, context, streamed=False)
+    run, request = chat_run_start(request, context, streamed=False, trim_history=trim_history)
+    if run.cached is not None:
+        return _cached_result(run, run.cached)
     prepare = chat_preparer(request, trim_history=trim_history)
-    return _first_success(
+    result = _first_success(
         run,
         prepare,
         required_capabilities(request),
         lambda adapter, prepared: _complete(adapter, prepared),
         ChatResult,
+    )
+    if run.cache_status == MISS:
+        run.cache_store(
+            CachedAnswer(
+                model_string=result.served_by.model_string,
+                cost=result.cost,
+                response=result.response,
+            )
+        )
+        result = dataclasses.replace(result, cache=MISS)
+    return result
+
+
+def _cached_result(run: CallRun, answer: CachedAnswer) -> ChatResult:
+    """The answer of a cache hit, recorded in the ledger at cost 0."""
+    clock = AttemptClock()
+    response = answer.response
+    if response is None:  # cache_lookup only finds a reply for an unstreamed call
+        raise RuntimeError("An unstreamed cache hit needs a stored reply.")
+    record = run.record_cache_hit(clock=clock, model_reported=response.model)
+    served = run.cache_candidate(answer)
+    if served is None:  # cache_lookup only finds an answer whose model still serves
+        raise RuntimeError("A cache hit needs its serving model.")
+    return ChatResult(
+        request_id=run.request_id,
+        response=response,
+        served_by=served,
+        is_fallback=False,
+        attempts=run.attempts,
+        cost=record.cost,
+        usage_record_id=record.pk,
+        latency_ms=record.latency_ms,
+        cache=HIT,
     )
 
 

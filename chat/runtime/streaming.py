@@ -25,6 +25,7 @@ from chat.runtime.bounds import usage_completed
 from chat.runtime.call import CANCELLED, AttemptClock, CallRun, Prepared
 from chat.runtime.loop import chat_preparer, chat_run_start
 from chat.runtime.request import required_capabilities
+from chat.runtime.response_cache import MISS, CachedAnswer
 from chat.runtime.types import CallContext
 from config.outages import UNAVAILABLE_ERRORS, unavailable
 from providers.adapters.errors import ProviderError, StreamInterruptedError
@@ -80,6 +81,8 @@ class ChatStream:
         self._started = False
         self._done = False
         self._timed_out = False
+        # Every event, kept to store a complete stream in the response cache.
+        self._kept: list[StreamEvent] | None = [] if run.cache_status == MISS else None
 
     @property
     def request_id(self) -> str:
@@ -141,6 +144,19 @@ class ChatStream:
             raise
         self.run.breaker.record_success(self.served_by.provider_slug)
         self._finish()
+        if self._kept is not None and self.error is None:
+            self.run.cache_store(
+                CachedAnswer(
+                    model_string=self.served_by.model_string,
+                    cost=self.cost,
+                    events=tuple(self._kept),
+                )
+            )
+
+    @property
+    def cache(self) -> str:
+        """The response cache: "hit", "miss", or "" when the service caches nothing."""
+        return self.run.cache_status
 
     def close(self) -> None:
         """Record and settle a stream its consumer stopped reading (or never started)."""
@@ -186,6 +202,8 @@ class ChatStream:
         )
 
     def _observe(self, event: StreamEvent) -> None:
+        if self._kept is not None:
+            self._kept.append(event)
         if isinstance(event, TextDelta):
             self._clock.first_token()
             self.text_parts.append(event.text)
@@ -224,11 +242,52 @@ class ChatStream:
             self.run.settle()
 
 
+class CachedStream(ChatStream):
+    """A stream replayed from the response cache: the stored events, recorded as a hit."""
+
+    @classmethod
+    def replay(cls, run: CallRun, answer: CachedAnswer) -> "CachedStream":
+        candidate = run.cache_candidate(answer)
+        if candidate is None:  # cache_lookup only finds an answer whose model still serves
+            raise RuntimeError("A cache hit needs its serving model.")
+        prepared = Prepared(candidate, None, False, 0)
+        return cls(
+            run=run,
+            prepared=prepared,
+            events=iter(answer.events),
+            buffered=[],
+            clock=AttemptClock(),
+            usage=None,
+        )
+
+    def _observed(self) -> Iterator[StreamEvent]:
+        try:
+            for event in self._events:
+                self._observe(event)
+                yield event
+        except GeneratorExit:
+            self._finish(outcome=CANCELLED)
+            raise
+        self._finish()
+
+    def _finish(self, *, error: BaseException | None = None, outcome: str | None = None) -> None:
+        if self._done:
+            return
+        self._done = True
+        record = self.run.record_cache_hit(
+            clock=self._clock, outcome=outcome or "ok", model_reported=self.model_reported
+        )
+        self.cost = record.cost
+        self.usage_record_id = record.pk
+
+
 def chat_stream_open(
     request: ChatRequest, *, context: CallContext | None = None, trim_history: bool = False
 ) -> ChatStream:
     """Start a streamed call: raises like chat_complete if no candidate produced a first chunk."""
-    run, request = chat_run_start(request, context, streamed=True)
+    run, request = chat_run_start(request, context, streamed=True, trim_history=trim_history)
+    if run.cached is not None:
+        return CachedStream.replay(run, run.cached)
     try:
         prepare = chat_preparer(request, trim_history=trim_history)
         for prepared in run.candidates(prepare, required_capabilities(request)):
@@ -250,7 +309,7 @@ def _open_candidate(run: CallRun, prepared: Prepared) -> ChatStream | None:
     )
     retries = 0
     while True:
-        clock = AttemptClock()
+        clock = run.attempt_begin(prepared)
         usage: Usage | None = None
         buffered: list[StreamEvent] = []
         events = adapter.stream(prepared.request)

@@ -22,6 +22,8 @@ class CallContext:
     request_id: str | None = None  # generated when not given
     end_user: str = ""  # the caller's end user (usage.attribution)
     tags: tuple[str, ...] = ()  # attribution tags: budgets scoped to a tag match on them
+    # Skip the response cache's lookup (the answer is still stored): x-cache-bypass: 1.
+    cache_bypass: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class ChatResult:
     cost: Decimal | None  # of the attempt that served; None if the model is unpriced
     usage_record_id: int
     latency_ms: int  # of the attempt that served
+    cache: str = ""  # the response cache: "hit", "miss", or "" when the service caches nothing
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from chat.http import SSEBody, body_size_check, sse_response
 from chat.negotiation import EventStreamNegotiation
 from chat.runtime.call import call_state_pinned, call_state_read
+from chat.runtime.response_cache import cache_bypass_requested, cache_headers
 from chat.runtime.types import CallContext, new_request_id
 from chat.services import chat_completion_run, chat_completion_stream, embedding_run
 from chat.v1.errors import openai_exception_handler
@@ -96,6 +97,7 @@ class V1View(APIView):
             request_id=self.request_id,
             end_user=attribution.end_user,
             tags=attribution.tags,
+            cache_bypass=cache_bypass_requested(self.request.headers),
         )
 
     def check_model(self, name: str) -> None:
@@ -123,14 +125,14 @@ class ChatCompletionsView(V1View):
         self.check_model(chat_request.model)
         if not stream:
             result = chat_completion_run(request=chat_request, context=self.context())
-            headers = served_headers(result.served_by)
+            headers = served_headers(result.served_by) | cache_headers(result.cache)
             headers |= ignored_header(request.data, chat_request, result.served_by.provider_kind)
             return Response(completion_json(result), headers=headers)
         chat_stream = chat_completion_stream(request=chat_request, context=self.context())
         body = SSEBody(
             completion_chunks(chat_stream, include_usage=include_usage), chat_stream.close
         )
-        headers = served_headers(chat_stream.served_by)
+        headers = served_headers(chat_stream.served_by) | cache_headers(chat_stream.cache)
         headers |= ignored_header(request.data, chat_request, chat_stream.served_by.provider_kind)
         return sse_response(body, headers)
 

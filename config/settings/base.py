@@ -374,6 +374,9 @@ RUNTIME_OUTAGE_TRACEBACK_INTERVAL_SECONDS = env.float(
 )
 CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", default=5)
 CIRCUIT_BREAKER_OPEN_SECONDS = env.float("CIRCUIT_BREAKER_OPEN_SECONDS", default=30.0)
+# Model groups (chat.runtime.routing): weight of the newest sample in a member's moving
+# average of latency (lowest_latency strategy).
+ROUTING_LATENCY_ALPHA = env.float("ROUTING_LATENCY_ALPHA", default=0.2)
 
 # Governance: the audit trail (config.audit), roles and the second factor (config.access).
 # Events older than this many days are deleted daily by the "audit: apply retention" schedule;

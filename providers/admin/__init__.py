@@ -3,6 +3,7 @@
 from providers.admin import (  # noqa: F401
     catalog,
     consumer_key,
+    group,
     provider,
     selection,
     staff_token,

@@ -24,6 +24,14 @@ from providers.services.selection_audit import (
 
 
 class ModelSelectionForm(forms.ModelForm):
+    cache_ttl_seconds = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=30 * 24 * 3600,
+        label="Cache TTL seconds",
+        help_text="Answer an identical request from the response cache for this many seconds "
+        "(empty or 0: off).",
+    )
     required_capabilities = forms.MultipleChoiceField(
         choices=Capability.choices,
         required=False,
@@ -37,6 +45,7 @@ class ModelSelectionForm(forms.ModelForm):
             "service",
             "description",
             "primary",
+            "primary_group",
             "required_capabilities",
             "min_context_window",
             "temperature",
@@ -44,7 +53,12 @@ class ModelSelectionForm(forms.ModelForm):
             "top_p",
             "system_prompt",
             "cache_prompt",
+            "cache_ttl_seconds",
+            "cache_shared",
         ]
+
+    def clean_cache_ttl_seconds(self) -> int:
+        return self.cleaned_data.get("cache_ttl_seconds") or 0
 
     def clean(self) -> dict[str, Any]:
         """The primary's checks; the fallbacks are checked by the inline's formset."""
@@ -54,6 +68,7 @@ class ModelSelectionForm(forms.ModelForm):
             primary=cleaned.get("primary"),
             required_capabilities=cleaned.get("required_capabilities") or [],
             min_context_window=cleaned.get("min_context_window"),
+            primary_group=cleaned.get("primary_group"),
         )
         for field, messages in errors.items():
             if field in self.fields and field not in self.errors:
@@ -101,18 +116,29 @@ class SelectionFallbackInline(admin.TabularInline):
 class ModelSelectionAdmin(admin.ModelAdmin):
     form = ModelSelectionForm
     inlines = [SelectionFallbackInline]
-    list_display = ["service", "primary", "fallback_chain", "updated_at", "updated_by"]
-    list_select_related = ["primary__provider", "updated_by"]
+    list_display = [
+        "service",
+        "primary",
+        "primary_group",
+        "fallback_chain",
+        "updated_at",
+        "updated_by",
+    ]
+    list_select_related = ["primary__provider", "primary_group", "updated_by"]
     search_fields = ["service", "description", "primary__name"]
     autocomplete_fields = ["primary"]
     readonly_fields = ["resolved_chain", "updated_at", "updated_by"]
     fieldsets = [
-        (None, {"fields": ["service", "description", "primary", "resolved_chain"]}),
+        (
+            None,
+            {"fields": ["service", "description", "primary", "primary_group", "resolved_chain"]},
+        ),
         ("Requirements", {"fields": ["required_capabilities", "min_context_window"]}),
         (
             "Parameter overrides",
             {"fields": ["temperature", "max_tokens", "top_p", "system_prompt", "cache_prompt"]},
         ),
+        ("Response cache", {"fields": ["cache_ttl_seconds", "cache_shared"]}),
         ("Changes", {"fields": ["updated_at", "updated_by"]}),
     ]
 

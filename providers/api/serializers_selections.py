@@ -15,6 +15,10 @@ from providers.selectors import model_unusable_reason
 
 MODEL_STRING_HELP = "A model string, `provider-slug:model-name` (e.g. `openai:gpt-4.1`)."
 OVERRIDE_FIELDS = ("temperature", "max_tokens", "top_p", "system_prompt")
+GROUP_HELP = (
+    "A model group (its name) that serves in place of the primary, routing among its members; "
+    "the primary must be one of them. Null: the primary model alone."
+)
 
 
 class ChainEntrySerializer(serializers.Serializer):
@@ -29,6 +33,7 @@ class SelectionSerializer(serializers.ModelSerializer):
 
     primary = serializers.SerializerMethodField(help_text=MODEL_STRING_HELP)
     fallbacks = serializers.SerializerMethodField(help_text="Fallback model strings, in order.")
+    primary_group = serializers.SerializerMethodField(help_text=GROUP_HELP)
     required_capabilities = serializers.ListField(
         child=serializers.ChoiceField(choices=Capability.choices), read_only=True
     )
@@ -42,6 +47,7 @@ class SelectionSerializer(serializers.ModelSerializer):
         fields = [
             "service",
             "primary",
+            "primary_group",
             "fallbacks",
             "temperature",
             "max_tokens",
@@ -51,6 +57,8 @@ class SelectionSerializer(serializers.ModelSerializer):
             "required_capabilities",
             "min_context_window",
             "description",
+            "cache_ttl_seconds",
+            "cache_shared",
             "chain",
             "created_at",
             "updated_at",
@@ -60,6 +68,9 @@ class SelectionSerializer(serializers.ModelSerializer):
 
     def get_primary(self, obj: ModelSelection) -> str:
         return obj.primary.model_string
+
+    def get_primary_group(self, obj: ModelSelection) -> str | None:
+        return obj.primary_group.name if obj.primary_group_id else None
 
     def get_fallbacks(self, obj: ModelSelection) -> list[str]:
         return [model.model_string for model in obj.fallback_list()]
@@ -91,6 +102,9 @@ class SelectionWriteSerializer(serializers.Serializer):
         max_length=20,
         help_text="Model strings tried in order when the primary fails.",
     )
+    primary_group = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=100, help_text=GROUP_HELP
+    )
     temperature = serializers.FloatField(
         required=False, allow_null=True, min_value=0.0, max_value=2.0
     )
@@ -113,6 +127,14 @@ class SelectionWriteSerializer(serializers.Serializer):
     cache_prompt = serializers.BooleanField(
         required=False,
         help_text="Cache the system prompt and tools on Anthropic models (prompt caching).",
+    cache_ttl_seconds = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=30 * 24 * 3600,
+        help_text="Answer identical requests from the response cache for this long (0: off).",
+    )
+    cache_shared = serializers.BooleanField(
+        required=False, help_text="Share cached answers across consumer keys and users."
     )
 
     def service_arguments(self) -> dict[str, Any]:

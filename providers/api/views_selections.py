@@ -23,6 +23,7 @@ from providers.services.selection import model_selection_update, model_selection
 SELECTION_EXAMPLE = {
     "service": "rag_agent",
     "primary": "anthropic:claude-sonnet-4-5",
+    "primary_group": None,
     "fallbacks": ["openai:gpt-4.1"],
     "temperature": 0.2,
     "max_tokens": 2048,
@@ -32,6 +33,8 @@ SELECTION_EXAMPLE = {
     "required_capabilities": ["tools"],
     "min_context_window": 128000,
     "description": "Answers questions over the document store.",
+    "cache_ttl_seconds": 0,
+    "cache_shared": False,
     "chain": [
         {
             "model_string": "anthropic:claude-sonnet-4-5",

@@ -2,6 +2,7 @@
 
 from providers.models.catalog import Capability, ModelConfig, ModelKind, ModelPrice, Origin
 from providers.models.consumer_key import ConsumerAPIKey
+from providers.models.group import ModelGroup, ModelGroupMember, RoutingStrategy
 from providers.models.provider import ProviderConfig, ProviderKind
 from providers.models.selection import (
     ModelSelection,
@@ -13,12 +14,15 @@ __all__ = [
     "Capability",
     "ConsumerAPIKey",
     "ModelConfig",
+    "ModelGroup",
+    "ModelGroupMember",
     "ModelKind",
     "ModelPrice",
     "ModelSelection",
     "Origin",
     "ProviderConfig",
     "ProviderKind",
+    "RoutingStrategy",
     "SelectionChange",
     "SelectionFallback",
 ]

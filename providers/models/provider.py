@@ -25,14 +25,15 @@ slug_validator = RegexValidator(
     "Use lowercase letters, digits and hyphens only (for example `openai-eu`); "
     "it becomes the prefix of model strings such as `openai-eu:gpt-4o`.",
 )
-# Slugs that name API actions under /api/providers/ (POST /api/providers/test/).
-RESERVED_SLUGS = frozenset({"test"})
+# Slugs that name API actions under /api/providers/ (POST /api/providers/test/), and `group`,
+# the prefix of model groups' model strings (group:<name>).
+RESERVED_SLUGS = frozenset({"test", "group"})
 
 
 def slug_reserved_validator(value: str) -> None:
     if value in RESERVED_SLUGS:
         raise ValidationError(
-            f"`{value}` is reserved (it names an action under /api/providers/); choose another."
+            f"`{value}` is reserved (it names an API action or model groups); choose another."
         )
 
 

@@ -25,6 +25,15 @@ class ModelSelection(models.Model):
         help_text="The internal service's name, e.g. rag_agent; programs call models by it.",
     )
     primary = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="primary_for")
+    primary_group = models.ForeignKey(
+        "providers.ModelGroup",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="selections",
+        help_text="Route the primary through this model group: its members serve in place of "
+        "the primary model (which must be one of them), before the fallbacks.",
+    )
     fallback_models = models.ManyToManyField(
         ModelConfig, through="SelectionFallback", related_name="fallback_for", blank=True
     )
@@ -52,6 +61,16 @@ class ModelSelection(models.Model):
         null=True,
         blank=True,
         help_text="Every model of the chain must offer at least this many tokens of context.",
+    )
+    cache_ttl_seconds = models.PositiveIntegerField(
+        default=0,
+        help_text="Answer an identical request from the response cache for this many seconds "
+        "(0: off). Exact match on the request and this selection's version.",
+    )
+    cache_shared = models.BooleanField(
+        default=False,
+        help_text="Share cached responses across consumer keys and users (off: each key or "
+        "user only ever sees responses to its own requests).",
     )
     description = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

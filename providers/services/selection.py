@@ -11,7 +11,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from config.errors import Conflict, InvalidInput
-from providers.models import Capability, ModelConfig, ModelKind, ModelSelection, SelectionFallback
+from providers.models import (
+    Capability,
+    ModelConfig,
+    ModelGroup,
+    ModelKind,
+    ModelSelection,
+    SelectionFallback,
+)
 from providers.models.selection import service_validator
 from providers.selectors import model_config_get, model_unusable_reason
 from providers.services.selection_audit import (
@@ -23,9 +30,11 @@ OVERRIDE_FIELDS = ("temperature", "max_tokens", "top_p", "system_prompt")
 UPDATABLE_FIELDS = frozenset(
     {"primary", "fallbacks", "overrides", "required_capabilities", "min_context_window"}
     | {"description", "cache_prompt"}
+    | {"description", "primary_group", "cache_ttl_seconds", "cache_shared"}
 )
 
 FieldErrors = dict[str, list[str]]
+MAX_CACHE_TTL = 30 * 24 * 3600  # a month
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -37,8 +46,12 @@ def model_selection_validate(
     required_capabilities: Sequence[str] = (),
     min_context_window: int | None = None,
     overrides: dict[str, Any] | None = None,
+    primary_group: ModelGroup | None = None,
 ) -> FieldErrors:
     """Field errors of a proposed selection ({} when it may be saved).
+
+    With a `primary_group`, the primary model must be one of its enabled members: it stands
+    for the group in the checks below (kind, capabilities, context window).
 
     Keys: service, primary, fallbacks, required_capabilities, min_context_window, temperature,
     max_tokens, top_p, system_prompt, overrides. Errors about one fallback are under
@@ -71,6 +84,15 @@ def model_selection_validate(
 
     if reason := model_unusable_reason(model=primary):
         add("primary", f"The primary model cannot be used: {reason}.")
+    if (
+        primary_group is not None
+        and not primary_group.members.filter(model_config=primary, enabled=True).exists()
+    ):
+        add(
+            "primary_group",
+            f"The primary {primary.model_string} must be an enabled member of the group "
+            f"{primary_group.model_string}.",
+        )
     if service and "embedding" in service and primary.kind != ModelKind.EMBEDDING:
         add(
             "primary",
@@ -170,6 +192,9 @@ def model_selection_upsert(
     min_context_window: int | None = None,
     description: str = "",
     cache_prompt: bool = False,
+    primary_group: str | None = None,
+    cache_ttl_seconds: int = 0,
+    cache_shared: bool = False,
     actor: Any = None,
     source: str = "api",
 ) -> ModelSelection:
@@ -195,6 +220,9 @@ def model_selection_upsert(
         "min_context_window": min_context_window,
         "description": description or "",
         "cache_prompt": cache_prompt,
+        "primary_group": primary_group,
+        "cache_ttl_seconds": cache_ttl_seconds,
+        "cache_shared": cache_shared,
     }
     if state["overrides"]["system_prompt"] is None:
         state["overrides"]["system_prompt"] = ""
@@ -208,7 +236,9 @@ def model_selection_update(
     """Change some settings of an existing selection (PATCH semantics). Keys: primary (model
     string), fallbacks (list of model strings, replaces the chain), overrides (a dict merged
     into the current overrides; a None value clears one), required_capabilities,
-    min_context_window, description. Raises InvalidInput like `model_selection_upsert`."""
+    min_context_window, description, primary_group (a group name, or None),
+    cache_ttl_seconds, cache_shared. Raises
+    InvalidInput like `model_selection_upsert`."""
     unknown = sorted(set(changes) - UPDATABLE_FIELDS)
     if unknown:
         raise _invalid({key: ["This field cannot be changed."] for key in unknown})
@@ -221,6 +251,9 @@ def model_selection_update(
         "min_context_window": current["min_context_window"],
         "description": current["description"],
         "cache_prompt": current["cache_prompt"],
+        "primary_group": current["primary_group"],
+        "cache_ttl_seconds": current["cache_ttl_seconds"],
+        "cache_shared": current["cache_shared"],
     }
     for key, value in changes.items():
         if key == "overrides":
@@ -254,6 +287,14 @@ def _apply(
             model = _lookup(value, "fallbacks", errors)
             if model is not None:
                 fallback_models.append(model)
+    group = _group_lookup(state.get("primary_group"), errors)
+    ttl = state["cache_ttl_seconds"]
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_CACHE_TTL:
+        errors.setdefault("cache_ttl_seconds", []).append(
+            f"The cache time must be a whole number of seconds from 0 (off) to {MAX_CACHE_TTL}."
+        )
+    if not isinstance(state["cache_shared"], bool):
+        errors.setdefault("cache_shared", []).append("cache_shared must be true or false.")
     capabilities = state["required_capabilities"]
     if not isinstance(state["cache_prompt"], bool):
         errors.setdefault("cache_prompt", []).append("cache_prompt must be true or false.")
@@ -277,6 +318,7 @@ def _apply(
             required_capabilities=capabilities,
             min_context_window=state["min_context_window"],
             overrides=state["overrides"],
+            primary_group=group,
         ).items():
             errors.setdefault(key, []).extend(messages)
     if errors:
@@ -284,7 +326,7 @@ def _apply(
 
     try:
         return _save(
-            service, selection, state, primary, fallback_models, capabilities, actor, source
+            service, selection, state, primary, group, fallback_models, capabilities, actor, source
         )
     except IntegrityError:  # another request created this service at the same moment
         raise Conflict(
@@ -298,6 +340,7 @@ def _save(
     selection: ModelSelection | None,
     state: dict[str, Any],
     primary: ModelConfig | None,
+    group: ModelGroup | None,
     fallback_models: list[ModelConfig],
     capabilities: list[str],
     actor: Any,
@@ -313,6 +356,9 @@ def _save(
         if selection is None:
             selection = ModelSelection(service=service)
         selection.primary = primary
+        selection.primary_group = group
+        selection.cache_ttl_seconds = state["cache_ttl_seconds"]
+        selection.cache_shared = state["cache_shared"]
         for key in OVERRIDE_FIELDS:
             setattr(selection, key, state["overrides"].get(key))
         selection.system_prompt = selection.system_prompt or ""
@@ -342,6 +388,20 @@ def _lookup(value: Any, field: str, errors: FieldErrors) -> ModelConfig | None:
     except InvalidInput as exc:
         errors.setdefault(field, []).append(exc.message)
         return None
+
+
+def _group_lookup(value: Any, errors: FieldErrors) -> ModelGroup | None:
+    """The group named `value` (a name, or `group:<name>`); None for no group."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        errors.setdefault("primary_group", []).append("Give a group name, or null.")
+        return None
+    name = value.removeprefix("group:")
+    group = ModelGroup.objects.filter(name=name).first()
+    if group is None:
+        errors.setdefault("primary_group", []).append(f"Unknown model group {name[:100]!r}.")
+    return group
 
 
 def _invalid(errors: FieldErrors) -> InvalidInput:

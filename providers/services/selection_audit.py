@@ -22,6 +22,7 @@ def model_selection_snapshot(*, selection: ModelSelection) -> dict[str, Any]:
     return {
         "service": selection.service,
         "primary": selection.primary.model_string if selection.primary_id else None,
+        "primary_group": selection.primary_group.name if selection.primary_group_id else None,
         "fallbacks": [f.model.model_string for f in fallbacks] if selection.pk else [],
         "temperature": selection.temperature,
         "max_tokens": selection.max_tokens,
@@ -31,6 +32,8 @@ def model_selection_snapshot(*, selection: ModelSelection) -> dict[str, Any]:
         "required_capabilities": list(selection.required_capabilities or []),
         "min_context_window": selection.min_context_window,
         "description": selection.description,
+        "cache_ttl_seconds": selection.cache_ttl_seconds,
+        "cache_shared": selection.cache_shared,
     }
 
 

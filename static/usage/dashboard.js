@@ -42,6 +42,7 @@
       ["Mean latency", totals.latency_ms_mean === null ? "–" : totals.latency_ms_mean + " ms"],
       ["p95 latency", totals.latency_ms_p95 === null ? "–" : "≤ " + totals.latency_ms_p95 + " ms"],
       ["Unpriced calls", totals.unpriced_calls.toLocaleString()],
+      ["Saved by cache", usd(totals.saved_cost)],
     ];
     for (const [label, value] of items) {
       const card = document.createElement("div");

@@ -14,6 +14,9 @@ Common fake API (the Anthropic and Gemini fakes offer the same attributes):
 OpenAI-only extras: `reported_model` (answer this model id instead of echoing the request's);
 `reasoning_text` (answer it as `reasoning_content`, as vLLM and DeepSeek do). With
 `logprobs: true` the answer carries a logprob per word (`top_logprobs` alternatives each).
+`model_quota` (model id -> requests answered before every further one gets a 429, like a
+deployment past its contract's quota); `model_status` (model id -> an error status to answer
+for that model only, such as one deployment of a model group being down).
 """
 
 import base64
@@ -67,6 +70,9 @@ class OpenAIFakeServer(FakeServer):
         self.models: list[str] = list(DEFAULT_MODELS)
         self.reported_model: str | None = None
         self.reasoning_text: str | None = None
+        self.model_quota: dict[str, int] = {}
+        self.model_status: dict[str, int] = {}
+        self.served: dict[str, int] = {}
 
     def reset(self) -> None:
         super().reset()
@@ -172,6 +178,17 @@ class OpenAIFakeServer(FakeServer):
                 f"The model `{body['model']}` does not exist or you do not have access to it.",
                 "model_not_found",
             )
+        model_id = body["model"]
+        if model_id in self.model_status:
+            status = self.model_status[model_id]
+            return self._error(status, f"Deployment {model_id} is failing.", None)
+        with self._lock:
+            if (
+                model_id in self.model_quota
+                and self.served.get(model_id, 0) >= self.model_quota[model_id]
+            ):
+                return self._error(429, "Rate limit reached for requests.", None)
+            self.served[model_id] = self.served.get(model_id, 0) + 1
         text, tool_call, finish = self._answer(body)
         usage = self.usage or _default_usage(messages, text, tool_call)
         model = self.reported_model or body["model"]

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.django_db
 VIEW = {
     "providers.view_providerconfig", "providers.view_modelconfig", "providers.view_modelprice",
     "providers.view_modelselection", "providers.view_selectionfallback",
-    "providers.view_selectionchange", "usage.view_usagerecord", "usage.view_dailyusage",
+    "providers.view_selectionchange", "providers.view_modelgroup",
+    "providers.view_modelgroupmember", "usage.view_usagerecord", "usage.view_dailyusage",
     "usage.view_budget", "usage.view_budgetperiod", "usage.view_budgetalert",
 }  # fmt: skip
 
@@ -28,6 +29,8 @@ OPERATOR = (
     | crud("providers.modelprice", ("add", "change", "delete"))
     | crud("providers.modelselection", ("add", "change", "delete"))
     | crud("providers.selectionfallback", ("add", "change", "delete"))
+    | crud("providers.modelgroup", ("add", "change", "delete"))
+    | crud("providers.modelgroupmember", ("add", "change", "delete"))
     | crud("providers.consumerapikey")
     | crud("usage.budget", ("add", "change", "delete"))
     | crud("usage.ratelimit")

@@ -189,3 +189,28 @@ def test_deleting_a_selection_in_the_admin_is_audited(admin_client, superuser, m
     row = SelectionChange.objects.order_by("-id").first()
     assert (row.action, row.source, row.changed_by) == ("deleted", "admin", superuser)
     assert row.before["primary"] == "openai:gpt-big"
+
+
+def test_a_selection_routed_through_a_group_with_a_cache_in_the_admin(admin_client, models):
+    from providers.models import ModelGroup, ModelGroupMember
+
+    group = ModelGroup.objects.create(name="pool")
+    ModelGroupMember.objects.create(group=group, model_config=models["mini"])
+    url = reverse("admin:providers_modelselection_add")
+    outside = admin_client.post(url, _selection_post(models["big"], primary_group=group.pk))
+    assert outside.status_code == 200
+    assert "must be an enabled member of the group group:pool" in outside.content.decode()
+    saved = admin_client.post(
+        url,
+        _selection_post(
+            models["mini"], primary_group=group.pk, cache_ttl_seconds="300", cache_shared="on"
+        ),
+    )
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    selection = ModelSelection.objects.get(service="rag_agent")
+    assert selection.primary_group == group
+    assert (selection.cache_ttl_seconds, selection.cache_shared) == (300, True)
+    after = SelectionChange.objects.get().after
+    assert after["primary_group"] == "pool" and after["cache_ttl_seconds"] == 300
+    page = admin_client.get(reverse("admin:providers_modelselection_change", args=[selection.pk]))
+    assert page.status_code == 200 and "group:pool" in page.content.decode()

@@ -20,7 +20,7 @@ from django_celery_beat.models import PeriodicTask
 
 from chat.models import Conversation
 from config.celery import app as celery_app
-from providers.models import ProviderConfig
+from providers.models import ModelGroup, ProviderConfig
 from tests.security import sweep as canaries
 from tests.security.sweep import PROVIDER_KEYS, Sweep
 
@@ -166,6 +166,7 @@ def walk_admin(sweep: Sweep, staff: Client) -> list[str]:
 PATH_VALUES: dict[str, Callable[[], list[Any]]] = {
     "slug": lambda: list(ProviderConfig.objects.values_list("slug", flat=True)),
     "service": lambda: ["sweep"],
+    "name": lambda: list(ModelGroup.objects.values_list("name", flat=True)) or ["none"],
     "id": lambda: list(Conversation.objects.values_list("pk", flat=True)),
 }
 

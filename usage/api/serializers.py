@@ -82,6 +82,12 @@ class MetricsSerializer(serializers.Serializer):
         max_digits=30, decimal_places=10, coerce_to_string=True, help_text="USD"
     )
     unpriced_calls = serializers.IntegerField(help_text="Calls with no price: not in cost")
+    saved_cost = serializers.DecimalField(
+        max_digits=30,
+        decimal_places=10,
+        coerce_to_string=True,
+        help_text="USD the response cache saved (the cost of the calls its hits replayed)",
+    )
     latency_ms_mean = serializers.IntegerField(allow_null=True)
     latency_ms_p95 = serializers.IntegerField(
         allow_null=True, help_text="Upper bound of the histogram bucket holding the 95th percentile"

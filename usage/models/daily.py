@@ -102,6 +102,9 @@ class DailyTotals(models.Model):
         max_digits=24, decimal_places=10, default=0, help_text="USD, priced calls only"
     )
     unpriced_calls = models.PositiveBigIntegerField(default=0)
+    saved_cost = models.DecimalField(
+        max_digits=24, decimal_places=10, default=0, help_text="USD saved by response cache hits"
+    )
     latency_ms_sum = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField()
 

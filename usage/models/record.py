@@ -74,6 +74,22 @@ class UsageRecord(models.Model):
     is_fallback = models.BooleanField(default=False)
     streamed = models.BooleanField(default=False)
     operation = models.CharField(max_length=16, default="chat")  # chat | embedding
+    cache_hit = models.BooleanField(
+        default=False, help_text="Answered from the response cache: no provider call, cost 0"
+    )
+    saved_cost = models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        null=True,
+        blank=True,
+        help_text="USD a cache hit saved: the cost of the call whose response it replayed",
+    )
+    route = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="For a model group: the group, strategy, member, its rank and why "
+        "(chat.runtime.routing); empty otherwise",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -12,6 +12,8 @@ error goes on: an attempt the provider may have billed is never lost without a t
 import json
 import logging
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.db import DatabaseError, connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -55,13 +57,21 @@ def usage_record_create(
     provider_request_id: str | None = None,
     model_reported: str = "",
     created_at: datetime | None = None,
+    route: dict[str, Any] | None = None,
+    cache_hit: bool = False,
+    saved_cost: Decimal | None = None,
 ) -> UsageRecord:
     """Record one attempt (failed attempts too, with the tokens seen, often zero) and its cost
     at the prices in force now, keeping the price snapshot and the provider's raw usage.
     `usage_estimated` flags tokens the runtime estimated because the provider reported none
-    (an interrupted stream), so they are charged, never recorded as a silent $0."""
+    (an interrupted stream), so they are charged, never recorded as a silent $0. `route` is
+    the routing decision when the model was a member of a model group. A `cache_hit` (an
+    answer replayed from the response cache) costs 0 and keeps the cost it saved."""
     usage = usage or Usage()
     priced = usage_cost(usage=usage, prices=model.prices)
+    cost, is_priced, snapshot = priced.cost, priced.is_priced, priced.price_snapshot
+    if cache_hit:
+        cost, is_priced, snapshot = Decimal(0), True, {}
     record = UsageRecord(
         created_at=created_at or timezone.now(),
         request_id=request_id,
@@ -82,9 +92,9 @@ def usage_record_create(
         reasoning_tokens=usage.reasoning_tokens,
         raw_usage=usage.raw or {},
         usage_estimated=usage_estimated,
-        cost=priced.cost,
-        is_priced=priced.is_priced,
-        price_snapshot=priced.price_snapshot,
+        cost=cost,
+        is_priced=is_priced,
+        price_snapshot=snapshot,
         latency_ms=max(0, latency_ms),
         time_to_first_token_ms=time_to_first_token_ms,
         outcome=outcome,
@@ -93,6 +103,9 @@ def usage_record_create(
         is_fallback=is_fallback,
         streamed=streamed,
         operation=operation,
+        route=route or {},
+        cache_hit=cache_hit,
+        saved_cost=saved_cost if cache_hit else None,
     )
     try:
         _insert(record)

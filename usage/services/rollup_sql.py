@@ -33,6 +33,7 @@ SUMMED_FIELDS: tuple[str, ...] = (
     *TOKEN_FIELDS,
     "cost",
     "unpriced_calls",
+    "saved_cost",
     "latency_ms_sum",
     *LATENCY_BUCKET_FIELDS,
 )
@@ -114,6 +115,7 @@ def stage_statement(where: str = "") -> str:
         **{name: f"SUM(r.{column(rec, name)})" for name in TOKEN_FIELDS},
         "cost": f"COALESCE(SUM(r.{column(rec, 'cost')}), 0)",
         "unpriced_calls": f"SUM(CASE WHEN r.{column(rec, 'is_priced')} THEN 0 ELSE 1 END)",
+        "saved_cost": f"COALESCE(SUM(r.{column(rec, 'saved_cost')}), 0)",
         "latency_ms_sum": f"SUM({latency})",
         **{
             name: _latency_bucket_sql(index, latency)

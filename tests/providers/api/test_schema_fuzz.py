@@ -1,8 +1,9 @@
 """Property-based fuzzing of the providers API from its own OpenAPI document (schemathesis 4).
 
-Every operation under /api/providers, /api/models and /api/selections gets a bounded number of
-generated requests, valid and invalid, against the Django WSGI app with a staff token; none
-may answer 5xx, every error must be in the one error shape, and no provider key may leak.
+Every operation under /api/providers, /api/models, /api/selections and /api/groups gets a
+bounded number of generated requests, valid and invalid, against the Django WSGI app with a
+staff token; none may answer 5xx, every error must be in the one error shape, and no
+provider key may leak.
 Outbound connections are confined to this machine, so a generated base_url goes nowhere.
 """
 
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from knox.models import AuthToken
 from schemathesis import GenerationMode
 
+from providers.services.group import model_group_upsert
 from tests.hostile import (
     operation_refuses_hostile_input,
 )
@@ -27,7 +29,7 @@ from tests.providers.api.conftest import ANTHROPIC_KEY, OPENAI_KEY
 
 pytestmark = pytest.mark.django_db
 
-FUZZED_PREFIX = r"^/api/(providers|models|selections)/"
+FUZZED_PREFIX = r"^/api/(providers|models|selections|groups)/"
 OPERATIONS = [
     ("GET", "/api/providers/"),
     ("POST", "/api/providers/"),
@@ -44,8 +46,16 @@ OPERATIONS = [
     ("GET", "/api/selections/{service}/"),
     ("PUT", "/api/selections/{service}/"),
     ("PATCH", "/api/selections/{service}/"),
+    ("GET", "/api/groups/"),
+    ("GET", "/api/groups/{name}/"),
+    ("PUT", "/api/groups/{name}/"),
+    ("DELETE", "/api/groups/{name}/"),
 ]
-EXISTING = {"slug": ["openai", "anthropic"], "service": ["rag_agent", "embeddings"]}
+EXISTING = {
+    "slug": ["openai", "anthropic"],
+    "service": ["rag_agent", "embeddings"],
+    "name": ["pool"],
+}
 
 
 @pytest.fixture
@@ -81,6 +91,7 @@ def api_schema(wsgi_app, local_network_only):
 
 @pytest.fixture
 def staff_token(superuser, selections) -> str:
+    model_group_upsert(name="pool", members=[{"model": "openai:gpt-4.1", "weight": 2}])
     return AuthToken.objects.create(superuser)[1]
 
 
