@@ -127,6 +127,7 @@ class SelectionWriteSerializer(serializers.Serializer):
     cache_prompt = serializers.BooleanField(
         required=False,
         help_text="Cache the system prompt and tools on Anthropic models (prompt caching).",
+    )
     cache_ttl_seconds = serializers.IntegerField(
         required=False,
         min_value=0,
