@@ -336,3 +336,14 @@ def test_max_tokens_stop_reason(client, key, chain, anthropic_fake):
         "cache_creation_input_tokens",
         "cache_read_input_tokens",
     }
+
+
+@pytest.mark.django_db
+def test_max_tokens_above_every_candidate_is_lowered_to_the_largest(
+    client, key, chain, anthropic_fake
+):
+    response = post(client, key, body(model="solo", max_tokens=32_000))
+    assert response.status_code == 200, response.content
+    assert anthropic_fake.requests[-1].body["max_tokens"] == 4096  # the model's limit
+    post(client, key, body(model="solo", max_tokens=100))
+    assert anthropic_fake.requests[-1].body["max_tokens"] == 100
