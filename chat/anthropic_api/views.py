@@ -16,11 +16,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chat.anthropic_api.counting import message_tokens_count
 from chat.anthropic_api.errors import anthropic_exception_handler
 from chat.anthropic_api.parsing import messages_request_parse
 from chat.anthropic_api.rendering import message_events, message_json
 from chat.http import SSEBody, sse_response
-from chat.runtime.request import prompt_tokens_estimate
 from chat.services import chat_completion_run, chat_completion_stream
 from chat.v1.views import ModelNotAvailable, V1View, served_headers
 from providers.adapters.base import validate_chat_request
@@ -86,19 +86,16 @@ class CountTokensView(AnthropicView):
     @extend_schema(
         request=OpenApiTypes.OBJECT,
         responses={200: OpenApiTypes.OBJECT},
-        description="An estimate of the request's input tokens (about four characters a "
-        "token, plus framing per message and image), whichever provider would serve it. "
-        "Nothing is sent to a provider and nothing is charged.",
+        description="The request's input tokens: counted by the provider when the model is on "
+        "an Anthropic provider, else the gateway's estimate (about four characters a token, "
+        "plus framing); the x-token-count header says which. Nothing is generated or charged.",
     )
     def post(self, request: Request) -> Response:
-        """The estimate the runtime itself uses to fit context windows
-        (chat.runtime.request.prompt_tokens_estimate), not the provider's tokenizer: no
-        provider call is made, so counting is free, never rate limited, and the same for a
-        service whichever model serves it today."""
         chat_request, _ = messages_request_parse(request.data, count_only=True)
         validate_chat_request(chat_request)
         self.check_model(chat_request.model)
-        return Response({"input_tokens": prompt_tokens_estimate(chat_request)})
+        tokens, method = message_tokens_count(request=chat_request)
+        return Response({"input_tokens": tokens}, headers={"x-token-count": method})
 
 
 def _model_info(model_id: str, display_name: str, max_tokens: int | None) -> dict[str, Any]:

@@ -221,7 +221,9 @@ def test_every_api_route_is_in_the_table():
             else:
                 yield prefix + str(p.pattern)
 
-    routes = {r for r in walk(get_resolver().url_patterns) if r.startswith(("api/", "v1/", "anthropic/"))}
+    routes = {
+        r for r in walk(get_resolver().url_patterns) if r.startswith(("api/", "v1/", "anthropic/"))
+    }
     covered = {
         "api/^providers/$", "api/^providers/test/$", "api/^providers/(?P<slug>[^/]+)/$",
         "api/^providers/(?P<slug>[^/]+)/models/$", "api/^providers/(?P<slug>[^/]+)/test/$",

@@ -347,3 +347,25 @@ def test_max_tokens_above_every_candidate_is_lowered_to_the_largest(
     assert anthropic_fake.requests[-1].body["max_tokens"] == 4096  # the model's limit
     post(client, key, body(model="solo", max_tokens=100))
     assert anthropic_fake.requests[-1].body["max_tokens"] == 100
+
+
+@pytest.mark.django_db
+def test_count_tokens_asks_an_anthropic_provider_and_estimates_when_it_fails(
+    client, key, chain, anthropic_fake
+):
+    url = URL + "/count_tokens"
+    payload = {"model": "solo", "system": "be kind", "messages": HELLO}
+    counted = post(client, key, payload, url=url)
+    assert counted.status_code == 200, counted.content
+    assert counted["x-token-count"] == "provider"
+    assert counted.json() == {"input_tokens": 3}  # the fake counts words: "be kind hello"
+    sent = anthropic_fake.requests[-1]
+    assert sent.path == "/v1/messages/count_tokens"
+    assert sent.body["model"] == "claude-haiku-4-5" and "max_tokens" not in sent.body
+    anthropic_fake.faults.status = 529
+    estimated = post(client, key, payload, url=url)
+    assert estimated.status_code == 200 and estimated["x-token-count"] == "estimate"
+    assert estimated.json()["input_tokens"] > 0
+    assert not UsageRecord.objects.exists()
+    served_by_openai = post(client, key, {**payload, "model": "svc"}, url=url)
+    assert served_by_openai["x-token-count"] == "estimate"
