@@ -369,3 +369,17 @@ def test_count_tokens_asks_an_anthropic_provider_and_estimates_when_it_fails(
     assert not UsageRecord.objects.exists()
     served_by_openai = post(client, key, {**payload, "model": "svc"}, url=url)
     assert served_by_openai["x-token-count"] == "estimate"
+
+
+@pytest.mark.django_db
+def test_count_tokens_does_not_wait_on_an_open_circuit(
+    client, key, chain, anthropic_fake, settings
+):
+    from chat.runtime.breaker import CircuitBreaker
+
+    settings.CIRCUIT_BREAKER_FAILURES = 1
+    CircuitBreaker().record_failure("an")
+    payload = {"model": "solo", "messages": HELLO}
+    counted = post(client, key, payload, url=URL + "/count_tokens")
+    assert counted.status_code == 200 and counted["x-token-count"] == "estimate"
+    assert anthropic_fake.requests == []
