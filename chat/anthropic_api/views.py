@@ -126,7 +126,7 @@ class ModelsView(AnthropicView):
             )
         return data
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="anthropic_models_list")
     def get(self, request: Request) -> Response:
         """Anthropic's model list, in one page."""
         data = self.models()
@@ -141,7 +141,7 @@ class ModelsView(AnthropicView):
 
 
 class ModelDetailView(ModelsView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="anthropic_models_get")
     def get(self, request: Request, model_id: str) -> Response:
         found = next((m for m in self.models() if m["id"] == model_id), None)
         if found is None:

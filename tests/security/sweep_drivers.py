@@ -84,6 +84,12 @@ def call_surfaces(
     if spec.embedding_model:
         embed = {"model": f"{spec.slug}:{spec.embedding_model}", "input": ["hello"]}
         yield "v1", post_json(program, "/v1/embeddings", embed, **bearer)
+    messages = {**chat, "max_tokens": 64}
+    yield "anthropic", post_json(program, "/anthropic/v1/messages", messages, **bearer)
+    streamed = {**messages, "stream": True}
+    yield "anthropic", post_json(program, "/anthropic/v1/messages", streamed, **bearer)
+    count = "/anthropic/v1/messages/count_tokens"
+    yield "anthropic", post_json(program, count, chat, **bearer)
     yield "native", post_json(program, messages_url, {"content": "hi"}, **bearer)
     yield "native", post_json(program, f"{messages_url}?stream=true", {"content": "hi"}, **bearer)
     yield "playground", post_json(staff, reverse("playground-stream"), chat)
@@ -166,6 +172,7 @@ def walk_admin(sweep: Sweep, staff: Client) -> list[str]:
 PATH_VALUES: dict[str, Callable[[], list[Any]]] = {
     "slug": lambda: list(ProviderConfig.objects.values_list("slug", flat=True)),
     "service": lambda: ["sweep"],
+    "model_id": lambda: ["sweep"],
     "id": lambda: list(Conversation.objects.values_list("pk", flat=True)),
 }
 
