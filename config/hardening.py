@@ -1,4 +1,5 @@
-"""The hardening layer at the edge of both APIs (`/api/` and `/v1/`): hostile input is a 4xx.
+"""The hardening layer at the edge of the APIs (`/api/`, `/v1/`, `/anthropic/`): hostile input
+is a 4xx.
 
 Two halves, both cheap and run before any view logic:
 - `ApiEdgeMiddleware` (first in MIDDLEWARE) refuses what is wrong with the request itself: a
@@ -41,7 +42,7 @@ from config.errors import (
     RequestTooComplex,
 )
 
-API_PREFIXES = ("/api/", "/v1/")
+API_PREFIXES = ("/api/", "/v1/", "/anthropic/")
 _BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 Path = tuple[Any, Any] | None  # (parent path, key): built into "a.b[2]" only on refusal
@@ -269,7 +270,7 @@ def api_request_check(request: HttpRequest) -> None:
 
 class ApiEdgeMiddleware:
     """First in MIDDLEWARE. NUL in any path is a 404 (HTML pages included, as nothing can be
-    stored under such a name); the other refusals apply to `/api/` and `/v1/` and answer in
+    stored under such a name); the other refusals apply to the APIs (API_PREFIXES) and answer in
     the API's JSON error shape."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -1,6 +1,7 @@
-"""URL routes: admin, the native API under /api/, the OpenAI-compatible API under /v1/, the
-health checks (/healthz for load balancers, /livez, /readyz), Prometheus' /metrics, and the API
-docs (Swagger UI and ReDoc served from drf-spectacular-sidecar's files, no CDN)."""
+"""URL routes: admin, the native API under /api/, the OpenAI-compatible API under /v1/,
+Anthropic's Messages API under /anthropic/, the health checks (/healthz for load balancers,
+/livez, /readyz), Prometheus' /metrics, and the API docs (Swagger UI and ReDoc served from
+drf-spectacular-sidecar's files, no CDN)."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -27,6 +28,7 @@ urlpatterns = [
     path("api/", include("chat.urls")),
     path("api/", include("config.audit.urls")),
     path("v1/", include("chat.v1_urls")),
+    path("anthropic/", include("chat.anthropic_api.urls")),
     path("playground/", include("chat.playground_urls")),
     path("", landing, name="landing"),
 ]

@@ -21,9 +21,23 @@ def _openai_body(message: str, code: str, status: int) -> dict:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
+# Anthropic's error type per status (chat.anthropic_api.errors has the full table; config
+# imports no app, and these are the statuses raised before a view runs).
+_ANTHROPIC_TYPES = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large"}
+
+
+def _anthropic_body(message: str, status: int) -> dict:
+    kind = _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
 def _json_error(
     request: HttpRequest, status: int, code: str, message: str, details: Any = None
 ) -> HttpResponse | None:
+    if request.path_info.startswith("/anthropic/"):
+        response = JsonResponse(_anthropic_body(message, status), status=status)
+        response["x-error-code"] = code
+        return response
     if request.path_info.startswith("/v1/"):
         body = _openai_body(message, code, status)
         if isinstance(details, dict) and isinstance(details.get("param"), str):
@@ -36,7 +50,8 @@ def _json_error(
 
 def api_error_response(request: HttpRequest, error: ApplicationError) -> HttpResponse:
     """An ApplicationError raised outside DRF (the hardening middleware) in the shape of the
-    API the path belongs to: the project's error shape, or OpenAI's under /v1/."""
+    API the path belongs to: the project's error shape, OpenAI's under /v1/, Anthropic's
+    under /anthropic/."""
     response = _json_error(
         request, error.http_status, error.code, error.public_message, error.public_details
     )

@@ -384,7 +384,7 @@ ROUTING_LATENCY_ALPHA = env.float("ROUTING_LATENCY_ALPHA", default=0.2)
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=400)
 AUDIT_EXPORT_MAX_ROWS = env.int("AUDIT_EXPORT_MAX_ROWS", default=100_000)
 AUDIT_ADMIN_PATH_PREFIX = "/admin/"
-AUDIT_API_PATH_PREFIXES = ["/api/", "/v1/"]
+AUDIT_API_PATH_PREFIXES = ["/api/", "/v1/", "/anthropic/"]
 # Fields reported only as "set", "changed" or "cleared" (every encrypted field is, too).
 AUDIT_SECRET_FIELDS = [
     "password", "api_key", "extra_headers", "hashed_key", "digest", "key", "token", "secret",

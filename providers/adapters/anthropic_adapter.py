@@ -97,6 +97,7 @@ CONTEXT_LENGTH_ERROR_CODES = frozenset({"prompt_too_long", "context_length_excee
 
 class AnthropicAdapter(ProviderAdapter):
     supports_embeddings: ClassVar[bool] = False
+    supports_token_count: ClassVar[bool] = True
     models_page_size: ClassVar[int] = 100
 
     def build_client(self, settings: ProviderSettings) -> anthropic.Anthropic:
@@ -138,6 +139,14 @@ class AnthropicAdapter(ProviderAdapter):
                 provider=self.settings.slug,
                 request_id=state.request_id,
             )
+
+    def _count_tokens(self, request: ChatRequest) -> int:
+        """messages.count_tokens takes the prompt of messages.create without the output
+        settings (max_tokens, stop_sequences)."""
+        params = request_params(request)
+        for name in ("max_tokens", "stop_sequences"):
+            params.pop(name, None)
+        return int(self.client.messages.count_tokens(**params).input_tokens)
 
     def _list_models(self) -> list[RemoteModel]:
         return [

@@ -43,6 +43,8 @@ T = TypeVar("T")
 
 class ProviderAdapter(ABC):
     supports_embeddings: ClassVar[bool] = False
+    # The provider counts a chat request's input tokens without running it (count_tokens).
+    supports_token_count: ClassVar[bool] = False
 
     def __init__(self, settings: ProviderSettings) -> None:
         if settings.credentials_unbound:
@@ -78,6 +80,11 @@ class ProviderAdapter(ABC):
     def _embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         raise UnsupportedOperationError(
             f"{self.settings.kind} providers have no embeddings API.", provider=self.settings.slug
+        )
+
+    def _count_tokens(self, request: ChatRequest) -> int:
+        raise UnsupportedOperationError(
+            f"{self.settings.kind} providers cannot count tokens.", provider=self.settings.slug
         )
 
     @abstractmethod
@@ -118,6 +125,11 @@ class ProviderAdapter(ABC):
 
     def list_models(self) -> list[RemoteModel]:
         return self._guarded(self._list_models)
+
+    def count_tokens(self, request: ChatRequest) -> int:
+        """The input tokens the provider counts for `request` (no reply is generated)."""
+        validate_chat_request(request)
+        return self._guarded(lambda: self._count_tokens(request))
 
     def check(self) -> CheckResult:
         """A cheap authenticated call (listing models) for "test connection"."""

@@ -1,4 +1,5 @@
-"""A fake Anthropic API: POST /v1/messages (JSON and SSE) and GET /v1/models, on 127.0.0.1.
+"""A fake Anthropic API: POST /v1/messages (JSON and SSE), POST /v1/messages/count_tokens and
+GET /v1/models, on 127.0.0.1.
 
 It checks what Anthropic checks (an API key, the anthropic-version header, max_tokens,
 user/assistant roles, tool_result ids that answer the previous turn's tool_use) and answers
@@ -109,6 +110,8 @@ class AnthropicFakeServer(FakeServer):
             return self._error(400, "invalid_request_error", "anthropic-version header is required")
         if request.method == "POST" and request.path == "/v1/messages":
             return self._messages(request.body)
+        if request.method == "POST" and request.path == "/v1/messages/count_tokens":
+            return self._count_tokens(request.body)
         if request.method == "GET" and request.path == "/v1/models":
             return self._models(request.query)
         return self._error(404, "not_found_error", f"no route {request.method} {request.path}")
@@ -178,6 +181,19 @@ class AnthropicFakeServer(FakeServer):
         if body.get("stream"):
             return FakeResponse(headers=headers, events=self._events(message))
         return FakeResponse(body=message, headers=headers)
+
+    def _count_tokens(self, body: Any) -> FakeResponse:
+        """The prompt's word count, as `_usage` counts input; refuses what Anthropic refuses
+        here (max_tokens is not a count_tokens field)."""
+        if isinstance(body, dict) and "max_tokens" in body:
+            return self._error(400, "invalid_request_error", "max_tokens: Extra inputs")
+        problem = _validate({**body, "max_tokens": 1} if isinstance(body, dict) else body)
+        if problem:
+            return self._error(400, "invalid_request_error", problem)
+        tokens = self._usage(body, [])["input_tokens"]
+        return FakeResponse(
+            body={"input_tokens": tokens}, headers={"request-id": self._next_id("req")}
+        )
 
     def _reply_blocks(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
         last = body["messages"][-1]

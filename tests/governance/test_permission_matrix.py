@@ -116,6 +116,10 @@ API = {
     ("get", "/v1/models"): "C",
     ("post", "/v1/chat/completions"): "C",
     ("post", "/v1/embeddings"): "C",
+    ("get", "/anthropic/v1/models"): "C",
+    ("get", "/anthropic/v1/models/nothing"): "C",
+    ("post", "/anthropic/v1/messages"): "C",
+    ("post", "/anthropic/v1/messages/count_tokens"): "C",
 }
 # Starting a conversation or opening the playground page costs nothing; a message does.
 CONVERSATIONS = {
@@ -223,7 +227,9 @@ def test_every_api_route_is_in_the_table():
             else:
                 yield prefix + str(p.pattern)
 
-    routes = {r for r in walk(get_resolver().url_patterns) if r.startswith(("api/", "v1/"))}
+    routes = {
+        r for r in walk(get_resolver().url_patterns) if r.startswith(("api/", "v1/", "anthropic/"))
+    }
     covered = {
         "api/^providers/$", "api/^providers/test/$", "api/^providers/(?P<slug>[^/]+)/$",
         "api/^providers/(?P<slug>[^/]+)/models/$", "api/^providers/(?P<slug>[^/]+)/test/$",
@@ -233,5 +239,7 @@ def test_every_api_route_is_in_the_table():
         "api/usage/summary/", "api/^conversations/$", "api/^conversations/(?P<pk>[^/.]+)/$",
         "api/^conversations/(?P<pk>[^/.]+)/messages/$", "api/audit/", "api/schema/",
         "api/docs/", "api/redoc/", "v1/chat/completions", "v1/embeddings", "v1/models",
+        "anthropic/v1/messages", "anthropic/v1/messages/count_tokens", "anthropic/v1/models",
+        "anthropic/v1/models/<path:model_id>",
     }  # fmt: skip
     assert routes - covered == set(), "add the new endpoints to API and this list"

@@ -84,6 +84,12 @@ def call_surfaces(
     if spec.embedding_model:
         embed = {"model": f"{spec.slug}:{spec.embedding_model}", "input": ["hello"]}
         yield "v1", post_json(program, "/v1/embeddings", embed, **bearer)
+    messages = {**chat, "max_tokens": 64}
+    yield "anthropic", post_json(program, "/anthropic/v1/messages", messages, **bearer)
+    streamed = {**messages, "stream": True}
+    yield "anthropic", post_json(program, "/anthropic/v1/messages", streamed, **bearer)
+    count = "/anthropic/v1/messages/count_tokens"
+    yield "anthropic", post_json(program, count, chat, **bearer)
     yield "native", post_json(program, messages_url, {"content": "hi"}, **bearer)
     yield "native", post_json(program, f"{messages_url}?stream=true", {"content": "hi"}, **bearer)
     yield "playground", post_json(staff, reverse("playground-stream"), chat)
@@ -167,6 +173,7 @@ PATH_VALUES: dict[str, Callable[[], list[Any]]] = {
     "slug": lambda: list(ProviderConfig.objects.values_list("slug", flat=True)),
     "service": lambda: ["sweep"],
     "name": lambda: list(ModelGroup.objects.values_list("name", flat=True)) or ["none"],
+    "model_id": lambda: ["sweep"],
     "id": lambda: list(Conversation.objects.values_list("pk", flat=True)),
 }
 

@@ -166,3 +166,26 @@ def test_embed_is_unsupported(adapter, anthropic_fake):
     with pytest.raises(UnsupportedOperationError):
         adapter.embed(EmbeddingRequest(model=MODEL, inputs=("hello",)))
     assert anthropic_fake.requests == []
+
+
+def test_count_tokens_sends_the_prompt_without_output_settings(adapter, anthropic_fake):
+    request = ask(
+        Message(role="system", content="be kind"),
+        user("hello there"),
+        max_tokens=50,
+        stop=("END",),
+    )
+    assert adapter.supports_token_count
+    assert adapter.count_tokens(request) == 4  # the fake counts words
+    body = sent(anthropic_fake)
+    assert anthropic_fake.last_request().path == "/v1/messages/count_tokens"
+    assert body["system"] == "be kind" and body["model"] == MODEL
+    assert "max_tokens" not in body and "stop_sequences" not in body
+
+
+def test_count_tokens_errors_are_translated(adapter, anthropic_fake):
+    from providers.adapters.errors import ProviderUnavailableError
+
+    anthropic_fake.faults.status = 529
+    with pytest.raises(ProviderUnavailableError):
+        adapter.count_tokens(ask(user("hi")))

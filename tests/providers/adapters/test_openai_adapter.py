@@ -314,3 +314,13 @@ def test_json_mode_and_json_schema(adapter, openai_fake):
         "type": "json_schema",
         "json_schema": wrapped,
     }
+
+
+def test_count_tokens_is_unsupported(adapter, openai_fake):
+    from providers.adapters.errors import UnsupportedOperationError
+    from providers.adapters.types import ChatRequest, Message
+
+    assert not adapter.supports_token_count
+    with pytest.raises(UnsupportedOperationError):
+        adapter.count_tokens(ChatRequest(model="m", messages=(Message(role="user", content="x"),)))
+    assert openai_fake.requests == []
