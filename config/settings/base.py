@@ -375,6 +375,10 @@ RUNTIME_OUTAGE_TRACEBACK_INTERVAL_SECONDS = env.float(
 CIRCUIT_BREAKER_FAILURES = env.int("CIRCUIT_BREAKER_FAILURES", default=5)
 CIRCUIT_BREAKER_OPEN_SECONDS = env.float("CIRCUIT_BREAKER_OPEN_SECONDS", default=30.0)
 
+# The /v1/responses API keeps each stored response (store=true, the default) this many days so
+# that previous_response_id can continue it; a daily schedule deletes the expired ones.
+RESPONSES_RETENTION_DAYS = env.int("RESPONSES_RETENTION_DAYS", default=30)
+
 # Governance: the audit trail (config.audit), roles and the second factor (config.access).
 # Events older than this many days are deleted daily by the "audit: apply retention" schedule;
 # 0 keeps them forever.
