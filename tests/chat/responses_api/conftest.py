@@ -21,7 +21,7 @@ def secret(db) -> str:
 
 
 @pytest.fixture
-def client(live_server, secret):
+def sdk(live_server, secret):
     with sdk_client(live_server, secret) as sdk:  # closing ends the live server's threads
         yield sdk
 

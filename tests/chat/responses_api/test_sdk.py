@@ -44,8 +44,8 @@ def the_record(request_id: str, model_string: str) -> UsageRecord:
     return record
 
 
-def check_plain(client, model_string: str) -> None:
-    raw = client.responses.with_raw_response.create(
+def check_plain(sdk, model_string: str) -> None:
+    raw = sdk.responses.with_raw_response.create(
         model="assistant", input="Say hi", instructions="You are terse."
     )
     assert raw.headers["x-served-model"] == model_string
@@ -70,8 +70,8 @@ def check_plain(client, model_string: str) -> None:
     assert [turn["role"] for turn in stored.conversation] == ["user", "assistant"]
 
 
-def check_streamed(client, model_string: str) -> None:
-    events = list(client.responses.create(model="assistant", input="Stream to me", stream=True))
+def check_streamed(sdk, model_string: str) -> None:
+    events = list(sdk.responses.create(model="assistant", input="Stream to me", stream=True))
     kinds = [event.type for event in events]
     assert kinds[:4] == [
         "response.created",
@@ -97,15 +97,15 @@ def check_streamed(client, model_string: str) -> None:
     record = UsageRecord.objects.filter(streamed=True).latest("id")
     assert record.model_string == model_string and record.outcome == "ok"
     assert record.cost == expected_cost(record)
-    assert client.responses.retrieve(final.id).output_text == deltas
+    assert sdk.responses.retrieve(final.id).output_text == deltas
 
 
-def check_function_call_round_trip(client, model_string: str) -> None:
-    first = client.responses.create(model="assistant", input="find cats", tools=TOOLS)
+def check_function_call_round_trip(sdk, model_string: str) -> None:
+    first = sdk.responses.create(model="assistant", input="find cats", tools=TOOLS)
     [call] = first.output
     assert call.type == "function_call" and call.name == "lookup" and call.call_id
     assert json.loads(call.arguments) == {"query": "find cats"}
-    second = client.responses.create(
+    second = sdk.responses.create(
         model="assistant",
         previous_response_id=first.id,
         tools=TOOLS,
@@ -116,8 +116,8 @@ def check_function_call_round_trip(client, model_string: str) -> None:
     assert second.model == model_string
 
 
-def check_streamed_function_call(client) -> None:
-    with client.responses.stream(model="assistant", input="find dogs", tools=TOOLS) as stream:
+def check_streamed_function_call(sdk) -> None:
+    with sdk.responses.stream(model="assistant", input="find dogs", tools=TOOLS) as stream:
         events = list(stream)
         final = stream.get_final_response()
     arguments = "".join(
@@ -128,7 +128,7 @@ def check_streamed_function_call(client) -> None:
     assert done.arguments == arguments
     [call] = final.output
     assert call.type == "function_call" and call.arguments == arguments
-    answer = client.responses.create(
+    answer = sdk.responses.create(
         model="assistant",
         previous_response_id=final.id,
         input=[{"type": "function_call_output", "call_id": call.call_id, "output": "two dogs"}],
@@ -136,9 +136,9 @@ def check_streamed_function_call(client) -> None:
     assert "two dogs" in answer.output_text
 
 
-def check_conversation_continued(client) -> None:
-    first = client.responses.create(model="assistant", input="remember: blue")
-    second = client.responses.create(
+def check_conversation_continued(sdk) -> None:
+    first = sdk.responses.create(model="assistant", input="remember: blue")
+    second = sdk.responses.create(
         model="assistant", previous_response_id=first.id, input="what colour?"
     )
     stored = StoredResponse.objects.get(pk=second.id)
@@ -152,34 +152,34 @@ def check_conversation_continued(client) -> None:
     ]
 
 
-def test_each_provider_serves_the_responses_api(client, chat_models):
+def test_each_provider_serves_the_responses_api(sdk, chat_models):
     for kind, model in chat_models.items():
         selection_set("assistant", model)
         expected = model.model_string
-        check_plain(client, expected)
-        check_streamed(client, expected)
-        check_function_call_round_trip(client, expected)
-        check_streamed_function_call(client)
-        check_conversation_continued(client)
+        check_plain(sdk, expected)
+        check_streamed(sdk, expected)
+        check_function_call_round_trip(sdk, expected)
+        check_streamed_function_call(sdk)
+        check_conversation_continued(sdk)
         records = UsageRecord.objects.filter(model_string=expected)
         assert records.count() == 8, kind  # one attempt per call above
         assert all(r.outcome == "ok" and r.cost == expected_cost(r) for r in records), kind
 
 
-def test_retrieve_and_delete(client, chat_models):
+def test_retrieve_and_delete(sdk, chat_models):
     selection_set("assistant", chat_models["openai"])
-    created = client.responses.create(model="assistant", input="keep me")
-    fetched = client.responses.retrieve(created.id)
+    created = sdk.responses.create(model="assistant", input="keep me")
+    fetched = sdk.responses.retrieve(created.id)
     assert fetched.id == created.id and fetched.output_text == created.output_text
     assert fetched.usage.total_tokens == created.usage.total_tokens
-    client.responses.delete(created.id)
+    sdk.responses.delete(created.id)
     assert not StoredResponse.objects.filter(pk=created.id).exists()
 
 
-def test_structured_output(client, chat_models, openai_fake):
+def test_structured_output(sdk, chat_models, openai_fake):
     selection_set("assistant", chat_models["openai"])
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
-    response = client.responses.create(
+    response = sdk.responses.create(
         model="assistant",
         input="capital of France",
         text={"format": {"type": "json_schema", "name": "answer", "schema": schema}},
@@ -188,13 +188,13 @@ def test_structured_output(client, chat_models, openai_fake):
     assert response.text.format.type == "json_schema"
     sent = openai_fake.requests[-1].body["response_format"]
     assert sent["type"] == "json_schema" and sent["json_schema"]["schema"] == schema
-    plain_json = client.responses.create(
+    plain_json = sdk.responses.create(
         model="assistant", input="x", text={"format": {"type": "json_object"}}
     )
     assert json.loads(plain_json.output_text) == {"answer": "x"}
 
 
-def test_cached_tokens_are_reported_and_priced(client, chat_models, openai_fake):
+def test_cached_tokens_are_reported_and_priced(sdk, chat_models, openai_fake):
     selection_set("assistant", chat_models["openai"])
     openai_fake.usage = {
         "prompt_tokens": 1000,
@@ -203,7 +203,7 @@ def test_cached_tokens_are_reported_and_priced(client, chat_models, openai_fake)
         "prompt_tokens_details": {"cached_tokens": 800},
         "completion_tokens_details": {"reasoning_tokens": 20},
     }
-    raw = client.responses.with_raw_response.create(model="assistant", input="cache me")
+    raw = sdk.responses.with_raw_response.create(model="assistant", input="cache me")
     usage = raw.parse().usage
     assert usage.input_tokens == 1000 and usage.input_tokens_details.cached_tokens == 800
     assert usage.output_tokens == 50 and usage.output_tokens_details.reasoning_tokens == 20
@@ -217,16 +217,16 @@ def test_cached_tokens_are_reported_and_priced(client, chat_models, openai_fake)
     )
 
 
-def test_max_output_tokens_makes_an_incomplete_response(client, chat_models):
+def test_max_output_tokens_makes_an_incomplete_response(sdk, chat_models):
     selection_set("assistant", chat_models["openai"])
-    response = client.responses.create(
+    response = sdk.responses.create(
         model="assistant", input="a long answer please", max_output_tokens=2
     )
     assert response.status == "incomplete"
     assert response.incomplete_details.reason == "max_output_tokens"
     assert response.max_output_tokens == 2
     events = list(
-        client.responses.create(
+        sdk.responses.create(
             model="assistant", input="a long answer please", max_output_tokens=2, stream=True
         )
     )
@@ -234,11 +234,11 @@ def test_max_output_tokens_makes_an_incomplete_response(client, chat_models):
     assert events[-1].response.incomplete_details.reason == "max_output_tokens"
 
 
-def test_store_false_keeps_nothing(client, chat_models):
+def test_store_false_keeps_nothing(sdk, chat_models):
     selection_set("assistant", chat_models["anthropic"])
-    response = client.responses.create(model="assistant", input="forget me", store=False)
+    response = sdk.responses.create(model="assistant", input="forget me", store=False)
     streamed = list(
-        client.responses.create(model="assistant", input="me too", store=False, stream=True)
+        sdk.responses.create(model="assistant", input="me too", store=False, stream=True)
     )
     assert response.store is False and streamed[-1].response.store is False
     assert StoredResponse.objects.count() == 0
