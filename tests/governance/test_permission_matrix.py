@@ -110,6 +110,9 @@ API = {
     ("get", "/v1/models"): "C",
     ("post", "/v1/chat/completions"): "C",
     ("post", "/v1/embeddings"): "C",
+    ("post", "/v1/responses"): "C",
+    ("get", "/v1/responses/resp_nothing"): "C",
+    ("delete", "/v1/responses/resp_nothing"): "C",
 }
 # Starting a conversation or opening the playground page costs nothing; a message does.
 CONVERSATIONS = {
@@ -226,5 +229,6 @@ def test_every_api_route_is_in_the_table():
         "api/usage/summary/", "api/^conversations/$", "api/^conversations/(?P<pk>[^/.]+)/$",
         "api/^conversations/(?P<pk>[^/.]+)/messages/$", "api/audit/", "api/schema/",
         "api/docs/", "api/redoc/", "v1/chat/completions", "v1/embeddings", "v1/models",
+        "v1/responses", "v1/responses/<str:response_id>",
     }  # fmt: skip
     assert routes - covered == set(), "add the new endpoints to API and this list"
