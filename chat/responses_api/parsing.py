@@ -254,13 +254,15 @@ def _tools(value: Any) -> tuple[tuple[Tool, ...], list[dict[str, Any]]]:
     return tuple(tools), echoed
 
 
-def _tool_choice(value: Any) -> tuple[ToolChoice | None, Any]:
+def _tool_choice(value: Any, tools: tuple[Tool, ...]) -> tuple[ToolChoice | None, Any]:
     if value is None:
         return None, "auto"
     if value in ("auto", "none", "required"):
         return ToolChoice(mode=value), value
     if isinstance(value, dict) and value.get("type") == "function":
         name = _text(value.get("name"), "tool_choice.name")
+        if name not in {tool.name for tool in tools}:
+            raise invalid_param("tool_choice names a function that is not in tools.", "tool_choice")
         return ToolChoice(mode="tool", name=name), {"type": "function", "name": name}
     raise invalid_param(
         "tool_choice must be 'auto', 'none', 'required' or {'type': 'function', 'name': ...}.",
@@ -331,7 +333,7 @@ def responses_request_parse(data: Any) -> ResponsesRequest:
     if instructions is not None:
         instructions = _text(instructions, "instructions")
     tools, echoed_tools = _tools(body.get("tools"))
-    tool_choice, echoed_choice = _tool_choice(body.get("tool_choice"))
+    tool_choice, echoed_choice = _tool_choice(body.get("tool_choice"), tools)
     json_output, json_schema, text_format = _text_format(body.get("text"))
     truncation = body.get("truncation") or "disabled"
     if truncation not in ("auto", "disabled"):

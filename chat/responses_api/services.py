@@ -8,6 +8,7 @@ that failed, or a stream that was cut or abandoned, stores nothing.
 """
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from chat.runtime.streaming import ChatStream
 from chat.runtime.types import CallContext, ChatResult
 from chat.services import chat_completion_run, chat_completion_stream
 from chat.v1.parsing import count_check
+from config.errors import RequestTooComplex
 from config.outages import unavailable_raised
 from providers.adapters.base import validate_chat_request
 from providers.adapters.types import ChatRequest, FinishReason, Message, StreamEvent, Usage
@@ -53,6 +55,18 @@ class ResponseCall:
     owner_id: int | None
 
 
+def _history(stored: StoredResponse) -> tuple[Message, ...]:
+    """The stored turns, refused (400) past RESPONSES_MAX_CONVERSATION_BYTES: a chain of
+    continuations stores its whole conversation on every row, so its rows stay bounded."""
+    size = len(json.dumps(stored.conversation, separators=(",", ":")))
+    if size > settings.RESPONSES_MAX_CONVERSATION_BYTES:
+        raise RequestTooComplex(
+            "The conversation of previous_response_id is too long to continue; start a new one.",
+            details={"param": "previous_response_id"},
+        )
+    return conversation_load(stored.conversation)
+
+
 @unavailable_raised
 def response_prepare(
     *, request: ResponsesRequest, api_key_id: str, owner_id: int | None
@@ -66,7 +80,7 @@ def response_prepare(
             api_key_id=api_key_id,
             param="previous_response_id",
         )
-        history = conversation_load(stored.conversation)
+        history = _history(stored)
     turns = tool_names_filled((*history, *request.chat.messages))
     count_check(list(turns), settings.API_MAX_MESSAGES, "input", "items with earlier turns")
     system = (Message(role="system", content=request.instructions),) if request.instructions else ()

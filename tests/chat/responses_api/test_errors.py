@@ -120,6 +120,10 @@ FUNCTION = {"type": "function", "name": "f", "parameters": {"type": "object"}}
         ({"model": "svc", "input": "hi", "tools": [{**FUNCTION, "strict": 1}]}, "tools[0].strict"),
         ({"model": "svc", "input": "hi", "tool_choice": "sometimes"}, "tool_choice"),
         (
+            {"model": "svc", "input": "hi", "tool_choice": {"type": "function", "name": "g"}},
+            "tool_choice",
+        ),
+        (
             {"model": "svc", "input": "hi", "tool_choice": {"type": "web_search_preview"}},
             "tool_choice",
         ),
@@ -218,6 +222,19 @@ def test_too_many_turns_with_the_previous_response_is_refused(client, chain, set
     settings.API_MAX_MESSAGES = 2
     body = {"model": "svc", "input": "two", "previous_response_id": first["id"]}
     assert_openai_error(post(client, secret, body), 400, code="request_too_complex", param="input")
+
+
+@pytest.mark.django_db
+def test_a_conversation_too_large_to_continue_is_refused(client, chain, settings):
+    _, secret = ConsumerAPIKey.objects.create_key(name="e")
+    first = post(client, secret, {"model": "svc", "input": "word " * 100}).json()
+    body = {"model": "svc", "input": "more", "previous_response_id": first["id"]}
+    settings.RESPONSES_MAX_CONVERSATION_BYTES = 400
+    assert_openai_error(
+        post(client, secret, body), 400, code="request_too_complex", param="previous_response_id"
+    )
+    settings.RESPONSES_MAX_CONVERSATION_BYTES = 4000
+    assert post(client, secret, body).status_code == 200
 
 
 @pytest.mark.django_db
