@@ -81,3 +81,43 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {str(self.content)[:40]}"
+
+
+class StoredResponse(models.Model):
+    """A response of the /v1/responses API, kept so `previous_response_id` can continue it.
+
+    `conversation` holds every turn needed to continue (earlier turns, this request's input
+    and this response's output) as plain messages, so a continuation is one read and does
+    not depend on earlier responses still existing. Instructions are not part of it: OpenAI
+    does not carry them over to the next response either. `response` is the Response object
+    as it was returned, for GET /v1/responses/{id}. Rows past `expires_at`
+    (RESPONSES_RETENTION_DAYS) are invisible and deleted daily.
+    """
+
+    id = models.CharField(primary_key=True, max_length=64)
+    api_key = models.ForeignKey(
+        "providers.ConsumerAPIKey", on_delete=models.CASCADE, related_name="stored_responses"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The owner of the key when the response was made",
+    )
+    model = models.CharField(max_length=256, help_text="The service or model string asked for")
+    previous_response_id = models.CharField(max_length=64, blank=True, default="")
+    conversation = models.JSONField(default=list)
+    response = models.JSONField(default=dict)
+    usage_record = models.ForeignKey(
+        "usage.UsageRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.id

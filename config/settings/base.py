@@ -378,6 +378,15 @@ CIRCUIT_BREAKER_OPEN_SECONDS = env.float("CIRCUIT_BREAKER_OPEN_SECONDS", default
 # average of latency (lowest_latency strategy).
 ROUTING_LATENCY_ALPHA = env.float("ROUTING_LATENCY_ALPHA", default=0.2)
 
+# The /v1/responses API keeps each stored response (store=true, the default) this many days so
+# that previous_response_id can continue it; a daily schedule deletes the expired ones.
+RESPONSES_RETENTION_DAYS = env.int("RESPONSES_RETENTION_DAYS", default=30)
+# Largest stored conversation (JSON bytes: earlier turns, input and output) a response may
+# continue: each continuation stores the whole conversation again, so this bounds a row.
+RESPONSES_MAX_CONVERSATION_BYTES = env.int(
+    "RESPONSES_MAX_CONVERSATION_BYTES", default=16 * 1024 * 1024
+)
+
 # Governance: the audit trail (config.audit), roles and the second factor (config.access).
 # Events older than this many days are deleted daily by the "audit: apply retention" schedule;
 # 0 keeps them forever.

@@ -1,5 +1,5 @@
-"""Property-based fuzzing of what programs call: /v1 (chat completions, embeddings) and the
-conversations API, with bodies that look like real requests but carry arbitrary JSON where
+"""Property-based fuzzing of what programs call: /v1 (chat completions, embeddings, responses)
+and the conversations API, with bodies that look like real requests but carry arbitrary JSON where
 programs get things wrong (roles, content parts, tools, sampling parameters, stream options).
 
 Any field may also be hostile (tests.hostile): nested thousands deep, NUL bytes, unpaired
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from providers.models import ConsumerAPIKey
 from tests.chat.helpers import model_create, provider_create, selection_set
-from tests.hostile import dumps, hostile_values, with_hostile_field
+from tests.hostile import dumps, hostile_path_segments, hostile_values, with_hostile_field
 
 pytestmark = pytest.mark.django_db
 
@@ -185,6 +185,82 @@ embedding_bodies = st.fixed_dictionaries(
     },
 )
 
+input_parts = st.lists(
+    st.fixed_dictionaries(
+        {"type": maybe(st.sampled_from(["input_text", "input_text", "input_image", "input_file"]))},
+        optional={
+            "text": maybe(st.text(max_size=30)),
+            "image_url": maybe(st.sampled_from(["data:image/png;base64,iVBORw0KGgo=", "x", ""])),
+        },
+    ),
+    max_size=3,
+)
+input_items = st.lists(
+    st.one_of(
+        st.fixed_dictionaries(
+            {"role": maybe(st.sampled_from(["user", "user", "assistant", "developer", "system"]))},
+            optional={
+                "type": maybe(st.just("message")),
+                "content": maybe(st.one_of(st.text(min_size=1, max_size=40), input_parts)),
+            },
+        ),
+        st.fixed_dictionaries(
+            {
+                "type": maybe(st.sampled_from(["function_call", "function_call_output"])),
+                "call_id": maybe(st.sampled_from(["call_1", "call_2"])),
+            },
+            optional={
+                "name": maybe(st.from_regex(r"[a-z_]{1,12}", fullmatch=True)),
+                "arguments": maybe(st.sampled_from(["{}", '{"a": 1}', "not json"])),
+                "output": maybe(st.text(max_size=20)),
+            },
+        ),
+        st.fixed_dictionaries({"type": maybe(st.sampled_from(["reasoning", "item_reference"]))}),
+    ),
+    min_size=1,
+    max_size=4,
+)
+flat_tools = st.lists(
+    st.fixed_dictionaries(
+        {
+            "type": maybe(st.sampled_from(["function", "function", "web_search"])),
+            "name": maybe(st.from_regex(r"[a-z_]{1,12}", fullmatch=True)),
+        },
+        optional={
+            "description": maybe(st.text(max_size=20)),
+            "parameters": maybe(st.just({"type": "object", "properties": {}})),
+            "strict": maybe(st.booleans()),
+        },
+    ),
+    max_size=2,
+)
+responses_bodies = st.fixed_dictionaries(
+    {
+        "model": maybe(models),
+        "input": maybe(st.one_of(st.text(min_size=1, max_size=40), input_items)),
+    },
+    optional={
+        "instructions": maybe(st.text(max_size=30)),
+        "stream": maybe(st.booleans()),
+        "store": maybe(st.booleans()),
+        "previous_response_id": maybe(st.sampled_from(["resp_missing", "", "x" * 70])),
+        "temperature": maybe(st.floats(min_value=-1, max_value=3)),
+        "top_p": maybe(st.floats(min_value=-1, max_value=2)),
+        "max_output_tokens": maybe(st.integers(min_value=-5, max_value=10**9)),
+        "tools": maybe(flat_tools),
+        "tool_choice": maybe(st.sampled_from(["auto", "none", "required", "weird"])),
+        "text": maybe(
+            st.fixed_dictionaries(
+                {"format": maybe(st.sampled_from([{"type": "json_object"}, {"type": "text"}]))}
+            )
+        ),
+        "truncation": maybe(st.sampled_from(["auto", "disabled"])),
+        "metadata": json_values,
+        "reasoning": json_values,
+        "include": json_values,
+    },
+)
+
 
 @pytest.fixture
 def upstream_keys(openai_fake, anthropic_fake) -> tuple[str, ...]:
@@ -222,17 +298,29 @@ def assert_well_formed(
         assert set(error) == error_keys and error["message"]
     elif response.streaming:
         last_event = text.rstrip().rsplit("\n\n", 1)[-1]
-        assert last_event.startswith((stream_end, "event: error")), text[-300:]
+        ends = stream_end if isinstance(stream_end, tuple) else (stream_end,)
+        assert last_event.startswith((*ends, "event: error")), text[-300:]
 
 
 OPENAI_ERROR = {"message", "type", "param", "code"}
 PROJECT_ERROR = {"code", "message", "details"}
 
 
+STREAM_ENDS = {
+    "/v1/chat/completions": "data: [DONE]",
+    "/v1/embeddings": "data: [DONE]",
+    "/v1/responses": ("event: response.completed", "event: response.incomplete"),
+}
+
+
 @pytest.mark.parametrize(
     ("url", "bodies"),
-    [("/v1/chat/completions", chat_bodies), ("/v1/embeddings", embedding_bodies)],
-    ids=["chat", "embeddings"],
+    [
+        ("/v1/chat/completions", chat_bodies),
+        ("/v1/embeddings", embedding_bodies),
+        ("/v1/responses", responses_bodies),
+    ],
+    ids=["chat", "embeddings", "responses"],
 )
 def test_v1_never_answers_5xx(url, bodies, client, secret, upstream_keys):
     @FUZZ
@@ -248,7 +336,7 @@ def test_v1_never_answers_5xx(url, bodies, client, secret, upstream_keys):
             response,
             error_keys=OPENAI_ERROR,
             secrets=(*upstream_keys, secret),
-            stream_end="data: [DONE]",
+            stream_end=STREAM_ENDS[url],
         )
 
     run()
@@ -302,5 +390,23 @@ def test_conversation_messages_never_answer_5xx(client, secret, upstream_keys):
             secrets=(*upstream_keys, secret),
             stream_end="event: done",
         )
+
+    run()
+
+
+def test_stored_responses_never_answer_5xx(client, secret):
+    @FUZZ
+    @given(
+        segment=st.one_of(hostile_path_segments, st.text(max_size=80)),
+        method=st.sampled_from(["get", "delete"]),
+    )
+    def run(segment, method) -> None:
+        from urllib.parse import quote
+
+        path = f"/v1/responses/{quote(segment, safe='%') or 'x'}"
+        response = getattr(client, method)(path, HTTP_AUTHORIZATION=f"Bearer {secret}")
+        assert response.status_code in (404, 400), response.content[:300]
+        if response.status_code == 404 and response["Content-Type"].startswith("application/json"):
+            assert set(response.json()["error"]) == OPENAI_ERROR
 
     run()

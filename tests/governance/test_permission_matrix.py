@@ -120,6 +120,9 @@ API = {
     ("get", "/anthropic/v1/models/nothing"): "C",
     ("post", "/anthropic/v1/messages"): "C",
     ("post", "/anthropic/v1/messages/count_tokens"): "C",
+    ("post", "/v1/responses"): "C",
+    ("get", "/v1/responses/resp_nothing"): "C",
+    ("delete", "/v1/responses/resp_nothing"): "C",
 }
 # Starting a conversation or opening the playground page costs nothing; a message does.
 CONVERSATIONS = {
@@ -241,5 +244,6 @@ def test_every_api_route_is_in_the_table():
         "api/docs/", "api/redoc/", "v1/chat/completions", "v1/embeddings", "v1/models",
         "anthropic/v1/messages", "anthropic/v1/messages/count_tokens", "anthropic/v1/models",
         "anthropic/v1/models/<path:model_id>",
+        "v1/responses", "v1/responses/<str:response_id>",
     }  # fmt: skip
     assert routes - covered == set(), "add the new endpoints to API and this list"

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
-from chat.models import Conversation
+from chat.models import Conversation, StoredResponse
 from config.celery import app as celery_app
 from providers.models import ModelGroup, ProviderConfig
 from tests.security import sweep as canaries
@@ -81,6 +81,9 @@ def call_surfaces(
     chat = {"model": f"{spec.slug}:{spec.chat_model}", "messages": HELLO}
     yield "v1", post_json(program, "/v1/chat/completions", chat, **bearer)
     yield "v1", post_json(program, "/v1/chat/completions", {**chat, "stream": True}, **bearer)
+    response = {"model": chat["model"], "input": "hello", "instructions": "be brief"}
+    yield "v1", post_json(program, "/v1/responses", response, **bearer)
+    yield "v1", post_json(program, "/v1/responses", {**response, "stream": True}, **bearer)
     if spec.embedding_model:
         embed = {"model": f"{spec.slug}:{spec.embedding_model}", "input": ["hello"]}
         yield "v1", post_json(program, "/v1/embeddings", embed, **bearer)
@@ -175,6 +178,7 @@ PATH_VALUES: dict[str, Callable[[], list[Any]]] = {
     "name": lambda: list(ModelGroup.objects.values_list("name", flat=True)) or ["none"],
     "model_id": lambda: ["sweep"],
     "id": lambda: list(Conversation.objects.values_list("pk", flat=True)),
+    "response_id": lambda: list(StoredResponse.objects.values_list("pk", flat=True)),
 }
 
 

@@ -60,6 +60,12 @@ SCHEDULES: tuple[Schedule, ...] = (
         description="Delete audit events older than AUDIT_RETENTION_DAYS.",
         crontab={"minute": "50", "hour": "2"},
     ),
+    Schedule(
+        name="responses: apply retention",
+        task="chat.responses_purge_expired",
+        description="Delete stored /v1/responses older than RESPONSES_RETENTION_DAYS.",
+        crontab={"minute": "10", "hour": "3"},
+    ),
 )
 
 
