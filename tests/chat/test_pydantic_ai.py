@@ -310,3 +310,20 @@ def test_provider_model_refuses_services_and_unbound_keys(openai_fake) -> None:
     resolution_local_clear()
     with pytest.raises(ProviderKeyUnboundError):
         provider_model(model.model_string)
+
+
+def test_the_native_models_http_client_follows_the_egress_policy(openai_fake) -> None:
+    import httpx2
+
+    from providers.adapters.egress import DestinationRefused, guarded_async_http_client
+
+    async def get(allowed: tuple[str, ...]) -> int:
+        async with guarded_async_http_client(allowed=allowed, timeout=5) as client:
+            return (await client.get(f"{openai_fake.url}/v1/models")).status_code
+
+    assert async_to_sync(get)(("127.0.0.0/8",)) == 401  # reached the fake (no key sent)
+    with pytest.raises(httpx2.ConnectError) as refused:
+        async_to_sync(get)(())
+    assert isinstance(refused.value.__context__ or refused.value.__cause__, DestinationRefused) or (
+        "PROVIDER_ALLOWED_NETWORKS" in str(refused.value)
+    )
