@@ -56,3 +56,5 @@ class ResolvedSelection:
     candidates: tuple[ResolvedModel, ...]
     overrides: ParameterOverrides = field(default_factory=ParameterOverrides)
     required_capabilities: frozenset[str] = frozenset()
+    # Days to keep each call's request and response (chat.request_logs); 0: never kept.
+    request_log_days: int = 0

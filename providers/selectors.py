@@ -272,6 +272,14 @@ def resolution_local_provider_slugs() -> tuple[str, ...]:
     return tuple(getattr(_local, "provider_slugs", None) or ())
 
 
+def resolution_local_get(*, name: str) -> ResolvedSelection | None:
+    """This thread's copy of what `name` resolved to in the current call (no cache round
+    trip): what a call that just ran here was served under, or None if it was not resolved
+    here."""
+    local = getattr(_local, "entries", None)
+    return None if local is None else local[1].get((name or "").strip())
+
+
 def resolution_local_clear() -> None:
     """Forget this thread's process-local copies (tests: "a fresh resolver")."""
     _local.entries = None
@@ -310,6 +318,7 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
             system_prompt=selection.system_prompt,
         ),
         required_capabilities=frozenset(selection.required_capabilities or ()),
+        request_log_days=selection.request_log_days,
     )
 
 

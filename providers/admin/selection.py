@@ -43,6 +43,7 @@ class ModelSelectionForm(forms.ModelForm):
             "max_tokens",
             "top_p",
             "system_prompt",
+            "request_log_days",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -111,6 +112,14 @@ class ModelSelectionAdmin(admin.ModelAdmin):
         (
             "Parameter overrides",
             {"fields": ["temperature", "max_tokens", "top_p", "system_prompt"]},
+        ),
+        (
+            "Request logs",
+            {
+                "fields": ["request_log_days"],
+                "description": "Request content is sensitive: redacted with "
+                "REQUEST_LOG_REDACT_PATTERNS, readable by administrators only.",
+            },
         ),
         ("Changes", {"fields": ["updated_at", "updated_by"]}),
     ]

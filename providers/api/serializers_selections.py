@@ -50,6 +50,7 @@ class SelectionSerializer(serializers.ModelSerializer):
             "required_capabilities",
             "min_context_window",
             "description",
+            "request_log_days",
             "chain",
             "created_at",
             "updated_at",
@@ -109,6 +110,12 @@ class SelectionWriteSerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=100_000_000
     )
     description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    request_log_days = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=3650,
+        help_text="Keep each call's request and response this many days (0: keep none).",
+    )
 
     def service_arguments(self) -> dict[str, Any]:
         """The validated data as keyword arguments of the selection services: parameter

@@ -22,10 +22,11 @@ from providers.services.selection_audit import (
 OVERRIDE_FIELDS = ("temperature", "max_tokens", "top_p", "system_prompt")
 UPDATABLE_FIELDS = frozenset(
     {"primary", "fallbacks", "overrides", "required_capabilities", "min_context_window"}
-    | {"description"}
+    | {"description", "request_log_days"}
 )
 
 FieldErrors = dict[str, list[str]]
+MAX_LOG_DAYS = 3650
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -169,6 +170,7 @@ def model_selection_upsert(
     required_capabilities: list[str] | None = None,
     min_context_window: int | None = None,
     description: str = "",
+    request_log_days: int = 0,
     actor: Any = None,
     source: str = "api",
 ) -> ModelSelection:
@@ -193,6 +195,7 @@ def model_selection_upsert(
         "required_capabilities": required_capabilities if required_capabilities is not None else [],
         "min_context_window": min_context_window,
         "description": description or "",
+        "request_log_days": request_log_days,
     }
     if state["overrides"]["system_prompt"] is None:
         state["overrides"]["system_prompt"] = ""
@@ -218,6 +221,7 @@ def model_selection_update(
         "required_capabilities": current["required_capabilities"],
         "min_context_window": current["min_context_window"],
         "description": current["description"],
+        "request_log_days": current["request_log_days"],
     }
     for key, value in changes.items():
         if key == "overrides":
@@ -251,6 +255,11 @@ def _apply(
             model = _lookup(value, "fallbacks", errors)
             if model is not None:
                 fallback_models.append(model)
+    days = state["request_log_days"]
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_LOG_DAYS:
+        errors.setdefault("request_log_days", []).append(
+            f"Give a whole number of days from 0 (keep no request logs) to {MAX_LOG_DAYS}."
+        )
     capabilities = state["required_capabilities"]
     if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
         errors.setdefault("required_capabilities", []).append("Give a list of capability names.")
@@ -314,6 +323,7 @@ def _save(
         selection.required_capabilities = capabilities
         selection.min_context_window = state["min_context_window"]
         selection.description = state["description"] or ""
+        selection.request_log_days = state["request_log_days"]
         selection.updated_by = actor if getattr(actor, "pk", None) else None
         selection.save()
         fallbacks_replace(selection=selection, models=fallback_models)

@@ -30,6 +30,7 @@ def model_selection_snapshot(*, selection: ModelSelection) -> dict[str, Any]:
         "required_capabilities": list(selection.required_capabilities or []),
         "min_context_window": selection.min_context_window,
         "description": selection.description,
+        "request_log_days": selection.request_log_days,
     }
 
 

@@ -1,0 +1,17 @@
+"""Retention of request logs, run hourly by Celery beat (`manage.py setup_schedules`)."""
+
+import logging
+
+from celery import shared_task
+
+from chat.request_logs import request_logs_delete_expired
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="chat.request_logs_delete_expired", soft_time_limit=600, time_limit=660)
+def request_logs_expired_delete() -> int:
+    """Delete the request logs past their expiry; safe to run twice."""
+    removed = request_logs_delete_expired()
+    logger.info("Request log retention removed %d logs", removed)
+    return removed
