@@ -30,6 +30,13 @@ class ModelSelectionForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="Every model of the chain must have these.",
     )
+    request_log_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=3650,
+        initial=0,
+        help_text=ModelSelection._meta.get_field("request_log_days").help_text,
+    )
 
     class Meta:
         model = ModelSelection
@@ -45,6 +52,9 @@ class ModelSelectionForm(forms.ModelForm):
             "system_prompt",
             "request_log_days",
         ]
+
+    def clean_request_log_days(self) -> int:
+        return self.cleaned_data.get("request_log_days") or 0
 
     def clean(self) -> dict[str, Any]:
         """The primary's checks; the fallbacks are checked by the inline's formset."""
