@@ -1,8 +1,16 @@
-"""Conversations in the admin: read-only transcripts with each reply's model, tokens and cost."""
+"""Conversations in the admin: read-only transcripts with each reply's model, tokens and cost;
+request logs of the services that keep them."""
+
+import json
+from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
 
-from chat.models import Conversation, Message
+from chat.models import Conversation, Message, RequestLog
+from chat.request_logs import request_log_content
 
 
 class MessageInline(admin.TabularInline):
@@ -38,3 +46,69 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(RequestLog)
+class RequestLogAdmin(admin.ModelAdmin):
+    """Read-only: what a service that keeps request logs sent and received, found by request
+    id (the usage record links here). Reading needs `chat.view_requestlog` (Administrator)."""
+
+    list_display = [
+        "created_at",
+        "request_id",
+        "service",
+        "model_string",
+        "outcome",
+        "streamed",
+        "request_bytes",
+        "response_bytes",
+        "expires_at",
+    ]
+    list_filter = ["service", "outcome", "streamed"]
+    search_fields = ["=request_id"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = readonly_fields = [
+        "request_id",
+        "service",
+        "model_string",
+        "outcome",
+        "streamed",
+        "created_at",
+        "expires_at",
+        "request_bytes",
+        "response_bytes",
+        "request_json",
+        "response_json",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The list never needs the compressed bodies.
+        queryset = super().get_queryset(request)
+        if getattr(request, "resolver_match", None) and request.resolver_match.url_name.endswith(
+            "_changelist"
+        ):
+            queryset = queryset.defer("request_body", "response_body")
+        return queryset
+
+    @admin.display(description="request")
+    def request_json(self, obj: RequestLog) -> str:
+        return _pretty(request_log_content(log=obj)[0])
+
+    @admin.display(description="response")
+    def response_json(self, obj: RequestLog) -> str:
+        return _pretty(request_log_content(log=obj)[1])
+
+
+def _pretty(value: Any) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+    return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', text)

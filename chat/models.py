@@ -121,3 +121,32 @@ class StoredResponse(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class RequestLog(models.Model):
+    """The request and response (or error) of one call of a service that opted in
+    (ModelSelection.request_log_days), redacted, compressed and kept until `expires_at`.
+
+    Written by chat.request_logs after the call ends; deleted by the "chat: delete expired
+    request logs" schedule. Request content is sensitive: only holders of
+    `chat.view_requestlog` (the Administrator role) may read it in admin.
+    """
+
+    request_id = models.CharField(max_length=64, db_index=True)
+    service = models.CharField(max_length=64)
+    model_string = models.CharField(max_length=200, blank=True, default="")
+    outcome = models.CharField(max_length=64, default="ok")
+    streamed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(db_index=True)
+    expires_at = models.DateTimeField(db_index=True)
+    request_body = models.BinaryField(help_text="zlib-compressed JSON")
+    response_body = models.BinaryField(help_text="zlib-compressed JSON")
+    request_bytes = models.PositiveIntegerField(default=0, help_text="Uncompressed size")
+    response_bytes = models.PositiveIntegerField(default=0, help_text="Uncompressed size")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.request_id} ({self.service})"

@@ -15,7 +15,7 @@ later) from these functions and from iterating a stream, never a raw redis or da
 
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -23,10 +23,17 @@ from django.db import transaction
 from chat.content import content_parse
 from chat.models import Conversation, MessageRole
 from chat.models import Message as ChatMessage
+from chat.request_logs import (
+    LoggedChatStream,
+    call_context_with_id,
+    request_log_days,
+    request_log_failure,
+    request_log_result,
+)
 from chat.runtime.loop import chat_complete, embedding_complete
 from chat.runtime.streaming import ChatStream, chat_stream_open
 from chat.runtime.types import CallContext, ChatResult, EmbeddingResult
-from config.errors import InvalidInput, PermissionDenied
+from config.errors import ApplicationError, InvalidInput, PermissionDenied
 from config.outages import unavailable_raised
 from config.request_context import current_request_id
 from providers.adapters.types import (
@@ -53,7 +60,14 @@ def chat_completion_run(
     candidate could answer. With `trim_history` the oldest turns are dropped to fit each
     candidate's context window (conversations); without it a request that does not fit a
     candidate skips that candidate."""
-    return chat_complete(request, context=context, trim_history=trim_history)
+    context = call_context_with_id(context)
+    try:
+        result = chat_complete(request, context=context, trim_history=trim_history)
+    except ApplicationError as error:
+        request_log_failure(request=request, context=context, error=error)
+        raise
+    request_log_result(request=request, context=context, result=result)
+    return result
 
 
 @unavailable_raised
@@ -62,8 +76,21 @@ def chat_completion_stream(
 ) -> ChatStream:
     """A streamed chat completion, already started: `served_by` is known when this returns,
     errors before the first chunk are raised here (after failover), errors after it are
-    raised while iterating. Iterate the stream to the end, or close() it."""
-    return chat_stream_open(request, context=context, trim_history=trim_history)
+    raised while iterating. Iterate the stream to the end, or close() it.
+
+    Calls of a service that keeps request logs are logged when they end (chat.request_logs).
+    """
+    context = call_context_with_id(context)
+    try:
+        stream = chat_stream_open(request, context=context, trim_history=trim_history)
+    except ApplicationError as error:
+        request_log_failure(request=request, context=context, error=error, streamed=True)
+        raise
+    days = request_log_days(name=request.model)
+    if not days:
+        return stream
+    # Same interface as the stream it wraps; it writes the log when the stream ends.
+    return cast(ChatStream, LoggedChatStream(stream, request=request, context=context, days=days))
 
 
 @unavailable_raised

@@ -89,3 +89,5 @@ class ResolvedSelection:
     cache_ttl: int = 0
     cache_shared: bool = False
     version: str = ""
+    # Days to keep each call's request and response (chat.request_logs); 0: never kept.
+    request_log_days: int = 0

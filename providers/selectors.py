@@ -278,6 +278,14 @@ def resolution_local_provider_slugs() -> tuple[str, ...]:
     return tuple(getattr(_local, "provider_slugs", None) or ())
 
 
+def resolution_local_get(*, name: str) -> ResolvedSelection | None:
+    """This thread's copy of what `name` resolved to in the current call (no cache round
+    trip): what a call that just ran here was served under, or None if it was not resolved
+    here."""
+    local = getattr(_local, "entries", None)
+    return None if local is None else local[1].get((name or "").strip())
+
+
 def resolution_local_clear() -> None:
     """Forget this thread's process-local copies (tests: "a fresh resolver")."""
     _local.entries = None
@@ -341,6 +349,7 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
         cache_ttl=selection.cache_ttl_seconds,
         cache_shared=selection.cache_shared,
         version=f"{selection.pk}:{selection.updated_at.timestamp():.6f}",
+        request_log_days=selection.request_log_days,
     )
 
 

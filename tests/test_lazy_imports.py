@@ -1,8 +1,9 @@
 """Start-up stays cheap: no provider SDK is imported until an adapter is built.
 
 The three SDKs cost seconds of CPU to import, paid by every manage.py command, Celery worker
-and gunicorn worker. Each check runs in a fresh interpreter, since this test process has long
-since imported them all.
+and gunicorn worker. PydanticAI (the optional bridge, chat.integrations.pydantic_ai) is held to
+the same rule: only code that uses the bridge imports it. Each check runs in a fresh
+interpreter, since this test process has long since imported them all.
 """
 
 import json
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SDKS = ("openai", "anthropic", "google.genai")
+SDKS = ("openai", "anthropic", "google.genai", "pydantic_ai")
 
 # Loads what every process loads: Django, the URLconf, the admin, the Celery app and its
 # task modules, the adapter registry; runs `manage.py check`; prints the SDKs it imported.

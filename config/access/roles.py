@@ -3,6 +3,8 @@
 Roles are granted by adding a user to the group (and ticking Staff status); `setup_roles` and
 the data migration create the groups and add any missing permission, never removing one staff
 added. Spending is the permission `chat.use_models`, so reading is never permission to pay.
+Request logs (`chat.view_requestlog`) hold what callers sent and received: only Administrator
+reads them, as no other role lists the permission.
 """
 
 from typing import Any

@@ -387,6 +387,27 @@ RESPONSES_MAX_CONVERSATION_BYTES = env.int(
     "RESPONSES_MAX_CONVERSATION_BYTES", default=16 * 1024 * 1024
 )
 
+# Request logs (chat.request_logs): kept only for services whose selection sets
+# request_log_days. Every string of a logged request and response is scrubbed of credential
+# shapes (config.logging.redact), then each of these regular expressions is replaced by
+# [REDACTED]. The default covers e-mail addresses, API keys (sk-/pk-/rk-, AWS, GitHub, Slack,
+# Google), JSON web tokens and bearer tokens. Set the variable to a JSON list to replace it.
+REQUEST_LOG_REDACT_PATTERNS = env.json(
+    "REQUEST_LOG_REDACT_PATTERNS",
+    default=[
+        r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}",
+        r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,}",
+        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+        r"\bgh[pousr]_[A-Za-z0-9]{20,}",
+        r"\bxox[abprs]-[A-Za-z0-9\-]{10,}",
+        r"\bAIza[A-Za-z0-9_\-]{20,}",
+        r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+",
+        r"(?i)\bbearer\s+[A-Za-z0-9._\-~+/=]{8,}",
+    ],
+)
+# A request or response larger than this (JSON bytes, before compression) is cut to it.
+REQUEST_LOG_MAX_BYTES = env.int("REQUEST_LOG_MAX_BYTES", default=1_000_000)
+
 # Governance: the audit trail (config.audit), roles and the second factor (config.access).
 # Events older than this many days are deleted daily by the "audit: apply retention" schedule;
 # 0 keeps them forever.

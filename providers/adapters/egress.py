@@ -185,6 +185,66 @@ class GuardedBackend(httpcore2.SyncBackend):
         raise last_error
 
 
+class AsyncGuardedBackend(httpcore2.AnyIOBackend):
+    """GuardedBackend for asyncio clients (the PydanticAI bridge's native models): the same
+    policy, the blocking resolution run in a worker thread."""
+
+    def __init__(self, allowed: tuple[str, ...] | None) -> None:
+        self.allowed = allowed
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        import anyio.to_thread
+
+        if problem := host_problem(host):
+            raise DestinationRefused(problem)
+        try:
+            addresses = await anyio.to_thread.run_sync(resolved_addresses, host, port)
+        except (OSError, UnicodeError) as exc:
+            raise httpcore2.ConnectError(f"Could not resolve the provider's host: {exc}") from exc
+        allowed = self.allowed if self.allowed is not None else configured_networks()
+        problems = [address_problem(address, allowed) for address in addresses]
+        permitted = [a for a, p in zip(addresses, problems, strict=True) if p is None]
+        if not permitted:
+            raise DestinationRefused(next(p for p in problems if p))
+        last_error: Exception | None = None
+        for address in permitted:
+            try:
+                return await super().connect_tcp(
+                    address, port, timeout, local_address, socket_options or []
+                )
+            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error
+
+
+def guarded_async_http_client(
+    *, allowed: tuple[str, ...] | None, timeout: float
+) -> httpx2.AsyncClient:
+    """The asyncio twin of `guarded_http_client` (same policy, no proxies, no redirects).
+
+    Connections are not kept alive (`Connection: close`): a connection belongs to the event
+    loop that opened it, and Django code runs each agent in a loop of its own (`async_to_sync`),
+    so a kept connection would be reused, or closed, from a loop that is gone."""
+    transport = httpx2.AsyncHTTPTransport(trust_env=False)
+    transport._pool._network_backend = AsyncGuardedBackend(allowed)  # type: ignore[attr-defined]
+    return httpx2.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        trust_env=False,
+        follow_redirects=False,
+        headers={"Connection": "close"},
+        limits=httpx2.Limits(max_connections=100, max_keepalive_connections=0),
+    )
+
+
 def guarded_http_client(
     *, allowed: tuple[str, ...] | None, timeout: float, client_class: type = httpx2.Client
 ) -> httpx2.Client:

@@ -38,6 +38,13 @@ class ModelSelectionForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="Every model of the chain must have these.",
     )
+    request_log_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=3650,
+        initial=0,
+        help_text=ModelSelection._meta.get_field("request_log_days").help_text,
+    )
 
     class Meta:
         model = ModelSelection
@@ -55,10 +62,14 @@ class ModelSelectionForm(forms.ModelForm):
             "cache_prompt",
             "cache_ttl_seconds",
             "cache_shared",
+            "request_log_days",
         ]
 
     def clean_cache_ttl_seconds(self) -> int:
         return self.cleaned_data.get("cache_ttl_seconds") or 0
+
+    def clean_request_log_days(self) -> int:
+        return self.cleaned_data.get("request_log_days") or 0
 
     def clean(self) -> dict[str, Any]:
         """The primary's checks; the fallbacks are checked by the inline's formset."""
@@ -139,6 +150,14 @@ class ModelSelectionAdmin(admin.ModelAdmin):
             {"fields": ["temperature", "max_tokens", "top_p", "system_prompt", "cache_prompt"]},
         ),
         ("Response cache", {"fields": ["cache_ttl_seconds", "cache_shared"]}),
+        (
+            "Request logs",
+            {
+                "fields": ["request_log_days"],
+                "description": "Request content is sensitive: redacted with "
+                "REQUEST_LOG_REDACT_PATTERNS, readable by administrators only.",
+            },
+        ),
         ("Changes", {"fields": ["updated_at", "updated_by"]}),
     ]
 

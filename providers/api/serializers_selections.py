@@ -59,6 +59,7 @@ class SelectionSerializer(serializers.ModelSerializer):
             "description",
             "cache_ttl_seconds",
             "cache_shared",
+            "request_log_days",
             "chain",
             "created_at",
             "updated_at",
@@ -136,6 +137,12 @@ class SelectionWriteSerializer(serializers.Serializer):
     )
     cache_shared = serializers.BooleanField(
         required=False, help_text="Share cached answers across consumer keys and users."
+    )
+    request_log_days = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=3650,
+        help_text="Keep each call's request and response this many days (0: keep none).",
     )
 
     def service_arguments(self) -> dict[str, Any]:

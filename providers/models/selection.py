@@ -73,6 +73,14 @@ class ModelSelection(models.Model):
         "user only ever sees responses to its own requests).",
     )
     description = models.TextField(blank=True, default="")
+    request_log_days = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(3650)],
+        help_text=(
+            "Keep the request and response of each call (redacted, compressed) for this many "
+            "days, viewable by administrators; 0 keeps none."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(

@@ -31,10 +31,12 @@ UPDATABLE_FIELDS = frozenset(
     {"primary", "fallbacks", "overrides", "required_capabilities", "min_context_window"}
     | {"description", "cache_prompt"}
     | {"description", "primary_group", "cache_ttl_seconds", "cache_shared"}
+    | {"description", "request_log_days"}
 )
 
 FieldErrors = dict[str, list[str]]
 MAX_CACHE_TTL = 30 * 24 * 3600  # a month
+MAX_LOG_DAYS = 3650
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -195,6 +197,7 @@ def model_selection_upsert(
     primary_group: str | None = None,
     cache_ttl_seconds: int = 0,
     cache_shared: bool = False,
+    request_log_days: int = 0,
     actor: Any = None,
     source: str = "api",
 ) -> ModelSelection:
@@ -223,6 +226,7 @@ def model_selection_upsert(
         "primary_group": primary_group,
         "cache_ttl_seconds": cache_ttl_seconds,
         "cache_shared": cache_shared,
+        "request_log_days": request_log_days,
     }
     if state["overrides"]["system_prompt"] is None:
         state["overrides"]["system_prompt"] = ""
@@ -254,6 +258,7 @@ def model_selection_update(
         "primary_group": current["primary_group"],
         "cache_ttl_seconds": current["cache_ttl_seconds"],
         "cache_shared": current["cache_shared"],
+        "request_log_days": current["request_log_days"],
     }
     for key, value in changes.items():
         if key == "overrides":
@@ -295,6 +300,11 @@ def _apply(
         )
     if not isinstance(state["cache_shared"], bool):
         errors.setdefault("cache_shared", []).append("cache_shared must be true or false.")
+    days = state["request_log_days"]
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_LOG_DAYS:
+        errors.setdefault("request_log_days", []).append(
+            f"Give a whole number of days from 0 (keep no request logs) to {MAX_LOG_DAYS}."
+        )
     capabilities = state["required_capabilities"]
     if not isinstance(state["cache_prompt"], bool):
         errors.setdefault("cache_prompt", []).append("cache_prompt must be true or false.")
@@ -366,6 +376,7 @@ def _save(
         selection.min_context_window = state["min_context_window"]
         selection.description = state["description"] or ""
         selection.cache_prompt = state["cache_prompt"]
+        selection.request_log_days = state["request_log_days"]
         selection.updated_by = actor if getattr(actor, "pk", None) else None
         selection.save()
         fallbacks_replace(selection=selection, models=fallback_models)

@@ -34,6 +34,7 @@ def model_selection_snapshot(*, selection: ModelSelection) -> dict[str, Any]:
         "description": selection.description,
         "cache_ttl_seconds": selection.cache_ttl_seconds,
         "cache_shared": selection.cache_shared,
+        "request_log_days": selection.request_log_days,
     }
 
 

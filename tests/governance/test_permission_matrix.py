@@ -38,6 +38,9 @@ ADMIN_PAGES = {
     ("axes.AccessLog", "add"): "",
     ("chat.Conversation", "changelist"): "OKAS",
     ("chat.Conversation", "add"): "",
+    # What callers sent and received: administrators only.
+    ("chat.RequestLog", "changelist"): "AS",
+    ("chat.RequestLog", "add"): "",
     ("django_celery_beat.ClockedSchedule", "changelist"): "OKAS",
     ("django_celery_beat.ClockedSchedule", "add"): "OKAS",
     ("django_celery_beat.CrontabSchedule", "changelist"): "OKAS",

@@ -103,6 +103,7 @@ def test_setup_schedules_is_idempotent_and_keeps_staff_edits():
     finalize = tasks_by_name["usage: finalize yesterday"]
     assert str(finalize.crontab.timezone) == "Europe/Paris"
     assert finalize.crontab.hour == "0"
+    app.loader.import_default_modules()  # what a worker loads: every app's tasks module
     for name in tasks_by_name:  # every task name resolves to a registered task
         assert tasks_by_name[name].task in app.tasks
 

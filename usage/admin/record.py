@@ -5,9 +5,12 @@ the totals that budgets and reports show always come from what really happened.
 """
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from usage.admin.format import usd
 from usage.models import DailyUsage, UsageRecord
@@ -55,7 +58,7 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     show_full_result_count = False  # a COUNT(*) over the whole ledger on every page is slow
     # Raw usage and price snapshot are shown; the consumer key is shown by its string (its name).
     exclude = ["api_key"]
-    readonly_fields = ["consumer_key"]
+    readonly_fields = ["consumer_key", "request_log"]
 
     @admin.display(description="cost (USD)", ordering="cost")
     def cost_usd(self, obj: UsageRecord) -> str:
@@ -65,6 +68,16 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     def consumer_key(self, obj: UsageRecord) -> str:
         key = obj.api_key
         return f"{key.name} ({key.prefix})" if key else "-"
+
+    @admin.display(description="request log")
+    def request_log(self, obj: UsageRecord) -> str:
+        """A link to the call's request log, searched by request id (kept only for services
+        that keep request logs, and readable by administrators). By URL: usage does not
+        import chat."""
+        if not obj.service:
+            return "-"
+        url = reverse("admin:chat_requestlog_changelist") + "?" + urlencode({"q": obj.request_id})
+        return format_html('<a href="{}">request and response of {}</a>', url, obj.request_id)
 
 
 @admin.register(DailyUsage)

@@ -1,4 +1,4 @@
-"""`manage.py setup_schedules`: create the usage app's periodic tasks in django-celery-beat.
+"""`manage.py setup_schedules`: create the periodic tasks (usage, audit, request logs) in beat.
 
 Idempotent and respectful of staff: a schedule that already exists (found by name) keeps the
 timing, arguments and enabled flag someone may have edited in admin; only a missing one is
@@ -53,6 +53,12 @@ SCHEDULES: tuple[Schedule, ...] = (
         task="usage.budget_alerts_send_pending",
         description="Retry budget alert emails that failed or had no recipients.",
         every_minutes=10,
+    ),
+    Schedule(
+        name="chat: delete expired request logs",
+        task="chat.request_logs_delete_expired",
+        description="Delete request logs kept past their service's request_log_days.",
+        every_minutes=60,
     ),
     Schedule(
         name="audit: apply retention",
