@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fakes.anthropic_server",
     "tests.fakes.gemini_server",
     "tests.fakes.azure_server",
+    "tests.fakes.vertex_server",
 ]

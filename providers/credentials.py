@@ -36,6 +36,9 @@ class CredentialField:
     # The parts of a secret that scrubbing looks for (default: the whole value). A service
     # account JSON is mostly public text; only its key material is searched for.
     scrub_parts: Callable[[str], list[str]] | None = None
+    # A URL inside the value that receives something secret (a service account's token_uri):
+    # the model checks it against the egress policy like a base URL.
+    url_in_value: Callable[[str], str | None] | None = None
 
 
 CrossCheck = Callable[[Mapping[str, str], str], dict[str, str]]
@@ -143,6 +146,13 @@ def _service_account(value: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def _token_uri(value: str) -> str | None:
+    try:
+        return service_account_info(value)["token_uri"]
+    except ValueError:
+        return None
 
 
 def _service_account_secrets(value: str) -> list[str]:
@@ -301,6 +311,7 @@ SPECS: dict[str, CredentialSpec] = {
                 max_length=20000,
                 check=_service_account,
                 scrub_parts=_service_account_secrets,
+                url_in_value=_token_uri,
                 help_text="The JSON key file of a service account with the Vertex AI User role.",
             ),
         ),
@@ -382,6 +393,16 @@ def credentials_public(kind: str, values: Mapping[str, str]) -> dict[str, str]:
         f.name: secret_hint(values.get(f.name, "")) if f.secret else values.get(f.name, "")
         for f in credential_spec(kind).fields
     }
+
+
+def credential_urls(kind: str, values: Mapping[str, str]) -> dict[str, str]:
+    """{field: URL} of the URLs inside the kind's values that receive secrets."""
+    found: dict[str, str] = {}
+    for item in credential_spec(kind).fields:
+        value = values.get(item.name, "")
+        if value and item.url_in_value is not None and (url := item.url_in_value(value)):
+            found[item.name] = url
+    return found
 
 
 def credential_secrets(kind: str, values: Mapping[str, str]) -> list[str]:

@@ -48,6 +48,7 @@ ADAPTERS: Mapping[str, type[ProviderAdapter]] = LazyAdapterMap(
         "anthropic": "providers.adapters.anthropic_adapter.AnthropicAdapter",
         "gemini": "providers.adapters.gemini_adapter.GeminiAdapter",
         "azure_openai": "providers.adapters.azure_openai_adapter.AzureOpenAIAdapter",
+        "vertex": "providers.adapters.vertex_adapter.VertexAdapter",
     }
 )
 

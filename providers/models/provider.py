@@ -20,6 +20,7 @@ from providers.adapters.egress import base_url_destination_problem
 from providers.adapters.types import ProviderSettings
 from providers.credentials import (
     credential_spec,
+    credential_urls,
     credentials_missing,
     credentials_problems,
     credentials_public,
@@ -274,6 +275,9 @@ class ProviderConfig(models.Model):
             errors["credentials"] = str(exc)
         else:
             problems = credentials_problems(self.kind, values, api_key=self.api_key)
+            for name, url in credential_urls(self.kind, values).items():
+                if problem := base_url_destination_problem(url, settings.PROVIDER_ALLOWED_NETWORKS):
+                    problems.setdefault(name, problem.replace("base URL", "address"))
             if "api_key" in problems:
                 errors["api_key"] = problems.pop("api_key")
             if problems:

@@ -375,3 +375,67 @@ def test_admin_moving_the_endpoint_needs_the_secret_again(client, superuser, azu
     assert response.status_code == 302
     provider.refresh_from_db()
     assert provider.base_url == moved and provider.credentials_bound()
+
+
+# -- Vertex --------------------------------------------------------------------------------
+def vertex_payload(fake, **credentials) -> dict:
+    return {
+        "slug": "vertex-eu",
+        "kind": "vertex",
+        "name": "Vertex",
+        "base_url": fake.url,
+        "credentials": {
+            "project_id": fake.project,
+            "location": fake.location,
+            "service_account_json": fake.service_account_json(),
+            **credentials,
+        },
+    }
+
+
+def test_api_creates_a_vertex_provider_and_never_shows_the_key(api, vertex_fake):
+    response = api.post(PROVIDERS, vertex_payload(vertex_fake), format="json")
+
+    assert response.status_code == 201, response.json()
+    info = response.json()["credentials_info"]
+    assert info["project_id"] == vertex_fake.project
+    assert info["service_account_json"].startswith("set, ends in …")
+    pem_line = vertex_fake.private_key_pem().splitlines()[1]
+    assert pem_line not in response.content.decode()
+    assert pem_line not in raw_columns("vertex-eu")
+    assert api.post(f"{PROVIDERS}vertex-eu/test/").json()["ok"] is True
+
+
+def test_api_refuses_a_bad_service_account_and_a_metadata_token_uri(api, vertex_fake):
+    response = api.post(
+        PROVIDERS, vertex_payload(vertex_fake, service_account_json="{}"), format="json"
+    )
+    assert response.status_code == 400
+    assert "service_account_json" in response.json()["error"]["details"]["fields"]["credentials"]
+
+    bad = vertex_fake.service_account_json(token_uri="http://169.254.169.254/token")
+    response = api.post(
+        PROVIDERS, vertex_payload(vertex_fake, service_account_json=bad), format="json"
+    )
+    assert response.status_code == 400
+    assert "metadata" in json.dumps(response.json())
+
+
+def test_a_new_region_needs_the_service_account_again(api, vertex_fake):
+    api.post(PROVIDERS, vertex_payload(vertex_fake), format="json")
+
+    refused = api.patch(
+        f"{PROVIDERS}vertex-eu/", {"credentials": {"location": "europe-west4"}}, format="json"
+    )
+    assert refused.status_code == 400
+    assert "Service account key" in json.dumps(refused.json())
+
+    ProviderConfig.objects.filter(slug="vertex-eu").update(
+        credentials=json.dumps(
+            {
+                **ProviderConfig.objects.get(slug="vertex-eu").credentials_dict(),
+                "location": "europe-west4",
+            }
+        )
+    )
+    assert not ProviderConfig.objects.get(slug="vertex-eu").credentials_bound()
