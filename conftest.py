@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fakes.gemini_server",
     "tests.fakes.azure_server",
     "tests.fakes.vertex_server",
+    "tests.fakes.bedrock_server",
 ]

@@ -84,6 +84,7 @@ def test_manage_py_check_imports_no_provider_sdk() -> None:
         ("gemini", ["google.auth", "google.genai"]),
         ("azure_openai", ["openai"]),
         ("vertex", ["anthropic", "google.auth", "google.genai"]),
+        ("bedrock", ["anthropic", "botocore"]),
     ],
 )
 def test_looking_up_an_adapter_imports_only_its_sdk(kind: str, sdk: list[str]) -> None:
@@ -99,11 +100,14 @@ def test_the_lazy_registry_still_maps_every_kind_and_refuses_unknown_ones() -> N
     assert sorted(ADAPTERS) == [
         "anthropic",
         "azure_openai",
+        "bedrock",
         "gemini",
         "openai",
         "openai_compatible",
         "vertex",
     ]
     assert adapter_class_for("openai_compatible") is adapter_class_for("openai") is OpenAIAdapter
-    with pytest.raises(InvalidRequestError, match="known kinds: anthropic, azure_openai, gemini"):
+    with pytest.raises(
+        InvalidRequestError, match="known kinds: anthropic, azure_openai, bedrock, gemini"
+    ):
         adapter_class_for("cohere")

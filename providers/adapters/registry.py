@@ -49,6 +49,7 @@ ADAPTERS: Mapping[str, type[ProviderAdapter]] = LazyAdapterMap(
         "gemini": "providers.adapters.gemini_adapter.GeminiAdapter",
         "azure_openai": "providers.adapters.azure_openai_adapter.AzureOpenAIAdapter",
         "vertex": "providers.adapters.vertex_adapter.VertexAdapter",
+        "bedrock": "providers.adapters.bedrock_adapter.BedrockAdapter",
     }
 )
 

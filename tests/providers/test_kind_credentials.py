@@ -439,3 +439,85 @@ def test_a_new_region_needs_the_service_account_again(api, vertex_fake):
         )
     )
     assert not ProviderConfig.objects.get(slug="vertex-eu").credentials_bound()
+
+
+# -- Bedrock -------------------------------------------------------------------------------
+def bedrock_payload(fake, **credentials) -> dict:
+    return {
+        "slug": "bedrock-us",
+        "kind": "bedrock",
+        "name": "Bedrock",
+        "base_url": fake.url,
+        "credentials": {
+            "region": fake.region,
+            "aws_access_key_id": fake.access_key_id,
+            "aws_secret_access_key": fake.secret_access_key,
+            **credentials,
+        },
+    }
+
+
+def test_api_creates_a_bedrock_provider_that_signs_its_calls(api, bedrock_fake):
+    response = api.post(PROVIDERS, bedrock_payload(bedrock_fake), format="json")
+
+    assert response.status_code == 201, response.json()
+    info = response.json()["credentials_info"]
+    assert info["region"] == bedrock_fake.region
+    assert info["aws_secret_access_key"] == (f"set, ends in …{bedrock_fake.secret_access_key[-4:]}")
+    assert bedrock_fake.secret_access_key not in response.content.decode()
+    assert bedrock_fake.secret_access_key not in raw_columns("bedrock-us")
+    assert api.post(f"{PROVIDERS}bedrock-us/test/").json()["ok"] is True
+    assert bedrock_fake.signatures_checked == 1
+
+
+def test_bedrock_refuses_half_keys_an_api_key_and_a_bad_region(api, bedrock_fake):
+    half = bedrock_payload(bedrock_fake, aws_secret_access_key="")
+    assert (
+        "aws_secret_access_key"
+        in api.post(PROVIDERS, half, format="json").json()["error"]["details"]["fields"][
+            "credentials"
+        ]
+    )
+    keyed = {**bedrock_payload(bedrock_fake), "api_key": "sk-not-for-bedrock-0123456789"}
+    assert (
+        "api_key" in api.post(PROVIDERS, keyed, format="json").json()["error"]["details"]["fields"]
+    )
+    region = bedrock_payload(bedrock_fake, region="evil.example.com/")
+    assert (
+        "region"
+        in api.post(PROVIDERS, region, format="json").json()["error"]["details"]["fields"][
+            "credentials"
+        ]
+    )
+
+
+def test_bedrock_without_keys_uses_the_instance_role(api, bedrock_fake):
+    payload = bedrock_payload(bedrock_fake, aws_access_key_id="", aws_secret_access_key="")
+    response = api.post(PROVIDERS, payload, format="json")
+    assert response.status_code == 201, response.json()
+    provider = ProviderConfig.objects.get(slug="bedrock-us")
+    assert provider_unusable_reason(provider=provider) is None
+
+
+def test_a_new_bedrock_region_needs_the_aws_secrets_again(api, bedrock_fake):
+    api.post(PROVIDERS, bedrock_payload(bedrock_fake), format="json")
+
+    refused = api.patch(
+        f"{PROVIDERS}bedrock-us/", {"credentials": {"region": "eu-west-3"}}, format="json"
+    )
+    assert refused.status_code == 400
+    assert "AWS secret access key" in json.dumps(refused.json())
+
+    accepted = api.patch(
+        f"{PROVIDERS}bedrock-us/",
+        {
+            "credentials": {
+                "region": "eu-west-3",
+                "aws_access_key_id": bedrock_fake.access_key_id,
+                "aws_secret_access_key": bedrock_fake.secret_access_key,
+            }
+        },
+        format="json",
+    )
+    assert accepted.status_code == 200, accepted.json()
+    assert ProviderConfig.objects.get(slug="bedrock-us").credentials_bound()
