@@ -521,3 +521,36 @@ def test_a_new_bedrock_region_needs_the_aws_secrets_again(api, bedrock_fake):
     )
     assert accepted.status_code == 200, accepted.json()
     assert ProviderConfig.objects.get(slug="bedrock-us").credentials_bound()
+
+
+# -- the command ---------------------------------------------------------------------------
+def test_configure_provider_takes_plain_fields_as_options_and_secrets_on_stdin(
+    bedrock_fake, monkeypatch
+):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    secrets = {
+        "aws_access_key_id": bedrock_fake.access_key_id,
+        "aws_secret_access_key": bedrock_fake.secret_access_key,
+    }
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(secrets)))
+    out = io.StringIO()
+    call_command(
+        "configure_provider",
+        "bedrock-cli",
+        "--kind=bedrock",
+        f"--base-url={bedrock_fake.url}",
+        "--credential=region=us-east-1",
+        "--credentials-stdin",
+        stdout=out,
+    )
+    provider = ProviderConfig.objects.get(slug="bedrock-cli")
+    assert provider.credentials_dict() == {"region": "us-east-1", **secrets}
+    assert bedrock_fake.secret_access_key not in out.getvalue()
+
+    with pytest.raises(CommandError, match="standard input only"):
+        call_command("configure_provider", "bedrock-cli", "--credential=aws_secret_access_key=x")
+    with pytest.raises(CommandError, match="AWS secret access key"):
+        call_command("configure_provider", "bedrock-cli", "--credential=region=eu-west-3")
