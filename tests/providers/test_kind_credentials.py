@@ -554,3 +554,52 @@ def test_configure_provider_takes_plain_fields_as_options_and_secrets_on_stdin(
         call_command("configure_provider", "bedrock-cli", "--credential=aws_secret_access_key=x")
     with pytest.raises(CommandError, match="AWS secret access key"):
         call_command("configure_provider", "bedrock-cli", "--credential=region=eu-west-3")
+
+
+def test_settings_test_uses_stored_secrets_only_where_they_were_entered(api, vertex_fake):
+    api.post(PROVIDERS, vertex_payload(vertex_fake), format="json")
+    same = {
+        "slug": "vertex-eu",
+        "kind": "vertex",
+        "base_url": vertex_fake.url,
+        "credentials": {"project_id": vertex_fake.project, "location": vertex_fake.location},
+    }
+    response = api.post(f"{PROVIDERS}test/", same, format="json").json()
+    assert response["ok"] is True, response
+
+    moved = {**same, "credentials": {**same["credentials"], "location": "europe-west4"}}
+    response = api.post(f"{PROVIDERS}test/", moved, format="json").json()
+    assert response["ok"] is False
+    assert response["error"]["code"] == "provider_key_unbound"
+
+
+def test_admin_change_page_of_vertex_keeps_the_key_when_left_blank(client, superuser, vertex_fake):
+    client.force_login(superuser)
+    provider, _ = provider_create(data=vertex_payload(vertex_fake))
+    url = reverse("admin:providers_providerconfig_change", args=[provider.pk])
+    html = client.get(url).content.decode()
+    pem_line = vertex_fake.private_key_pem().splitlines()[1]
+    assert pem_line not in html and "Google Vertex AI settings" in html
+
+    data = {
+        "slug": "vertex-eu",
+        "kind": "vertex",
+        "name": "Renamed",
+        "base_url": vertex_fake.url,
+        "organization": "",
+        "project": "",
+        "timeout_seconds": "30",
+        "max_retries": "2",
+        "is_active": "on",
+        "new_api_key": "",
+        "new_extra_headers": "",
+        "vertex__project_id": vertex_fake.project,
+        "vertex__location": vertex_fake.location,
+        "vertex__service_account_json": "",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    provider.refresh_from_db()
+    assert provider.name == "Renamed"
+    assert provider.credentials_dict()["service_account_json"] == vertex_fake.service_account_json()
+    assert provider.credentials_bound()
