@@ -244,3 +244,12 @@ def test_timeout_and_cut_stream(azure_fake):
     azure_fake.faults.times = 1
     with pytest.raises(StreamInterruptedError):
         list(AzureOpenAIAdapter(azure_fake.provider_settings()).stream(ask("a b c d e f")))
+
+
+def test_egress_policy_applies(azure_fake):
+    from providers.adapters.errors import ProviderDestinationRefusedError
+
+    adapter = AzureOpenAIAdapter(azure_fake.provider_settings(allowed_networks=("10.0.0.0/8",)))
+    with pytest.raises(ProviderDestinationRefusedError):
+        adapter.complete(ask("hi"))
+    assert azure_fake.requests == []

@@ -201,3 +201,14 @@ def test_timeout_and_cut_stream(bedrock_fake):
     bedrock_fake.faults.times = 1
     with pytest.raises(StreamInterruptedError):
         list(adapter.stream(ask("a b c d e f g h")))
+
+
+def test_egress_policy_applies_to_calls_and_the_model_list(bedrock_fake):
+    from providers.adapters.errors import ProviderDestinationRefusedError
+
+    adapter = BedrockAdapter(bedrock_fake.provider_settings(allowed_networks=("10.0.0.0/8",)))
+    with pytest.raises(ProviderDestinationRefusedError):
+        adapter.complete(ask("hi"))
+    with pytest.raises(ProviderDestinationRefusedError):
+        adapter.list_models()
+    assert bedrock_fake.requests == []
