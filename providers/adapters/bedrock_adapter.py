@@ -45,6 +45,8 @@ class BedrockAdapter(AnthropicAdapter):
             "/"
         )
         self.list_client = self.http_client()
+        if not values.get("aws_access_key_id"):
+            self._aws_credentials()  # the role must resolve now, or the provider says why
         return anthropic.AnthropicBedrock(
             aws_access_key=values.get("aws_access_key_id") or None,
             aws_secret_key=values.get("aws_secret_access_key") or None,

@@ -212,3 +212,31 @@ def test_egress_policy_applies_to_calls_and_the_model_list(bedrock_fake):
     with pytest.raises(ProviderDestinationRefusedError):
         adapter.list_models()
     assert bedrock_fake.requests == []
+
+
+@pytest.fixture
+def aws_environment(monkeypatch, tmp_path):
+    """botocore's default chain sees only what a test puts in the environment."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    return monkeypatch
+
+
+def test_without_keys_the_default_chain_signs(bedrock_fake, aws_environment):
+    aws_environment.setenv("AWS_ACCESS_KEY_ID", bedrock_fake.access_key_id)
+    aws_environment.setenv("AWS_SECRET_ACCESS_KEY", bedrock_fake.secret_access_key)
+    adapter = BedrockAdapter(bedrock_fake.provider_settings(credentials={"region": "us-east-1"}))
+
+    assert adapter.complete(ask("hi")).text.endswith("hi")
+    assert MODEL in [m.id for m in adapter.list_models()]
+    assert bedrock_fake.signatures_checked == 2
+
+
+def test_without_keys_or_a_role_the_provider_says_so(bedrock_fake, aws_environment):
+    with pytest.raises(ProviderAuthenticationError, match="instance role"):
+        BedrockAdapter(bedrock_fake.provider_settings(credentials={"region": "us-east-1"}))
