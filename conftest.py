@@ -5,4 +5,7 @@ pytest_plugins = [
     "tests.fakes.openai_server",
     "tests.fakes.anthropic_server",
     "tests.fakes.gemini_server",
+    "tests.fakes.azure_server",
+    "tests.fakes.vertex_server",
+    "tests.fakes.bedrock_server",
 ]

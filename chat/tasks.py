@@ -5,8 +5,8 @@ import logging
 
 from celery import shared_task
 
-from chat.responses_api.services import stored_responses_purge
 from chat.request_logs import request_logs_delete_expired
+from chat.responses_api.services import stored_responses_purge
 
 logger = logging.getLogger(__name__)
 

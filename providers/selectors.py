@@ -19,7 +19,6 @@ from providers.models import (
     ModelPrice,
     ModelSelection,
     ProviderConfig,
-    ProviderKind,
     SelectionFallback,
 )
 from providers.models.group import GROUP_PREFIX
@@ -32,8 +31,6 @@ from providers.resolution import (
     ResolvedSelection,
 )
 
-# Provider kinds that may run without an API key (a local Ollama or vLLM server).
-KEYLESS_KINDS = frozenset({ProviderKind.OPENAI_COMPATIBLE.value})
 RESOLUTION_TIMEOUT = 3600  # seconds; the generation in the key does the invalidating
 
 
@@ -65,8 +62,8 @@ def provider_unusable_reason(*, provider: ProviderConfig) -> str | None:
     """Why no model of this provider can be called now, or None if it can."""
     if not provider.is_active:
         return f"provider {provider.slug} is inactive"
-    if not provider.api_key and provider.kind not in KEYLESS_KINDS:
-        return f"provider {provider.slug} has no API key"
+    if missing := provider.credentials_missing():
+        return f"provider {provider.slug} {missing}"
     return None
 
 

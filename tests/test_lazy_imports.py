@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SDKS = ("openai", "anthropic", "google.genai", "pydantic_ai")
+SDKS = ("openai", "anthropic", "google.genai", "google.auth", "boto3", "botocore", "pydantic_ai")
 
 # Loads what every process loads: Django, the URLconf, the admin, the Celery app and its
 # task modules, the adapter registry; runs `manage.py check`; prints the SDKs it imported.
@@ -79,11 +79,18 @@ def test_manage_py_check_imports_no_provider_sdk() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "sdk"),
-    [("openai", "openai"), ("anthropic", "anthropic"), ("gemini", "google.genai")],
+    [
+        ("openai", ["openai"]),
+        ("anthropic", ["anthropic"]),
+        ("gemini", ["google.auth", "google.genai"]),
+        ("azure_openai", ["openai"]),
+        ("vertex", ["anthropic", "google.auth", "google.genai"]),
+        ("bedrock", ["anthropic", "botocore"]),
+    ],
 )
-def test_looking_up_an_adapter_imports_only_its_sdk(kind: str, sdk: str) -> None:
+def test_looking_up_an_adapter_imports_only_its_sdk(kind: str, sdk: list[str]) -> None:
     after = f"registry.adapter_class_for({kind!r})"
-    assert _sdks_imported(after) == [sdk]
+    assert _sdks_imported(after) == sdk
 
 
 def test_the_lazy_registry_still_maps_every_kind_and_refuses_unknown_ones() -> None:
@@ -91,7 +98,17 @@ def test_the_lazy_registry_still_maps_every_kind_and_refuses_unknown_ones() -> N
     from providers.adapters.openai_adapter import OpenAIAdapter
     from providers.adapters.registry import ADAPTERS, adapter_class_for
 
-    assert sorted(ADAPTERS) == ["anthropic", "gemini", "openai", "openai_compatible"]
+    assert sorted(ADAPTERS) == [
+        "anthropic",
+        "azure_openai",
+        "bedrock",
+        "gemini",
+        "openai",
+        "openai_compatible",
+        "vertex",
+    ]
     assert adapter_class_for("openai_compatible") is adapter_class_for("openai") is OpenAIAdapter
-    with pytest.raises(InvalidRequestError, match="known kinds: anthropic, gemini, openai"):
+    with pytest.raises(
+        InvalidRequestError, match="known kinds: anthropic, azure_openai, bedrock, gemini"
+    ):
         adapter_class_for("cohere")

@@ -37,6 +37,7 @@ from providers.adapters.types import (
     RemoteModel,
     StreamEvent,
 )
+from providers.credentials import credential_secrets
 
 T = TypeVar("T")
 
@@ -50,7 +51,13 @@ class ProviderAdapter(ABC):
         if settings.credentials_unbound:
             raise ProviderKeyUnboundError(provider=settings.slug)
         self.settings = settings
-        self.scrubber = SecretScrubber((settings.api_key, *settings.extra_headers.values()))
+        self.scrubber = SecretScrubber(
+            (
+                settings.api_key,
+                *settings.extra_headers.values(),
+                *credential_secrets(settings.kind, settings.credentials),
+            )
+        )
         self.client = self.build_client(settings)
 
     def http_client(self) -> Any:

@@ -57,6 +57,7 @@ from providers.adapters.types import (
     TextDelta,
     ToolCall,
     ToolCallDelta,
+    Usage,
     UsageEvent,
 )
 
@@ -203,10 +204,13 @@ class GeminiAdapter(ProviderAdapter):
             )
         return EmbeddingResponse(
             vectors=tuple(tuple(e.values or ()) for e in embeddings),
-            usage=mapping.usage_from(response.usage_metadata),
+            usage=self.embedding_usage(response),
             model=request.model,
             request_id=_header(response.sdk_http_response, "x-request-id"),
         )
+
+    def embedding_usage(self, response: types.EmbedContentResponse) -> Usage:
+        return mapping.usage_from(response.usage_metadata)
 
     def _list_models(self) -> list[RemoteModel]:
         return [

@@ -47,6 +47,9 @@ ADAPTERS: Mapping[str, type[ProviderAdapter]] = LazyAdapterMap(
         "openai_compatible": "providers.adapters.openai_adapter.OpenAIAdapter",
         "anthropic": "providers.adapters.anthropic_adapter.AnthropicAdapter",
         "gemini": "providers.adapters.gemini_adapter.GeminiAdapter",
+        "azure_openai": "providers.adapters.azure_openai_adapter.AzureOpenAIAdapter",
+        "vertex": "providers.adapters.vertex_adapter.VertexAdapter",
+        "bedrock": "providers.adapters.bedrock_adapter.BedrockAdapter",
     }
 )
 

@@ -35,6 +35,9 @@ class ProviderSettings:
     organization: str | None = None
     project: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict, repr=False)
+    # The kind's own credential fields (providers.credentials): Azure's api_version and Entra
+    # token, Bedrock's region and AWS keys, Vertex's project, location and service account.
+    credentials: dict[str, str] = field(default_factory=dict, repr=False)
     timeout: float = 60.0
     max_retries: int = 2
     version: str = ""

@@ -1,17 +1,30 @@
 """ProviderConfig admin: write-only secrets, a key hint, "Test connection" and "Test these
 settings" (the typed kind, base URL and key, without saving). Saves go through the provider
-services, which refuse a new base URL or kind without the key entered again."""
+services, which refuse a new base URL or kind without the key entered again.
 
+Each kind's own credential fields (providers.credentials) get a section of the form, named
+`<kind>__<field>`; only the section of the chosen kind is read. Secrets are write-only like the
+API key; plain fields (API version, region, project) show their stored value."""
+
+import json
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
+from providers.credentials import (
+    SPECS,
+    CredentialField,
+    credential_spec,
+    credentials_merge,
+    credentials_problems,
+    secret_hint,
+)
 from providers.models import ProviderConfig
 from providers.models.provider import base_url_credentials_problem
 from providers.services.catalog import model_catalog_load, models_sync
@@ -28,7 +41,11 @@ from providers.services.provider import (
 )
 
 # Service field names -> the form fields where their errors are shown.
-FORM_FIELD = {"api_key": "new_api_key", "extra_headers": "new_extra_headers"}
+FORM_FIELD = {
+    "api_key": "new_api_key",
+    "extra_headers": "new_extra_headers",
+    "credentials": None,  # the kind's section reports its own fields; this is the whole blob
+}
 TEST_SETTINGS = "_test_settings"
 MODELS_SHOWN = 50
 
@@ -80,6 +97,16 @@ class ProviderConfigForm(forms.ModelForm):
         names = ", ".join(sorted(instance.extra_headers_dict())) if instance.pk else ""
         if names:
             self.fields["new_extra_headers"].help_text += f" Currently set: {names}."
+        stored = instance.credentials_dict() if instance.pk else {}
+        for item in credential_spec(instance.kind).fields if instance.pk else ():
+            name = kind_field_name(instance.kind, item.name)
+            if item.secret:
+                hint = secret_hint(stored.get(item.name, ""))
+                self.fields[name].help_text = (
+                    f"Currently: {hint}. {item.help_text} Blank keeps it."
+                ).strip()
+            else:
+                self.initial[name] = stored.get(item.name, "")
 
     test_settings_requested = False
 
@@ -107,14 +134,63 @@ class ProviderConfigForm(forms.ModelForm):
         elif cleaned.get("clear_extra_headers"):
             secrets["extra_headers"] = ""
             typed_headers = {}
+        self._kind_credentials(cleaned, secrets)
         self.secret_changes = secrets
         if self.instance.pk:
             self._check_changes(cleaned, secrets)
         if self.test_settings_requested and not self.errors:
             self._test_settings(cleaned, typed_headers)  # against the stored state; never saves
         for name, value in secrets.items():  # for the model's own clean()
-            setattr(self.instance, name, value)
+            if name != "credentials":
+                setattr(self.instance, name, value)
+        if self._merged_credentials is not None:
+            self.instance.credentials = self._merged_credentials
         return cleaned
+
+    _merged_credentials: str | None = None
+
+    def _kind_errors(self) -> bool:
+        return any("__" in name for name in self.errors)
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        """The model's errors on the stored fields, shown on the form fields that enter them
+        (or above the form); ones the form already reported are not repeated."""
+        if hasattr(errors, "error_dict"):
+            remapped: dict[str, list] = {}
+            for field, messages in errors.error_dict.items():
+                target = FORM_FIELD.get(field, field) or NON_FIELD_ERRORS
+                if target in self.errors or (field == "credentials" and self._kind_errors()):
+                    continue
+                remapped.setdefault(target, []).extend(messages)
+            if not remapped:
+                return
+            errors = ValidationError(remapped)
+        super()._update_errors(errors)
+
+    def _kind_credentials(self, cleaned: dict[str, Any], secrets: dict[str, Any]) -> None:
+        """Read the chosen kind's section into secrets["credentials"] (secrets only when
+        typed or cleared, plain fields always) and check it by the kind's spec."""
+        kind = cleaned.get("kind") or ""
+        spec = credential_spec(kind)
+        if not spec.fields:
+            return
+        entered: dict[str, str] = {}
+        for item in spec.fields:
+            name = kind_field_name(kind, item.name)
+            value = (cleaned.get(name) or "").strip()
+            if not item.secret or value:
+                entered[item.name] = value
+            elif cleaned.get(f"{name}__clear"):
+                entered[item.name] = ""
+        same_kind = self.instance.pk and self.instance.kind == kind
+        stored = self.instance.credentials_dict() if same_kind else {}
+        merged = credentials_merge(kind, stored, entered)
+        api_key = secrets.get("api_key", self.instance.api_key if same_kind else "")
+        for field_name, problem in credentials_problems(kind, merged, api_key=api_key).items():
+            target = "new_api_key" if field_name == "api_key" else kind_field_name(kind, field_name)
+            self.add_error(target, problem)
+        secrets["credentials"] = entered
+        self._merged_credentials = json.dumps(merged, sort_keys=True) if merged else ""
 
     def provider_data(self) -> dict[str, Any]:
         """What the provider services save: the model fields and the secrets entered."""
@@ -139,6 +215,9 @@ class ProviderConfigForm(forms.ModelForm):
             base_url=cleaned.get("base_url") or "",
             api_key=cleaned.get("new_api_key") or "",
             extra_headers=headers,
+            credentials={
+                k: v for k, v in (self.secret_changes.get("credentials") or {}).items() if v
+            },
             organization=cleaned.get("organization") or "",
             project=cleaned.get("project") or "",
             timeout_seconds=cleaned.get("timeout_seconds"),
@@ -146,6 +225,61 @@ class ProviderConfigForm(forms.ModelForm):
         )
         self.settings_test_result = result
         raise ValidationError(settings_test_summary(result), code="settings_tested")
+
+
+def kind_field_name(kind: str, name: str) -> str:
+    return f"{kind}__{name}"
+
+
+def _form_field(item: CredentialField) -> forms.Field:
+    if item.secret:
+        widget: forms.Widget = (
+            WriteOnlyTextarea(attrs={"rows": 6, "autocomplete": "off"})
+            if item.multiline
+            else forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+        )
+    else:
+        widget = forms.Textarea(attrs={"rows": 3}) if item.multiline else forms.TextInput()
+    return forms.CharField(
+        label=item.label,
+        required=False,
+        strip=True,
+        max_length=item.max_length,
+        widget=widget,
+        help_text=item.help_text,
+    )
+
+
+def kind_sections() -> list[tuple[str, list[str]]]:
+    """(kind, form field names) of every kind that declares fields of its own."""
+    sections = []
+    for kind, spec in SPECS.items():
+        names: list[str] = []
+        for item in spec.fields:
+            names.append(kind_field_name(kind, item.name))
+            if item.secret and not item.required:
+                names.append(f"{kind_field_name(kind, item.name)}__clear")
+        if names:
+            sections.append((kind, names))
+    return sections
+
+
+def _declare_kind_fields() -> None:
+    """Declare every kind's fields on the form class (the admin's form factory checks the
+    fieldsets against the declared fields)."""
+    for kind, spec in SPECS.items():
+        for item in spec.fields:
+            name = kind_field_name(kind, item.name)
+            fields = {name: _form_field(item)}
+            if item.secret and not item.required:
+                fields[f"{name}__clear"] = forms.BooleanField(
+                    label=f"Remove the stored {item.label.lower()}", required=False
+                )
+            ProviderConfigForm.base_fields.update(fields)
+            ProviderConfigForm.declared_fields.update(fields)
+
+
+_declare_kind_fields()
 
 
 def settings_test_summary(result: SettingsTestResult) -> str:
@@ -207,6 +341,24 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         ("Last connection check", {"fields": ["last_check", "last_check_message"]}),
         ("History", {"fields": ["created_at", "created_by", "updated_at", "updated_by"]}),
     ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
+        """The shared sections, then one per kind with fields of its own: the provider's kind
+        open, the others collapsed."""
+        kinds = dict(ProviderConfig._meta.get_field("kind").choices)
+        current = obj.kind if obj is not None else None
+        sections = [
+            (
+                f"{kinds.get(kind, kind)} settings",
+                {
+                    "fields": names,
+                    "classes": [] if kind == current else ["collapse"],
+                    "description": f"Only for providers of kind {kinds.get(kind, kind)}.",
+                },
+            )
+            for kind, names in kind_sections()
+        ]
+        return [*self.fieldsets[:3], *sections, *self.fieldsets[3:]]
 
     @admin.display(description="API key")
     def key_status(self, obj: ProviderConfig) -> str:

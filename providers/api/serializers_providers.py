@@ -1,7 +1,9 @@
 """Provider serializers: secrets go in, only hints come out.
 
-`api_key` and `extra_headers` are write-only; responses carry `api_key_set`, `api_key_hint`
-("set, ends in …abcd") and the header names, never a value. Validation reuses the model's
+`api_key`, `extra_headers` and `credentials` (the kind's own fields, declared in
+providers.credentials) are write-only; responses carry `api_key_set`, `api_key_hint` ("set,
+ends in …abcd"), the header names and `credentials_info` (plain fields as they are, secrets
+as hints), never a secret. Validation reuses the model's
 field validators and its clean(), so admin and API refuse the same things with the same words.
 """
 
@@ -14,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from providers.adapters.types import CheckResult
+from providers.credentials import credential_spec, credentials_merge, credentials_problems
 from providers.models import ProviderConfig
 from providers.models.provider import ProviderKind
 from providers.services.connection import SettingsTestResult
@@ -47,9 +50,19 @@ class ProviderSerializer(serializers.ModelSerializer):
         help_text="Extra HTTP headers sent to the provider (stored encrypted). Write-only; "
         "send {} to remove them, omit to keep them.",
     )
+    credentials = serializers.DictField(
+        child=serializers.CharField(max_length=20000, allow_blank=True, trim_whitespace=False),
+        write_only=True,
+        required=False,
+        help_text="The kind's own fields (azure_openai: api_version, entra_token, deployments; "
+        "bedrock: region, aws_access_key_id, aws_secret_access_key, aws_session_token; vertex: "
+        "project_id, location, service_account_json). Write-only; fields left out keep their "
+        'stored value, "" removes one.',
+    )
     api_key_set = serializers.BooleanField(read_only=True)
     api_key_hint = serializers.CharField(read_only=True)
     extra_header_names = serializers.SerializerMethodField()
+    credentials_info = serializers.SerializerMethodField()
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
@@ -67,6 +80,8 @@ class ProviderSerializer(serializers.ModelSerializer):
             "project",
             "extra_headers",
             "extra_header_names",
+            "credentials",
+            "credentials_info",
             "timeout_seconds",
             "max_retries",
             "is_active",
@@ -94,6 +109,11 @@ class ProviderSerializer(serializers.ModelSerializer):
             return sorted(obj.extra_headers_dict())
         except ValueError:
             return []
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+    def get_credentials_info(self, obj: ProviderConfig) -> dict[str, str]:
+        """The kind's fields: plain values as stored, secrets as "set, ends in …abcd"."""
+        return obj.credentials_public()
 
     def validate_slug(self, value: str) -> str:
         if self.instance is not None and value != self.instance.slug:
@@ -127,16 +147,22 @@ class ProviderSerializer(serializers.ModelSerializer):
             for field in ProviderConfig._meta.concrete_fields:
                 setattr(candidate, field.attname, getattr(self.instance, field.attname))
         for name, value in attrs.items():
-            setattr(candidate, name, value)
-        errors: dict[str, list[str]] = {}
+            if name != "credentials":
+                setattr(candidate, name, value)
+        errors: dict[str, Any] = {}
+        kind_errors = self._credentials_errors(candidate, attrs.get("credentials"))
+        if kind_errors:
+            errors["credentials"] = kind_errors
         for check in (
-            lambda: candidate.clean_fields(exclude=["created_by", "updated_by"]),
+            lambda: candidate.clean_fields(exclude=["created_by", "updated_by", "credentials"]),
             candidate.clean,
         ):
             try:
                 check()
             except DjangoValidationError as exc:
                 for field, messages in _field_errors(exc).items():
+                    if field == "credentials" and kind_errors:
+                        continue  # already told field by field
                     errors.setdefault(field, []).extend(messages)
         if self.instance is not None and not errors:
             # The rules on changes (key entered again for a new base URL or kind, no kind change
@@ -148,6 +174,28 @@ class ProviderSerializer(serializers.ModelSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+    def _credentials_errors(
+        self, candidate: ProviderConfig, entered: dict[str, str] | None
+    ) -> dict[str, list[str]]:
+        """Merge the entered fields into the candidate; {field: [problem]} by the kind's spec."""
+        entered = entered or {}
+        spec = credential_spec(candidate.kind)
+        unknown = sorted(set(entered) - {f.name for f in spec.fields})
+        if unknown:
+            names = ", ".join(f.name for f in spec.fields) or "none"
+            return {
+                name[:60]: [f"Not a field of kind {candidate.kind} ({names})."] for name in unknown
+            }
+        try:
+            stored = candidate.credentials_dict()
+        except ValueError:
+            stored = {}
+        merged = credentials_merge(candidate.kind, stored, entered)
+        candidate.credentials = json.dumps(merged, sort_keys=True) if merged else ""
+        problems = credentials_problems(candidate.kind, merged, api_key=candidate.api_key)
+        problems.pop("api_key", None)  # the model's clean() reports it on api_key
+        return {name: [problem] for name, problem in problems.items()}
 
 
 def _field_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
@@ -238,6 +286,13 @@ class ProviderSettingsTestInputSerializer(serializers.Serializer):
     organization = serializers.CharField(required=False, allow_blank=True, max_length=128)
     project = serializers.CharField(required=False, allow_blank=True, max_length=128)
     timeout_seconds = serializers.FloatField(required=False, min_value=0.1, max_value=3600)
+    credentials = serializers.DictField(
+        child=serializers.CharField(max_length=20000, allow_blank=True, trim_whitespace=False),
+        write_only=True,
+        required=False,
+        help_text="The kind's own fields to test; secrets left out come from the stored "
+        "provider only where they were entered for. Never stored, logged or returned.",
+    )
 
     def validate_api_key(self, value: str) -> str:
         return ProviderSerializer().validate_api_key(value)

@@ -298,6 +298,7 @@ class ProviderViewSet(viewsets.ModelViewSet):
             project=data.get("project") or "",
             timeout_seconds=data.get("timeout_seconds"),
             stored=stored,
+            credentials=data.get("credentials"),
         )
         return Response(ProviderSettingsTestSerializer.from_result(result))
 

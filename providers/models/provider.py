@@ -1,4 +1,4 @@
-"""ProviderConfig: one registered provider account (an API key and where to send requests)."""
+"""ProviderConfig: one registered provider account (its credentials and where to send requests)."""
 
 import hashlib
 import json
@@ -18,6 +18,15 @@ from django.db import models
 
 from providers.adapters.egress import base_url_destination_problem
 from providers.adapters.types import ProviderSettings
+from providers.credentials import (
+    credential_spec,
+    credential_urls,
+    credentials_missing,
+    credentials_problems,
+    credentials_public,
+    credentials_split,
+    secret_hint,
+)
 from providers.fields import EncryptedTextField
 
 slug_validator = RegexValidator(
@@ -74,11 +83,38 @@ def normalized_base_url(url: str) -> str:
     )
 
 
-def credentials_binding_value(*, kind: str, base_url: str, api_key: str, headers: str) -> str:
-    """The binding of credentials to a destination: the kind and normalised base URL, and a
-    digest of the key and headers (stored encrypted, so it cannot be forged from the table)."""
-    digest = hashlib.sha256(f"{api_key}\0{headers}".encode()).hexdigest()
-    return json.dumps({"destination": f"{kind} {normalized_base_url(base_url)}", "digest": digest})
+def credentials_binding_value(
+    *,
+    kind: str,
+    base_url: str,
+    api_key: str,
+    headers: str,
+    secrets: str = "",
+    destination: str = "",
+) -> str:
+    """The binding of credentials to a destination: the kind, normalised base URL and the
+    kind's destination fields (region, project, location), and a digest of the key, headers
+    and the kind's secrets (stored encrypted, so it cannot be forged from the table). Kinds
+    with neither extra secrets nor destination fields bind exactly as before they existed."""
+    material = f"{api_key}\0{headers}" + (f"\0{secrets}" if secrets else "")
+    digest = hashlib.sha256(material.encode()).hexdigest()
+    where = f"{kind} {normalized_base_url(base_url)}" + (f" {destination}" if destination else "")
+    return json.dumps({"destination": where, "digest": digest})
+
+
+def credentials_json_dict(text: str) -> dict[str, str]:
+    """The stored credentials JSON as a dict; ValueError (quoting nothing) if malformed."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError("The stored credentials are not a JSON object.") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError("The stored credentials must map field names to strings.")
+    return value
 
 
 class ProviderKind(models.TextChoices):
@@ -86,6 +122,9 @@ class ProviderKind(models.TextChoices):
     ANTHROPIC = "anthropic", "Anthropic"
     GEMINI = "gemini", "Google Gemini"
     OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible (Ollama, vLLM, Groq, ...)"
+    AZURE_OPENAI = "azure_openai", "Azure OpenAI"
+    BEDROCK = "bedrock", "Amazon Bedrock"
+    VERTEX = "vertex", "Google Vertex AI"
 
 
 class ProviderConfig(models.Model):
@@ -107,6 +146,9 @@ class ProviderConfig(models.Model):
     extra_headers = EncryptedTextField(
         blank=True, default="", help_text="A JSON object of header names to values."
     )
+    # The kind's own fields (providers.credentials: Azure's API version, Bedrock's region and
+    # AWS keys, Vertex's project and service account), one JSON object, encrypted.
+    credentials = EncryptedTextField(blank=True, default="")
     # Where the key and extra headers were entered for (kind and base URL) and a digest of
     # them, encrypted: they are used only while the provider still points there.
     credentials_binding = EncryptedTextField(blank=True, default="", editable=False)
@@ -155,25 +197,49 @@ class ProviderConfig(models.Model):
         """Whether this save writes credentials other than the stored ones. Compared with the
         row itself, not with what was loaded, so no way of loading (deferred fields, a stale
         instance) can make a stored key look newly entered."""
-        if "api_key" not in self.__dict__ or "extra_headers" not in self.__dict__:
+        if any(name not in self.__dict__ for name in ("api_key", "extra_headers", "credentials")):
             return False  # not loaded, so not written by this save
         if self._state.adding or self.pk is None:
             return any(self._credentials())
         stored = (
-            type(self).objects.filter(pk=self.pk).values_list("api_key", "extra_headers").first()
+            type(self)
+            .objects.filter(pk=self.pk)
+            .values_list("api_key", "extra_headers", "credentials")
+            .first()
         )
         if stored is None:
             return any(self._credentials())
-        return (stored[0] or "", stored[1] or "") != self._credentials()
+        try:
+            stored_secrets = credentials_split(self.kind, credentials_json_dict(stored[2] or ""))[0]
+        except ValueError:
+            stored_secrets = stored[2] or ""
+        return (stored[0] or "", stored[1] or "", stored_secrets) != self._credentials()
 
     # -- credentials bound to their destination --------------------------------------------
-    def _credentials(self) -> tuple[str, str]:
-        return (self.__dict__.get("api_key") or "", self.__dict__.get("extra_headers") or "")
+    def _kind_values(self) -> dict[str, str]:
+        try:
+            return credentials_json_dict(self.__dict__.get("credentials") or "")
+        except ValueError:
+            return {}
+
+    def _credentials(self) -> tuple[str, str, str]:
+        """(key, headers, the kind's secrets as canonical JSON): what is bound."""
+        return (
+            self.__dict__.get("api_key") or "",
+            self.__dict__.get("extra_headers") or "",
+            credentials_split(self.kind, self._kind_values())[0],
+        )
 
     def _binding_now(self) -> str:
-        key, headers = self._credentials()
+        key, headers, secrets = self._credentials()
+        destination = credentials_split(self.kind, self._kind_values())[1]
         return credentials_binding_value(
-            kind=self.kind, base_url=self.base_url, api_key=key, headers=headers
+            kind=self.kind,
+            base_url=self.base_url,
+            api_key=key,
+            headers=headers,
+            secrets=secrets,
+            destination=destination,
         )
 
     def credentials_bind(self) -> None:
@@ -193,14 +259,33 @@ class ProviderConfig(models.Model):
             errors["kind"] = (
                 f"Unknown kind {self.kind!r}; choose one of {', '.join(ProviderKind.values)}."
             )
-        if self.kind == ProviderKind.OPENAI_COMPATIBLE and not self.base_url:
-            errors["base_url"] = "An OpenAI-compatible server needs its base URL (http or https)."
+        spec = credential_spec(self.kind)
+        if spec.base_url == "required" and not self.base_url:
+            errors["base_url"] = (
+                f"A {self.get_kind_display()} provider needs its base URL (http or https)."
+            )
         elif self.base_url and (problem := self.base_url_problem()):
             errors["base_url"] = problem
         try:
             self.extra_headers_dict()
         except ValueError as exc:
             errors["extra_headers"] = str(exc)
+        try:
+            values = self.credentials_dict()
+        except ValueError as exc:
+            errors["credentials"] = str(exc)
+        else:
+            problems = credentials_problems(self.kind, values, api_key=self.api_key)
+            for name, url in credential_urls(self.kind, values).items():
+                if problem := base_url_destination_problem(url, settings.PROVIDER_ALLOWED_NETWORKS):
+                    problems.setdefault(name, problem.replace("base URL", "address"))
+            if "api_key" in problems:
+                errors["api_key"] = problems.pop("api_key")
+            if problems:
+                errors["credentials"] = " ".join(
+                    f"{(spec.field(name).label if spec.field(name) else name)}: {problem}"
+                    for name, problem in problems.items()
+                )
         if errors:
             raise ValidationError(errors)
 
@@ -229,6 +314,25 @@ class ProviderConfig(models.Model):
             )
         return value
 
+    def credentials_dict(self) -> dict[str, str]:
+        """The kind's own credential fields; raises ValueError if the stored text is not valid."""
+        return credentials_json_dict(self.credentials)
+
+    def credentials_public(self) -> dict[str, str]:
+        """The kind's fields as they may be shown: plain values, secrets as hints."""
+        try:
+            return credentials_public(self.kind, self.credentials_dict())
+        except ValueError:
+            return {}
+
+    def credentials_missing(self) -> str | None:
+        """Why the stored credentials cannot authenticate (no key, no token...), or None."""
+        try:
+            values = self.credentials_dict()
+        except ValueError:
+            return "has unreadable credentials"
+        return credentials_missing(self.kind, values, api_key=self.api_key)
+
     @property
     def api_key_set(self) -> bool:
         return bool(self.api_key)
@@ -236,9 +340,7 @@ class ProviderConfig(models.Model):
     @property
     def api_key_hint(self) -> str:
         """'set, ends in …abcd' for display; never more than the last four characters."""
-        if not self.api_key:
-            return "not set"
-        return f"set, ends in …{self.api_key[-4:]}" if len(self.api_key) >= 12 else "set"
+        return secret_hint(self.api_key)
 
     def to_settings(self) -> ProviderSettings:
         """The plain settings an adapter is built from (adapters never see Django models).
@@ -255,6 +357,7 @@ class ProviderConfig(models.Model):
             organization=self.organization or None,
             project=self.project or None,
             extra_headers=self.extra_headers_dict() if bound else {},
+            credentials=self.credentials_dict() if bound else {},
             timeout=self.timeout_seconds,
             max_retries=self.max_retries,
             version=self.updated_at.isoformat() if self.updated_at else "",

@@ -16,6 +16,12 @@ from django.utils import timezone
 from providers.adapters.errors import ProviderError
 from providers.adapters.registry import adapter_class_for, adapter_pool
 from providers.adapters.types import CheckResult, ProviderSettings
+from providers.credentials import (
+    credential_spec,
+    credentials_merge,
+    credentials_problems,
+    credentials_split,
+)
 from providers.fields import EncryptionKeyError
 from providers.models import ProviderConfig
 from providers.models.provider import ProviderKind, normalized_base_url
@@ -41,7 +47,7 @@ def provider_connection_check(*, provider: ProviderConfig) -> CheckResult:
         result = CheckResult(
             ok=False,
             latency_ms=0,
-            message=f"{INVALID}: the stored extra headers are not a valid JSON object.",
+            message=f"{INVALID}: the stored extra headers or credentials are not valid JSON.",
         )
     ProviderConfig.objects.filter(pk=provider.pk).update(
         last_check_at=timezone.now(),
@@ -80,42 +86,58 @@ def provider_settings_test(
     project: str = "",
     timeout_seconds: float | None = None,
     stored: ProviderConfig | None = None,
+    credentials: dict[str, str] | None = None,
 ) -> SettingsTestResult:
     """List models with the typed settings, without saving anything.
 
-    A blank key means "the stored key" only when `stored` is given and the typed kind and base
-    URL are where that key was entered for: the stored key is never sent to a new address.
+    A blank key (or a kind's secret left out of `credentials`) means "the stored one" only when
+    `stored` is given and the typed kind, base URL and destination fields are where it was
+    entered for: a stored secret is never sent to a new address.
     """
     if kind not in ProviderKind.values:
         return _failure(INVALID, f"Unknown kind; choose one of {', '.join(ProviderKind.values)}.")
     candidate = ProviderConfig(kind=kind, base_url=base_url or "")
-    if kind == ProviderKind.OPENAI_COMPATIBLE and not base_url:
-        return _failure(INVALID, "An OpenAI-compatible server needs its base URL.")
+    if credential_spec(kind).base_url == "required" and not base_url:
+        return _failure(INVALID, f"A {candidate.get_kind_display()} provider needs its base URL.")
     if base_url and (problem := candidate.base_url_problem()):
         return _failure("provider_destination_refused", problem)
     headers = dict(extra_headers or {})
+    typed = dict(credentials or {})
+    values = credentials_merge(kind, {}, typed)
     notes: list[str] = []
-    if stored is not None and (not api_key or extra_headers is None):
-        same_place = stored.kind == kind and normalized_base_url(
-            stored.base_url
-        ) == normalized_base_url(base_url)
-        if not same_place and (
-            (not api_key and stored.api_key) or (extra_headers is None and stored.extra_headers)
-        ):
+    secrets = credential_spec(kind).secret_names
+    if stored is not None:
+        stored_values = stored.credentials_dict() if stored.kind == kind else {}
+        values = credentials_merge(kind, stored_values, typed)
+        same_place = (
+            stored.kind == kind
+            and normalized_base_url(stored.base_url) == normalized_base_url(base_url)
+            and credentials_split(kind, values)[1] == credentials_split(kind, stored_values)[1]
+        )
+        untyped = [n for n in secrets if stored_values.get(n) and n not in typed]
+        wants_stored = (
+            (not api_key and stored.api_key)
+            or (extra_headers is None and stored.extra_headers)
+            or untyped
+        )
+        if not same_place and wants_stored:
             return _failure(
                 "provider_key_unbound",
-                "Enter the API key (and any extra headers) to test a new base URL or kind: a "
-                "stored key is only ever sent to the address it was entered for.",
+                "Enter the API key, extra headers and the kind's secrets to test a new base "
+                "URL, kind or region: a stored secret is only ever sent to the address it was "
+                "entered for.",
             )
         if stored.credentials_bound():
-            used_stored = (not api_key and bool(stored.api_key)) or (
-                extra_headers is None and bool(stored.extra_headers)
-            )
             api_key = api_key or stored.api_key
             if extra_headers is None:
                 headers = stored.extra_headers_dict()
-            if used_stored:
+            if wants_stored:
                 notes.append("The stored credentials were used where none were typed.")
+        else:
+            values = credentials_merge(kind, {}, typed)
+    if problems := credentials_problems(kind, values, api_key=api_key):
+        name, problem = next(iter(problems.items()))
+        return _failure(INVALID, f"{name}: {problem}")
     limit = settings.PROVIDER_SETTINGS_TEST_TIMEOUT_SECONDS
     provider_settings = ProviderSettings(
         kind=kind,
@@ -125,6 +147,7 @@ def provider_settings_test(
         organization=organization or None,
         project=project or None,
         extra_headers=headers,
+        credentials=values,
         timeout=min(timeout_seconds or limit, limit),
         max_retries=0,
         allowed_networks=tuple(settings.PROVIDER_ALLOWED_NETWORKS),

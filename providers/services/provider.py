@@ -7,10 +7,16 @@ The rules that keep a key where it was entered:
   credentials are bound to the destination (ProviderConfig.credentials_binding); the model
   withholds credentials whose binding no longer matches, so even a direct ORM edit of the base
   URL cannot redirect them.
+- The kind's own credential fields (providers.credentials) follow the same rule: a change of
+  a destination field (Bedrock's region, Vertex's project or location) is a move, and every
+  stored secret of the kind (AWS keys, Entra token, service account) must be entered again.
+  `data["credentials"]` holds only the fields entered: secrets left out keep their stored
+  value, "" removes one.
 - The kind cannot change while models or selections depend on the provider: their model ids,
   prices and capabilities belong to the old kind. Create a new provider instead.
 """
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,8 +24,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from providers.credentials import credential_spec, credentials_merge, credentials_split
 from providers.models import ModelConfig, ModelSelection, ProviderConfig
-from providers.models.provider import normalized_base_url
+from providers.models.provider import credentials_json_dict, normalized_base_url
 from providers.services.catalog import CatalogLoadSummary, model_catalog_load
 
 EDITABLE_FIELDS = (
@@ -43,6 +50,10 @@ HEADERS_AGAIN = (
     "Changing the base URL or the kind requires entering the extra headers again (or removing "
     "them) in the same save: they may carry credentials, which are only ever sent to the "
     "address they were entered for."
+)
+CREDENTIALS_AGAIN = (
+    "Changing where requests go (the base URL, the kind, {where}) requires entering {names} "
+    "again in the same save: stored credentials are only ever sent where they were entered for."
 )
 SLUG_FIXED = (
     "A provider's slug cannot change: it is the prefix of every model string programs use. "
@@ -84,20 +95,42 @@ def provider_changes_check(*, provider: ProviderConfig, changes: Mapping[str, An
                 "selection(s) depend on this provider: their ids, prices and capabilities "
                 "belong to the old kind. Create a new provider of the new kind instead."
             )
-    moved = kind != provider.kind or normalized_base_url(base_url) != normalized_base_url(
-        provider.base_url
+    stored = _stored_values(provider)
+    entered = changes.get("credentials") or {}
+    new_values = credentials_merge(kind, stored, entered)
+    moved = (
+        kind != provider.kind
+        or normalized_base_url(base_url) != normalized_base_url(provider.base_url)
+        or credentials_split(kind, new_values)[1] != credentials_split(provider.kind, stored)[1]
     )
     if moved:
         if provider.api_key and "api_key" not in changes:
             errors["api_key"] = KEY_AGAIN
         if provider.extra_headers and "extra_headers" not in changes:
             errors["extra_headers"] = HEADERS_AGAIN
+        spec = credential_spec(provider.kind)
+        kept = [
+            item.label
+            for item in spec.fields
+            if item.secret and stored.get(item.name) and item.name not in entered
+        ]
+        if kept:
+            where = ", ".join(credential_spec(kind).destination_names or ("endpoint",))
+            errors["credentials"] = CREDENTIALS_AGAIN.format(where=where, names=", ".join(kept))
     if errors:
         raise ValidationError(errors)
 
 
+def _stored_values(provider: ProviderConfig) -> dict[str, str]:
+    try:
+        return credentials_json_dict(provider.credentials)
+    except ValueError:
+        return {}
+
+
 def _apply(provider: ProviderConfig, data: Mapping[str, Any]) -> bool:
     """Set the given fields; True when credentials were entered (to be bound)."""
+    old_kind = provider.kind
     for name in EDITABLE_FIELDS:
         if name in data:
             setattr(provider, name, data[name] if data[name] is not None else "")
@@ -106,6 +139,12 @@ def _apply(provider: ProviderConfig, data: Mapping[str, Any]) -> bool:
         if name in data:
             setattr(provider, name, data[name] or "")
             entered = True
+    typed: Mapping[str, Any] = data.get("credentials") or {}
+    if typed or provider.kind != old_kind:
+        values = credentials_merge(provider.kind, _stored_values(provider), typed)
+        provider.credentials = json.dumps(values, sort_keys=True) if values else ""
+        secrets = credential_spec(provider.kind).secret_names
+        entered = entered or any(name in typed for name in secrets)
     return entered
 
 

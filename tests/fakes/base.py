@@ -46,6 +46,8 @@ class RecordedRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""  # the body as sent (for signature checks)
+    raw_query: str = ""
 
 
 @dataclass
@@ -160,6 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
             query=parse_qs(parts.query),
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
+            raw=raw,
+            raw_query=parts.query,
         )
         faults = self.fake._next_faults(request)
         if faults and faults.delay:
@@ -202,9 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
         self, response: FakeResponse, cut_after: int | None, interval: float = 0.0
     ) -> None:
         self.send_response(response.status)
-        self.send_header("Content-Type", "text/event-stream")
+        headers = {"Content-Type": "text/event-stream", **response.headers}
         self.send_header("Transfer-Encoding", "chunked")
-        for name, value in response.headers.items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         events: Iterator[bytes] = iter(response.events or ())

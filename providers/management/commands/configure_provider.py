@@ -1,20 +1,27 @@
 """`manage.py configure_provider SLUG [--kind K] [--name N] [--base-url URL] [--api-key-stdin |
 --clear-api-key] [--organization O] [--project P] [--timeout S] [--max-retries N]
-[--active | --inactive]`.
+[--active | --inactive] [--credential NAME=VALUE ...] [--credentials-stdin]`.
 
 Creates the provider, or changes the given settings of an existing one, through the same
 services as admin and the API, so the same rules hold: a new base URL or kind needs the key
 again (`--api-key-stdin`), and the kind cannot change while models or selections depend on
 the provider. The key is read from standard input, never from the command line, where other
 users of the machine and the shell history would see it.
+
+The kind's own fields (providers.credentials): plain ones on the command line with
+`--credential region=eu-west-3`; secret ones only from standard input, as a JSON object of
+field names to values (`--credentials-stdin`, e.g. a service account key or AWS keys). Fields
+not given keep their stored value, as in the API.
 """
 
+import json
 import sys
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from providers.credentials import credential_spec
 from providers.models import ProviderConfig
 from providers.services.provider import provider_create, provider_update
 
@@ -48,6 +55,18 @@ class Command(BaseCommand):
             help="Read the API key from the first line of standard input.",
         )
         key.add_argument("--clear-api-key", action="store_true", help="Remove the stored key.")
+        parser.add_argument(
+            "--credential",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="A plain field of the kind (api_version, region, project_id, location...).",
+        )
+        parser.add_argument(
+            "--credentials-stdin",
+            action="store_true",
+            help="Read a JSON object of the kind's fields (secrets too) from standard input.",
+        )
         active = parser.add_mutually_exclusive_group()
         active.add_argument("--active", dest="is_active", action="store_true", default=None)
         active.add_argument("--inactive", dest="is_active", action="store_false")
@@ -69,6 +88,10 @@ class Command(BaseCommand):
             data["api_key"] = ""
         slug = options["slug"]
         provider = ProviderConfig.objects.filter(slug=slug).first()
+        kind = data.get("kind") or (provider.kind if provider else "")
+        credentials = _credentials(kind, options)
+        if credentials:
+            data["credentials"] = credentials
         try:
             if provider is None:
                 data.setdefault("name", slug)
@@ -84,6 +107,40 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(_messages(exc)) from None
         self.stdout.write(f"Updated {provider.slug}, key {provider.api_key_hint}.")
+
+
+def _credentials(kind: str, options: dict[str, Any]) -> dict[str, str]:
+    """The kind's fields given: plain ones from --credential, any from --credentials-stdin."""
+    spec = credential_spec(kind)
+    values: dict[str, str] = {}
+    for item in options["credential"]:
+        name, sep, value = item.partition("=")
+        field = spec.field(name)
+        if not sep or field is None:
+            names = ", ".join(f.name for f in spec.fields if not f.secret) or "none"
+            raise CommandError(f"--credential {name}: not a plain field of {kind} ({names}).")
+        if field.secret:
+            raise CommandError(
+                f"--credential {name}: a secret is read from standard input only "
+                "(--credentials-stdin), never from the command line."
+            )
+        values[name] = value
+    if options["credentials_stdin"]:
+        try:
+            typed = json.loads(sys.stdin.read())
+        except json.JSONDecodeError:
+            raise CommandError("--credentials-stdin: standard input is not JSON.") from None
+        if not isinstance(typed, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in typed.items()
+        ):
+            raise CommandError("--credentials-stdin: expected a JSON object of strings.")
+        unknown = sorted(set(typed) - {f.name for f in spec.fields})
+        if unknown:
+            raise CommandError(
+                f"--credentials-stdin: {unknown[0][:60]!r} is not a field of {kind}."
+            )
+        values.update(typed)
+    return values
 
 
 def _messages(exc: ValidationError) -> str:
