@@ -76,6 +76,7 @@ def request_with_overrides(request: ChatRequest, overrides: ParameterOverrides) 
         else overrides.temperature,
         top_p=request.top_p if request.top_p is not None else overrides.top_p,
         max_tokens=request.max_tokens if request.max_tokens is not None else overrides.max_tokens,
+        cache_prompt=request.cache_prompt or overrides.cache_prompt,
     )
 
 

@@ -23,7 +23,7 @@ def roles_top_up(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("providers", "0003_reserved_slugs"),
+        ("providers", "0005_selection_prompt_cache"),
         ("access", "0001_roles"),
     ]
 

@@ -374,12 +374,6 @@ def test_refused_everywhere_or_malformed(client, serve):
     assert fake.requests == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chat/runtime (another helper's) must pass the selection's option on: in "
-    "request_with_overrides, cache_prompt=request.cache_prompt or overrides.cache_prompt. "
-    "Remove this mark when it does.",
-)
 def test_selection_cache_prompt_reaches_anthropic(client, anthropic_fake):
     provider = provider_create(anthropic_fake, slug="an", kind="anthropic")
     selection_set(

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("usage", "0002_usagerecord_usage_estimated"),
+        ("usage", "0003_attribution"),
     ]
 
     operations = [

@@ -20,6 +20,16 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AddField(
+            model_name="dailytagusage",
+            name="saved_cost",
+            field=models.DecimalField(
+                decimal_places=10,
+                default=0,
+                help_text="USD saved by response cache hits",
+                max_digits=24,
+            ),
+        ),
+        migrations.AddField(
             model_name="usagerecord",
             name="cache_hit",
             field=models.BooleanField(

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("providers", "0003_reserved_slugs"),
+        ("providers", "0004_provider_credentials"),
     ]
 
     operations = [

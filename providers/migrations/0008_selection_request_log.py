@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("providers", "0003_reserved_slugs"),
+        ("providers", "0007_selection_cache"),
     ]
 
     operations = [

@@ -21,7 +21,7 @@ def grant_to_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chat", "0002_use_models_permission"),
+        ("chat", "0003_stored_response"),
         ("access", "0001_roles"),
     ]
 
