@@ -16,6 +16,7 @@ def responses_purge_expired() -> int:
     """Delete stored responses past RESPONSES_RETENTION_DAYS; safe to run twice."""
     removed = stored_responses_purge()
     logger.info("Responses retention removed %d stored responses", removed)
+    return removed
 
 
 @shared_task(name="chat.request_logs_delete_expired", soft_time_limit=600, time_limit=660)
