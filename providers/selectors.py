@@ -20,6 +20,7 @@ from providers.models import (
     ProviderKind,
     SelectionFallback,
 )
+from providers.presets import preset_get
 from providers.resolution import (
     ModelPrices,
     ParameterOverrides,
@@ -27,7 +28,8 @@ from providers.resolution import (
     ResolvedSelection,
 )
 
-# Provider kinds that may run without an API key (a local Ollama or vLLM server).
+# Provider kinds that may run without an API key (a local Ollama or vLLM server), when no
+# preset says otherwise (a Mistral or Groq provider needs its key).
 KEYLESS_KINDS = frozenset({ProviderKind.OPENAI_COMPATIBLE.value})
 RESOLUTION_TIMEOUT = 3600  # seconds; the generation in the key does the invalidating
 
@@ -60,9 +62,17 @@ def provider_unusable_reason(*, provider: ProviderConfig) -> str | None:
     """Why no model of this provider can be called now, or None if it can."""
     if not provider.is_active:
         return f"provider {provider.slug} is inactive"
-    if not provider.api_key and provider.kind not in KEYLESS_KINDS:
+    if not provider.api_key and provider_key_required(provider=provider):
         return f"provider {provider.slug} has no API key"
     return None
+
+
+def provider_key_required(*, provider: ProviderConfig) -> bool:
+    """Whether calls need a key: as its preset says, else as its kind does."""
+    preset = preset_get(provider.preset)
+    if preset is not None:
+        return preset.key_required
+    return provider.kind not in KEYLESS_KINDS
 
 
 def model_unusable_reason(*, model: ModelConfig) -> str | None:

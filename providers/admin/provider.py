@@ -14,6 +14,7 @@ from django.urls import path, reverse
 
 from providers.models import ProviderConfig
 from providers.models.provider import base_url_credentials_problem
+from providers.presets import PRESETS, preset_defaults
 from providers.services.catalog import model_catalog_load, models_sync
 from providers.services.connection import (
     SettingsTestResult,
@@ -80,11 +81,22 @@ class ProviderConfigForm(forms.ModelForm):
         names = ", ".join(sorted(instance.extra_headers_dict())) if instance.pk else ""
         if names:
             self.fields["new_extra_headers"].help_text += f" Currently set: {names}."
+        # A preset fills the kind and a blank base URL (in clean()), so the kind may be left out.
+        self.fields["kind"].required = False
+        self.fields["preset"].help_text = preset_help()
 
     test_settings_requested = False
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if "preset" in cleaned and "kind" in cleaned and "base_url" in cleaned:
+            cleaned["preset"], cleaned["kind"], cleaned["base_url"] = preset_defaults(
+                preset=cleaned["preset"] or "",
+                kind=cleaned["kind"] or (self.instance.kind if self.instance.pk else ""),
+                base_url=cleaned["base_url"] or "",
+            )
+            if not cleaned["kind"]:
+                self.add_error("kind", "Choose a kind, or a preset (which gives the kind).")
         # The model's clean() refuses it; the page must not echo the secret back either.
         url_key = self.add_prefix("base_url")
         if base_url_credentials_problem(str(self.data.get(url_key, ""))):
@@ -148,6 +160,20 @@ class ProviderConfigForm(forms.ModelForm):
         raise ValidationError(settings_test_summary(result), code="settings_tested")
 
 
+def preset_help() -> str:
+    """The presets, their base URLs and notes, for the form (from the one registry)."""
+    rows = [
+        f"{p.name}: {p.base_url or 'the SDK default'}"
+        f"{'' if p.key_required else ' (no key needed)'}. {p.docs}"
+        for p in PRESETS
+    ]
+    return (
+        "Choosing a preset fills the kind and, when blank, the base URL, and brings the "
+        "preset's catalog models and prices; leave it blank for an OpenAI-compatible server of "
+        "your own (its models come from its live list). " + " ".join(rows)
+    )
+
+
 def settings_test_summary(result: SettingsTestResult) -> str:
     if not result.ok:
         return f"Tested, not saved: the test failed: {result.message}"
@@ -171,12 +197,13 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         "slug",
         "name",
         "kind",
+        "preset",
         "is_active",
         "key_status",
         "base_url",
         "last_check",
     ]
-    list_filter = ["kind", "is_active", "last_check_ok"]
+    list_filter = ["kind", "preset", "is_active", "last_check_ok"]
     search_fields = ["slug", "name", "base_url"]
     actions = ["test_connection", "sync_models", "load_catalog_models"]
     readonly_fields = [
@@ -189,7 +216,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         "updated_by",
     ]
     fieldsets = [
-        (None, {"fields": ["slug", "kind", "name", "is_active"]}),
+        (None, {"fields": ["slug", "preset", "kind", "name", "is_active"]}),
         (
             "Credentials",
             {
@@ -231,7 +258,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         if change:
             saved = provider_update(provider=obj, data=form.provider_data(), user=request.user)
         else:
-            # A new provider starts with the catalog's models of its kind (disabled or not as
+            # A new provider starts with the catalog's models of its preset (disabled or not as
             # the catalog says), so staff can enable and price them straight away.
             saved, summary = provider_create(data=form.provider_data(), user=request.user)
             if summary.created:
