@@ -136,11 +136,7 @@ def preset_defaults(*, preset: str, kind: str, base_url: str) -> tuple[str, str,
 
 def preset_problem(*, preset: str, kind: str) -> str | None:
     """Why `preset` cannot go with `kind`, or None when they fit."""
-    if not preset:
-        return None
     found = PRESETS_BY_SLUG.get(preset)
-    if found is None:
-        return f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS_BY_SLUG)}."
-    if kind and found.kind != kind:
-        return f"The preset {preset} is a provider of kind {found.kind}, not {kind}."
-    return None
+    if found is None or not kind or found.kind == kind:
+        return None  # blank or fitting; an unknown one is refused by the field's choices
+    return f"The preset {preset} is a provider of kind {found.kind}, not {kind}."
