@@ -82,8 +82,10 @@ class ProviderConfigForm(forms.ModelForm):
         if names:
             self.fields["new_extra_headers"].help_text += f" Currently set: {names}."
         # A preset fills the kind and a blank base URL (in clean()), so the kind may be left out.
-        self.fields["kind"].required = False
-        self.fields["preset"].help_text = preset_help()
+        if "kind" in self.fields:  # a viewer's form has them read-only, not as fields
+            self.fields["kind"].required = False
+        if "preset" in self.fields:
+            self.fields["preset"].help_text = preset_help()
 
     test_settings_requested = False
 
