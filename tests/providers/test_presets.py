@@ -249,7 +249,7 @@ def test_moving_to_a_presets_base_url_needs_the_key_again():
 
 # -- the data migration -------------------------------------------------------------------------
 def test_the_migration_gives_existing_providers_the_preset_they_are():
-    migration = importlib.import_module("providers.migrations.0005_provider_preset")
+    migration = importlib.import_module("providers.migrations.0009_provider_preset")
     rows = {
         "oa": provider_row("oa", "openai"),
         "oa-gw": provider_row("oa-gw", "openai", base_url="https://gateway.example/v1"),
