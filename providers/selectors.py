@@ -19,9 +19,11 @@ from providers.models import (
     ModelPrice,
     ModelSelection,
     ProviderConfig,
+    ProviderKind,
     SelectionFallback,
 )
 from providers.models.group import GROUP_PREFIX
+from providers.presets import preset_get
 from providers.resolution import (
     ModelPrices,
     ParameterOverrides,
@@ -31,6 +33,9 @@ from providers.resolution import (
     ResolvedSelection,
 )
 
+# Provider kinds that may run without an API key (a local Ollama or vLLM server), when no
+# preset says otherwise (a Mistral or Groq provider needs its key).
+KEYLESS_KINDS = frozenset({ProviderKind.OPENAI_COMPATIBLE.value})
 RESOLUTION_TIMEOUT = 3600  # seconds; the generation in the key does the invalidating
 
 
@@ -64,7 +69,19 @@ def provider_unusable_reason(*, provider: ProviderConfig) -> str | None:
         return f"provider {provider.slug} is inactive"
     if missing := provider.credentials_missing():
         return f"provider {provider.slug} {missing}"
+    # The kind's own needs are above; a preset of a hosted service (Mistral, Groq...) on the
+    # OpenAI-compatible kind needs its key too.
+    if provider.preset and not provider.api_key and provider_key_required(provider=provider):
+        return f"provider {provider.slug} has no API key"
     return None
+
+
+def provider_key_required(*, provider: ProviderConfig) -> bool:
+    """Whether calls need a key: as its preset says, else as its kind does."""
+    preset = preset_get(provider.preset)
+    if preset is not None:
+        return preset.key_required
+    return provider.kind not in KEYLESS_KINDS
 
 
 def model_unusable_reason(*, model: ModelConfig) -> str | None:

@@ -27,6 +27,7 @@ from providers.credentials import (
 )
 from providers.models import ProviderConfig
 from providers.models.provider import base_url_credentials_problem
+from providers.presets import PRESETS, preset_defaults
 from providers.services.catalog import model_catalog_load, models_sync
 from providers.services.connection import (
     SettingsTestResult,
@@ -107,11 +108,24 @@ class ProviderConfigForm(forms.ModelForm):
                 ).strip()
             else:
                 self.initial[name] = stored.get(item.name, "")
+        # A preset fills the kind and a blank base URL (in clean()), so the kind may be left out.
+        if "kind" in self.fields:  # a viewer's form has them read-only, not as fields
+            self.fields["kind"].required = False
+        if "preset" in self.fields:
+            self.fields["preset"].help_text = preset_help()
 
     test_settings_requested = False
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if "preset" in cleaned and "kind" in cleaned and "base_url" in cleaned:
+            cleaned["preset"], cleaned["kind"], cleaned["base_url"] = preset_defaults(
+                preset=cleaned["preset"] or "",
+                kind=cleaned["kind"] or (self.instance.kind if self.instance.pk else ""),
+                base_url=cleaned["base_url"] or "",
+            )
+            if not cleaned["kind"]:
+                self.add_error("kind", "Choose a kind, or a preset (which gives the kind).")
         # The model's clean() refuses it; the page must not echo the secret back either.
         url_key = self.add_prefix("base_url")
         if base_url_credentials_problem(str(self.data.get(url_key, ""))):
@@ -282,6 +296,20 @@ def _declare_kind_fields() -> None:
 _declare_kind_fields()
 
 
+def preset_help() -> str:
+    """The presets, their base URLs and notes, for the form (from the one registry)."""
+    rows = [
+        f"{p.name}: {p.base_url or 'the SDK default'}"
+        f"{'' if p.key_required else ' (no key needed)'}. {p.docs}"
+        for p in PRESETS
+    ]
+    return (
+        "Choosing a preset fills the kind and, when blank, the base URL, and brings the "
+        "preset's catalog models and prices; leave it blank for an OpenAI-compatible server of "
+        "your own (its models come from its live list). " + " ".join(rows)
+    )
+
+
 def settings_test_summary(result: SettingsTestResult) -> str:
     if not result.ok:
         return f"Tested, not saved: the test failed: {result.message}"
@@ -305,12 +333,13 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         "slug",
         "name",
         "kind",
+        "preset",
         "is_active",
         "key_status",
         "base_url",
         "last_check",
     ]
-    list_filter = ["kind", "is_active", "last_check_ok"]
+    list_filter = ["kind", "preset", "is_active", "last_check_ok"]
     search_fields = ["slug", "name", "base_url"]
     actions = ["test_connection", "sync_models", "load_catalog_models"]
     readonly_fields = [
@@ -323,7 +352,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         "updated_by",
     ]
     fieldsets = [
-        (None, {"fields": ["slug", "kind", "name", "is_active"]}),
+        (None, {"fields": ["slug", "preset", "kind", "name", "is_active"]}),
         (
             "Credentials",
             {
@@ -383,7 +412,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         if change:
             saved = provider_update(provider=obj, data=form.provider_data(), user=request.user)
         else:
-            # A new provider starts with the catalog's models of its kind (disabled or not as
+            # A new provider starts with the catalog's models of its preset (disabled or not as
             # the catalog says), so staff can enable and price them straight away.
             saved, summary = provider_create(data=form.provider_data(), user=request.user)
             if summary.created:

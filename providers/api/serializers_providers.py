@@ -19,6 +19,7 @@ from providers.adapters.types import CheckResult
 from providers.credentials import credential_spec, credentials_merge, credentials_problems
 from providers.models import ProviderConfig
 from providers.models.provider import ProviderKind
+from providers.presets import preset_choices, preset_defaults
 from providers.services.connection import SettingsTestResult
 from providers.services.provider import provider_changes_check
 
@@ -30,10 +31,44 @@ HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
 KIND_ERRORS = {
     "invalid_choice": f"Unknown kind {{input!r}}; choose one of {', '.join(ProviderKind.values)}."
 }
+PRESET_HELP = (
+    "The service: mistral, groq, ollama... (GET the schema's enum). It fills `kind` and, when "
+    "`base_url` is blank, the base URL, and brings its catalog models and prices. Blank for an "
+    "OpenAI-compatible server of your own; the official kinds are their own preset."
+)
+PRESET_ERRORS = {
+    "invalid_choice": "Unknown preset {input!r}; choose one of "
+    + ", ".join(slug for slug, _ in preset_choices())
+    + "."
+}
+KIND_NEEDED = "Choose a kind, or a preset (which gives the kind)."
+
+
+def preset_fill(attrs: dict[str, Any], instance: ProviderConfig | None) -> None:
+    """Fill `kind` and a blank `base_url` from the preset, as the provider services will, so
+    that validation judges what will be saved. Only values that differ are put in `attrs`."""
+    names = ("preset", "kind", "base_url")
+    before = {n: attrs.get(n, getattr(instance, n) if instance else "") or "" for n in names}
+    filled = dict(zip(names, preset_defaults(**before), strict=True))
+    for name in names:
+        if filled[name] != before[name]:
+            attrs[name] = filled[name]
 
 
 class ProviderSerializer(serializers.ModelSerializer):
-    kind = serializers.ChoiceField(choices=ProviderKind.choices, error_messages=KIND_ERRORS)
+    kind = serializers.ChoiceField(
+        choices=ProviderKind.choices,
+        required=False,
+        error_messages=KIND_ERRORS,
+        help_text="The wire protocol; may be left out when `preset` is given.",
+    )
+    preset = serializers.ChoiceField(
+        choices=preset_choices(),
+        required=False,
+        allow_blank=True,
+        error_messages=PRESET_ERRORS,
+        help_text=PRESET_HELP,
+    )
     api_key = serializers.CharField(
         write_only=True,
         required=False,
@@ -70,6 +105,7 @@ class ProviderSerializer(serializers.ModelSerializer):
         model = ProviderConfig
         fields = [
             "slug",
+            "preset",
             "kind",
             "name",
             "api_key",
@@ -142,6 +178,9 @@ class ProviderSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Run the model's clean() on the provider as it would be saved."""
+        preset_fill(attrs, self.instance)
+        if not attrs.get("kind", self.instance.kind if self.instance else ""):
+            raise serializers.ValidationError({"kind": [KIND_NEEDED]})
         candidate = ProviderConfig()
         if self.instance is not None:
             for field in ProviderConfig._meta.concrete_fields:
@@ -268,7 +307,16 @@ class ProviderSettingsTestInputSerializer(serializers.Serializer):
         help_text="An existing provider whose stored key may be used when `api_key` is omitted, "
         "only if `kind` and `base_url` are where that key was entered for.",
     )
-    kind = serializers.ChoiceField(choices=ProviderKind.choices, error_messages=KIND_ERRORS)
+    preset = serializers.ChoiceField(
+        choices=preset_choices(),
+        required=False,
+        allow_blank=True,
+        error_messages=PRESET_ERRORS,
+        help_text="Fills `kind` and a blank `base_url`, as on saving.",
+    )
+    kind = serializers.ChoiceField(
+        choices=ProviderKind.choices, required=False, error_messages=KIND_ERRORS
+    )
     base_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
     api_key = serializers.CharField(
         write_only=True,
@@ -296,6 +344,12 @@ class ProviderSettingsTestInputSerializer(serializers.Serializer):
 
     def validate_api_key(self, value: str) -> str:
         return ProviderSerializer().validate_api_key(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        preset_fill(attrs, None)
+        if not attrs.get("kind"):
+            raise serializers.ValidationError({"kind": [KIND_NEEDED]})
+        return attrs
 
     def validate_extra_headers(self, value: dict[str, str]) -> dict[str, str]:
         ProviderSerializer().validate_extra_headers(value)

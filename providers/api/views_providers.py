@@ -30,6 +30,7 @@ from providers.api.serializers_providers import (
 )
 from providers.models import ProviderConfig
 from providers.models.provider import ProviderKind
+from providers.presets import PRESETS_BY_SLUG
 from providers.services.connection import provider_connection_check, provider_settings_test
 from providers.services.provider import provider_create, provider_update
 
@@ -50,6 +51,7 @@ class StaffAddOrChangePermission(StaffModelPermissions):
 
 PROVIDER_EXAMPLE = {
     "slug": "openai-eu",
+    "preset": "openai",
     "kind": "openai",
     "name": "OpenAI (EU project)",
     "api_key_set": True,
@@ -74,11 +76,16 @@ PROVIDER_WRITE_EXAMPLE = OpenApiExample(
     "Register an OpenAI-compatible server",
     value={
         "slug": "local-ollama",
-        "kind": "openai_compatible",
+        "preset": "ollama",
         "name": "Ollama on the GPU box",
         "base_url": "http://gpu-01:11434/v1",
-        "api_key": "ollama",
     },
+    request_only=True,
+)
+PROVIDER_PRESET_EXAMPLE = OpenApiExample(
+    "Register a service by its preset",
+    description="The preset fills the kind and the base URL and brings its catalog models.",
+    value={"slug": "mistral", "preset": "mistral", "name": "Mistral", "api_key": "<key>"},
     request_only=True,
 )
 PROVIDER_RESPONSE_EXAMPLE = OpenApiExample("A provider", value=PROVIDER_EXAMPLE, response_only=True)
@@ -97,6 +104,7 @@ PROVIDER_PUT_EXAMPLE = OpenApiExample(
 )
 PROVIDER_FILTERS = [
     OpenApiParameter("kind", str, enum=ProviderKind.values, description="Only this kind."),
+    OpenApiParameter("preset", str, enum=list(PRESETS_BY_SLUG), description="Only this preset."),
     OpenApiParameter("is_active", bool, description="Only active (true) or inactive (false)."),
 ]
 PROVIDER_ERROR = error_response(
@@ -120,9 +128,11 @@ PROVIDER_ERROR = error_response(
     create=extend_schema(
         summary="Register a provider",
         description="`api_key` and `extra_headers` are write-only and stored encrypted. An "
-        "OpenAI-compatible server needs an http(s) `base_url`. Needs `add_providerconfig`.",
+        "OpenAI-compatible server needs an http(s) `base_url`. A `preset` fills `kind` and a "
+        "blank `base_url`; the new provider gets its preset's catalog models and prices. Needs "
+        "`add_providerconfig`.",
         responses={201: ProviderSerializer, **WRITE_ERRORS},
-        examples=[PROVIDER_WRITE_EXAMPLE, PROVIDER_RESPONSE_EXAMPLE],
+        examples=[PROVIDER_PRESET_EXAMPLE, PROVIDER_WRITE_EXAMPLE, PROVIDER_RESPONSE_EXAMPLE],
     ),
     retrieve=extend_schema(
         summary="Show a provider",
@@ -172,6 +182,9 @@ class ProviderViewSet(viewsets.ModelViewSet):
         kind = choice_param(params, "kind", ProviderKind.values)
         if kind is not None:
             queryset = queryset.filter(kind=kind)
+        preset = choice_param(params, "preset", list(PRESETS_BY_SLUG))
+        if preset is not None:
+            queryset = queryset.filter(preset=preset)
         is_active = boolean_param(params, "is_active")
         if is_active is not None:
             queryset = queryset.filter(is_active=is_active)

@@ -1,8 +1,11 @@
 """The dated model catalog shipped with the code: reading and checking it.
 
-`model_catalog.json` lists, per provider KIND, the models a new installation starts with,
-their limits, capabilities and prices, each price with the page it came from and the date it
-was checked. `providers.services.catalog.model_catalog_load` writes it into the database.
+`model_catalog.json` lists, per provider PRESET (providers/presets.py: `openai`, `mistral`,
+`groq`...), the models a provider of that preset starts with, their limits, capabilities and
+prices, each price with the page it came from and the date it was checked. Keyed by preset, not
+by kind, so that Mistral's models never land on an Ollama server, although both speak the
+OpenAI-compatible wire. `providers.services.catalog.model_catalog_load` writes it into the
+database.
 """
 
 import json
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.models.catalog import Capability, ModelKind, ModelPrice
+from providers.presets import PRESETS_BY_SLUG
 
 CATALOG_PATH = Path(__file__).with_name("model_catalog.json")
 
@@ -35,7 +39,7 @@ class CatalogPrice:
 
 @dataclass(frozen=True, slots=True)
 class CatalogModel:
-    provider_kind: str
+    preset: str
     name: str
     display_name: str
     kind: str
@@ -51,8 +55,12 @@ class Catalog:
     as_of: str
     models: tuple[CatalogModel, ...]
 
-    def for_kind(self, provider_kind: str) -> list[CatalogModel]:
-        return [m for m in self.models if m.provider_kind == provider_kind]
+    def for_preset(self, preset: str) -> list[CatalogModel]:
+        return [m for m in self.models if m.preset == preset]
+
+    @property
+    def presets(self) -> list[str]:
+        return sorted({m.preset for m in self.models})
 
 
 def catalog_read(path: Path | None = None) -> Catalog:
@@ -66,15 +74,23 @@ def catalog_read(path: Path | None = None) -> Catalog:
 
 
 def catalog_parse(data: dict[str, Any]) -> Catalog:
+    """A catalog from its JSON. Blocks are keyed by preset; an older file keyed by "kinds"
+    still reads, since each official kind is the preset of the same name."""
     models = []
-    for provider_kind, block in (data.get("kinds") or {}).items():
+    blocks = data.get("presets", data.get("kinds")) or {}
+    for preset, block in blocks.items():
+        if preset not in PRESETS_BY_SLUG:
+            raise CatalogError(
+                f"Unknown preset {preset!r}; the catalog is keyed by preset: "
+                f"{', '.join(PRESETS_BY_SLUG)}."
+            )
         for index, entry in enumerate(block.get("models") or []):
-            where = f"{provider_kind} model #{index + 1} ({entry.get('name', '?')})"
-            models.append(_model(provider_kind, entry, where))
+            where = f"{preset} model #{index + 1} ({entry.get('name', '?')})"
+            models.append(_model(preset, entry, where))
     return Catalog(as_of=str(data.get("as_of", "")), models=tuple(models))
 
 
-def _model(provider_kind: str, entry: dict[str, Any], where: str) -> CatalogModel:
+def _model(preset: str, entry: dict[str, Any], where: str) -> CatalogModel:
     name = entry.get("name")
     if not isinstance(name, str) or not name:
         raise CatalogError(f"{where}: a model needs a name.")
@@ -86,7 +102,7 @@ def _model(provider_kind: str, entry: dict[str, Any], where: str) -> CatalogMode
     if unknown:
         raise CatalogError(f"{where}: unknown capabilities {sorted(unknown)}.")
     return CatalogModel(
-        provider_kind=provider_kind,
+        preset=preset,
         name=name,
         display_name=str(entry.get("display_name") or name),
         kind=kind,

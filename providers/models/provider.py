@@ -28,6 +28,7 @@ from providers.credentials import (
     secret_hint,
 )
 from providers.fields import EncryptedTextField
+from providers.presets import preset_choices, preset_for_kind, preset_problem
 
 slug_validator = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
@@ -132,6 +133,15 @@ class ProviderConfig(models.Model):
         max_length=64, unique=True, validators=[slug_validator, slug_reserved_validator]
     )
     kind = models.CharField(max_length=32, choices=ProviderKind.choices)
+    # The service it is (providers/presets.py): the key of its catalog models and prices.
+    preset = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        choices=preset_choices,
+        help_text="The service (its base URL, key need and catalog models and prices). The "
+        "official kinds are their own preset; blank for an OpenAI-compatible server of your own.",
+    )
     name = models.CharField("display name", max_length=128)
     api_key = EncryptedTextField(blank=True, default="")
     base_url = models.URLField(
@@ -191,6 +201,11 @@ class ProviderConfig(models.Model):
             update_fields = kwargs.get("update_fields")
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "credentials_binding"}
+        if not self.preset and (own := preset_for_kind(self.kind)):
+            self.preset = own  # an official kind is its own preset, however the row is made
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "preset"}
         super().save(*args, **kwargs)
 
     def _credentials_entered(self) -> bool:
@@ -266,6 +281,10 @@ class ProviderConfig(models.Model):
             )
         elif self.base_url and (problem := self.base_url_problem()):
             errors["base_url"] = problem
+        if self.kind in ProviderKind.values:
+            self.preset = self.preset or preset_for_kind(self.kind)
+            if problem := preset_problem(preset=self.preset, kind=self.kind):
+                errors["preset"] = problem
         try:
             self.extra_headers_dict()
         except ValueError as exc:

@@ -29,6 +29,7 @@ from providers.models import (
     ProviderConfig,
     ProviderKind,
 )
+from providers.presets import PRESETS
 from providers.selectors import provider_adapter_get
 
 logger = logging.getLogger(__name__)
@@ -43,32 +44,34 @@ class CatalogLoadSummary:
     unchanged: list[str] = field(default_factory=list)
     prices_added: list[str] = field(default_factory=list)
     kept_staff: list[str] = field(default_factory=list)  # "model: field" left as staff set it
-    kinds_without_provider: list[str] = field(default_factory=list)
+    presets_without_provider: list[str] = field(default_factory=list)
 
 
 def model_catalog_load(
     *, catalog: Catalog | None = None, provider: ProviderConfig | None = None
 ) -> CatalogLoadSummary:
-    """Create or update a ModelConfig for every catalog entry and every provider of its kind.
+    """Create or update a ModelConfig for every catalog entry and every provider of its preset.
 
+    Keyed by preset, never by kind: a provider with no preset (an OpenAI-compatible server of
+    its own) gets nothing, and one preset's models never land on another's provider.
     Idempotent: a second run changes nothing. Staff-edited fields are kept; a price row is
     added only when the catalog price differs from the current one and that one is not
-    staff-set. Kinds with no registered provider are skipped (and reported). `provider`
+    staff-set. Presets with no registered provider are skipped (and reported). `provider`
     limits the load to that provider (e.g. right after staff register it).
     """
     catalog = catalog or catalog_read()
     summary = CatalogLoadSummary(as_of=catalog.as_of)
     now = timezone.now()
     with transaction.atomic():
-        for provider_kind in sorted({m.provider_kind for m in catalog.models}):
-            providers = list(ProviderConfig.objects.filter(kind=provider_kind))
+        for preset in catalog.presets:
+            providers = ProviderConfig.objects.filter(preset=preset)
             if provider is not None:
-                providers = [p for p in providers if p.pk == provider.pk]
-            if not providers:
-                summary.kinds_without_provider.append(provider_kind)
+                providers = providers.filter(pk=provider.pk)
+            if provider is None and not providers.exists():
+                summary.presets_without_provider.append(preset)
                 continue
             for config in providers:
-                for entry in catalog.for_kind(provider_kind):
+                for entry in catalog.for_preset(preset):
                     _load_entry(config, entry, now, summary)
     return summary
 
@@ -196,21 +199,28 @@ def _snapshot_of(remote_id: str, name: str) -> bool:
     return re.fullmatch(re.escape(name) + r"-(\d{8}|\d{4}-\d{2}-\d{2})", remote_id) is not None
 
 
+# The catalogs whose capabilities and limits (never prices) an OpenAI-compatible server may
+# borrow for a model it lists under the same id (a gateway serving gpt-4o): the official
+# providers' only, so no other service's catalog ever reaches a server of one's own.
+LENDING_PRESETS = tuple(p.slug for p in PRESETS if p.kind != ProviderKind.OPENAI_COMPATIBLE)
+
+
 def _catalog_match(
-    catalog: Catalog, provider_kind: str, remote_id: str
+    catalog: Catalog, provider: ProviderConfig, remote_id: str
 ) -> tuple[CatalogModel | None, bool]:
     """The catalog entry describing `remote_id` (itself, or the alias a dated snapshot
-    belongs to) and whether its price applies: only an entry of the provider's own kind is
-    priced for it; an OpenAI-compatible server lends any kind's capabilities and limits."""
-    kinds = [provider_kind]
-    if provider_kind == ProviderKind.OPENAI_COMPATIBLE:
-        kinds += sorted({m.provider_kind for m in catalog.models} - {provider_kind})
-    for kind in kinds:
-        entries = catalog.for_kind(kind)
+    belongs to) and whether its price applies: only an entry of the provider's own preset is
+    priced for it; an OpenAI-compatible server borrows the official catalogs' capabilities
+    and limits."""
+    presets = [provider.preset] if provider.preset else []
+    if provider.kind == ProviderKind.OPENAI_COMPATIBLE:
+        presets += [p for p in LENDING_PRESETS if p != provider.preset]
+    for preset in presets:
+        entries = catalog.for_preset(preset)
         for test in (lambda e: e.name == remote_id, lambda e: _snapshot_of(remote_id, e.name)):
             entry = next((e for e in entries if test(e)), None)
             if entry is not None:
-                return entry, kind == provider_kind
+                return entry, preset == provider.preset
     return None, False
 
 
@@ -260,7 +270,7 @@ def _sync_provider(
     for remote_id, item in sorted(remote_by_id.items()):
         if remote_id in existing:
             continue
-        entry, priced = _catalog_match(catalog, provider.kind, remote_id)
+        entry, priced = _catalog_match(catalog, provider, remote_id)
         model = ModelConfig.objects.create(
             provider=provider,
             name=remote_id[:200],
@@ -288,7 +298,7 @@ def _sync_provider(
         if item is not None:
             changed += _fill_unknowns(model, item)
             if model.origin == Origin.SYNCED:
-                changed += _fill_from_catalog(model, catalog, provider.kind, now)
+                changed += _fill_from_catalog(model, catalog, provider, now)
         if listed:
             model.last_seen_at = now
         if changed:
@@ -311,11 +321,11 @@ def _fill_unknowns(model: ModelConfig, item: RemoteModel) -> list[str]:
 
 
 def _fill_from_catalog(
-    model: ModelConfig, catalog: Catalog, provider_kind: str, now: datetime
+    model: ModelConfig, catalog: Catalog, provider: ProviderConfig, now: datetime
 ) -> list[str]:
     """A model synced before the catalog knew it: take what is still unknown and not staff
     set (capabilities, limits) and, when it has no price at all, the catalog's price."""
-    entry, priced = _catalog_match(catalog, provider_kind, model.name)
+    entry, priced = _catalog_match(catalog, provider, model.name)
     if entry is None:
         return []
     changed = []

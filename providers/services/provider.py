@@ -13,7 +13,10 @@ The rules that keep a key where it was entered:
   `data["credentials"]` holds only the fields entered: secrets left out keep their stored
   value, "" removes one.
 - The kind cannot change while models or selections depend on the provider: their model ids,
-  prices and capabilities belong to the old kind. Create a new provider instead.
+  prices and capabilities belong to the old kind. Create a new provider instead. The same
+  holds for the preset once one is set (its catalog brought the models and prices); setting a
+  preset on a provider that had none is allowed.
+- A preset fills what is left blank: the kind, and the base URL (providers/presets.py).
 """
 
 import json
@@ -27,10 +30,12 @@ from django.db import transaction
 from providers.credentials import credential_spec, credentials_merge, credentials_split
 from providers.models import ModelConfig, ModelSelection, ProviderConfig
 from providers.models.provider import credentials_json_dict, normalized_base_url
+from providers.presets import preset_defaults
 from providers.services.catalog import CatalogLoadSummary, model_catalog_load
 
 EDITABLE_FIELDS = (
     "slug",
+    "preset",
     "kind",
     "name",
     "base_url",
@@ -85,8 +90,19 @@ def provider_changes_check(*, provider: ProviderConfig, changes: Mapping[str, An
     errors: dict[str, str] = {}
     if "slug" in changes and changes["slug"] != provider.slug:
         errors["slug"] = SLUG_FIXED
-    kind = changes.get("kind", provider.kind)
-    base_url = changes.get("base_url", provider.base_url) or ""
+    preset, kind, base_url = preset_defaults(
+        preset=changes.get("preset", provider.preset) or "",
+        kind=changes.get("kind", provider.kind) or "",
+        base_url=changes.get("base_url", provider.base_url) or "",
+    )
+    if provider.preset and preset != provider.preset and kind == provider.kind:
+        models, selections = provider_dependents(provider=provider)
+        if models or selections:
+            errors["preset"] = (
+                f"The preset cannot change while {models} model(s) and {selections} "
+                "selection(s) depend on this provider: their ids and prices came from the "
+                "old preset's catalog. Create a new provider with the new preset instead."
+            )
     if kind != provider.kind:
         models, selections = provider_dependents(provider=provider)
         if models or selections:
@@ -134,6 +150,9 @@ def _apply(provider: ProviderConfig, data: Mapping[str, Any]) -> bool:
     for name in EDITABLE_FIELDS:
         if name in data:
             setattr(provider, name, data[name] if data[name] is not None else "")
+    provider.preset, provider.kind, provider.base_url = preset_defaults(
+        preset=provider.preset or "", kind=provider.kind or "", base_url=provider.base_url or ""
+    )
     entered = False
     for name in SECRET_FIELDS:
         if name in data:
@@ -157,7 +176,7 @@ def provider_create(
     *, data: Mapping[str, Any], user: User = None
 ) -> tuple[ProviderConfig, CatalogLoadSummary]:
     """Validate and save a new provider, its credentials bound to its destination, and give
-    it the catalog's models of its kind."""
+    it the catalog's models of its preset (none for a server of one's own)."""
     provider = ProviderConfig()
     _apply(provider, data)
     provider.created_by = provider.updated_by = _user(user)

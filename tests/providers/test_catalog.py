@@ -25,7 +25,7 @@ def _catalog_data() -> dict:
 
 def _with_price(data: dict, kind: str, name: str, **amounts: str) -> dict:
     data = copy.deepcopy(data)
-    entry = next(m for m in data["kinds"][kind]["models"] if m["name"] == name)
+    entry = next(m for m in data["presets"][kind]["models"] if m["name"] == name)
     entry["price"].update(amounts)
     return data
 
@@ -33,23 +33,26 @@ def _with_price(data: dict, kind: str, name: str, **amounts: str) -> dict:
 def test_the_shipped_catalog_is_dated_and_sourced():
     catalog = catalog_read()
     assert catalog.as_of
-    kinds = {m.provider_kind for m in catalog.models}
-    assert kinds == {"openai", "anthropic", "gemini"}
-    for kind in kinds:
-        models = catalog.for_kind(kind)
+    presets = set(catalog.presets)
+    assert presets == {
+        *("openai", "anthropic", "gemini"),
+        *("mistral", "groq", "deepseek", "xai", "together", "openrouter"),
+    }
+    for preset in presets:
+        models = catalog.for_preset(preset)
         assert {m.kind for m in models} >= {"chat"}
         for model in models:
             assert model.price is not None and model.price.source.startswith("https://")
             assert model.price.as_of and isinstance(model.price.input, Decimal)
-    assert any(m.kind == "embedding" for m in catalog.for_kind("openai"))
-    assert any(m.kind == "embedding" for m in catalog.for_kind("gemini"))
+    assert any(m.kind == "embedding" for m in catalog.for_preset("openai"))
+    assert any(m.kind == "embedding" for m in catalog.for_preset("gemini"))
 
 
 def test_load_on_a_fresh_database_without_providers_does_nothing_and_says_so():
     out = StringIO()
     call_command("load_model_catalog", stdout=out)
     assert ModelConfig.objects.count() == 0
-    assert "skipped openai: no provider of this kind is registered yet" in out.getvalue()
+    assert "skipped openai: no provider with this preset is registered yet" in out.getvalue()
 
 
 def test_load_creates_models_for_every_provider_of_each_kind_and_is_idempotent():
@@ -65,7 +68,7 @@ def test_load_creates_models_for_every_provider_of_each_kind_and_is_idempotent()
 
     for provider, kind in ((openai_a, "openai"), (openai_b, "openai"), (claude, "anthropic")):
         names = set(provider.models.values_list("name", flat=True))
-        assert names == {m.name for m in catalog.for_kind(kind)}
+        assert names == {m.name for m in catalog.for_preset(kind)}
     assert gemini.models.filter(name="gemini-embedding-001", kind="embedding").exists()
     assert not local.models.exists()
     gpt = ModelConfig.objects.get(provider=openai_a, name="gpt-4.1")
@@ -163,7 +166,7 @@ def test_a_malformed_catalog_is_refused_naming_the_entry(change, message):
 
 def test_an_unknown_capability_in_the_catalog_is_refused():
     data = copy.deepcopy(_catalog_data())
-    data["kinds"]["openai"]["models"][0]["capabilities"] = ["telepathy"]
+    data["presets"]["openai"]["models"][0]["capabilities"] = ["telepathy"]
     with pytest.raises(CatalogError, match="telepathy"):
         catalog_parse(data)
 

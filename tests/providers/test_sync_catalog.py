@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _catalog_entry(kind: str, name: str):
-    return next(m for m in catalog_read().for_kind(kind) if m.name == name)
+    return next(m for m in catalog_read().for_preset(kind) if m.name == name)
 
 
 def _provider(openai_fake, slug: str, kind: str):

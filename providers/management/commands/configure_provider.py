@@ -1,6 +1,6 @@
-"""`manage.py configure_provider SLUG [--kind K] [--name N] [--base-url URL] [--api-key-stdin |
---clear-api-key] [--organization O] [--project P] [--timeout S] [--max-retries N]
-[--active | --inactive] [--credential NAME=VALUE ...] [--credentials-stdin]`.
+"""`manage.py configure_provider SLUG [--preset P] [--kind K] [--name N] [--base-url URL]
+[--api-key-stdin | --clear-api-key] [--organization O] [--project P] [--timeout S]
+[--max-retries N] [--active | --inactive] [--credential NAME=VALUE ...] [--credentials-stdin]`.
 
 Creates the provider, or changes the given settings of an existing one, through the same
 services as admin and the API, so the same rules hold: a new base URL or kind needs the key
@@ -23,9 +23,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from providers.credentials import credential_spec
 from providers.models import ProviderConfig
+from providers.presets import PRESETS_BY_SLUG
 from providers.services.provider import provider_create, provider_update
 
 OPTIONS = {
+    "preset": "preset",
     "kind": "kind",
     "name": "name",
     "base_url": "base_url",
@@ -41,6 +43,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug", help="The provider's slug, e.g. openai-eu.")
+        parser.add_argument(
+            "--preset",
+            choices=list(PRESETS_BY_SLUG),
+            help="A known service (mistral, groq, ollama...): fills the kind and, when not "
+            "given, the base URL, and brings its catalog models.",
+        )
         parser.add_argument("--kind", help="openai, anthropic, gemini or openai_compatible.")
         parser.add_argument("--name", help="Display name (default: the slug).")
         parser.add_argument("--base-url", dest="base_url", help='Base URL ("" for the default).')
@@ -95,11 +103,13 @@ class Command(BaseCommand):
         try:
             if provider is None:
                 data.setdefault("name", slug)
-                if "kind" not in data:
-                    raise CommandError("A new provider needs --kind.")
+                if "kind" not in data and "preset" not in data:
+                    raise CommandError("A new provider needs --kind or --preset.")
                 provider, summary = provider_create(data={"slug": slug, **data}, user=None)
                 self.stdout.write(
-                    f"Created {provider.slug} ({provider.kind}), key {provider.api_key_hint}; "
+                    f"Created {provider.slug} ({provider.kind}"
+                    f"{', preset ' + provider.preset if provider.preset else ''}), "
+                    f"key {provider.api_key_hint}; "
                     f"{len(summary.created)} catalog models added."
                 )
                 return

@@ -12,7 +12,8 @@ from providers.services.catalog import model_catalog_load
 class Command(BaseCommand):
     help = (
         "Create or update models and prices from the dated catalog for every registered "
-        "provider of each kind. Never overwrites what staff edited; safe to run again."
+        "provider of each preset (openai, mistral, groq...; a provider without a preset gets "
+        "none). Never overwrites what staff edited; safe to run again."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -38,5 +39,5 @@ class Command(BaseCommand):
         ):
             for item in items:
                 out.write(f"  {label}: {item}")
-        for kind in summary.kinds_without_provider:
-            out.write(f"  skipped {kind}: no provider of this kind is registered yet")
+        for preset in summary.presets_without_provider:
+            out.write(f"  skipped {preset}: no provider with this preset is registered yet")
