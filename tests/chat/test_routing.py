@@ -51,7 +51,19 @@ def served_counts(n, model="group:pool"):
     return Counter(ask(model).served_by.model_string for _ in range(n))
 
 
-def test_weighted_shares_within_five_percent_over_2000_calls(deployments):
+def test_weighted_shares_within_five_percent_over_2000_calls(deployments, openai_fake):
+    """2,000 whole calls through the runtime, the ledger and the fake: the shares served
+    follow the weights 3:1 within 5 points, and every call left one record with its route."""
+    east, west = deployments
+    group_create("pool", "weighted", [(east, {"weight": 3}), (west, {"weight": 1})])
+    counts = served_counts(2000)
+    assert abs(counts[EAST] / 2000 - 0.75) < 0.05
+    assert abs(counts[WEST] / 2000 - 0.25) < 0.05
+    assert openai_fake.served == {"gpt-4o-mini": counts[EAST], "gpt-4.1": counts[WEST]}
+    assert UsageRecord.objects.filter(outcome="ok", route__group="pool").count() == 2000
+
+
+def test_weighted_router_decisions_follow_the_weights(deployments):
     east, west = deployments
     group_create("pool", "weighted", [(east, {"weight": 3}), (west, {"weight": 1})])
     group = model_selection_resolve(name="group:pool").group
