@@ -18,6 +18,12 @@ from typing import Any, Protocol
 from prometheus_client import Counter, Histogram
 
 from config import request_context
+from config.metrics_dir import directory_ensure
+
+# A command run with PROMETHEUS_MULTIPROC_DIR exported before gunicorn or Celery prepared the
+# directory (`manage.py migrate` in a deploy script) would fail to create its series files
+# when the first metric below is defined.
+directory_ensure()
 
 # LLM calls last from a fraction of a second to minutes (long generations).
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)

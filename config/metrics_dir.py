@@ -33,6 +33,12 @@ def ensure_env() -> Path:
     return path
 
 
+def directory_ensure() -> None:
+    """Create PROMETHEUS_MULTIPROC_DIR when it is set and missing (nothing when unset)."""
+    if path := os.environ.get(ENV):
+        Path(path).mkdir(parents=True, exist_ok=True)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -38,3 +38,19 @@ def test_gunicorn_sets_the_directory_before_workers_start(tmp_path, monkeypatch)
     assert metrics_dir.ensure_env() == metrics_dir.default_dir()
     monkeypatch.setenv(metrics_dir.ENV, str(tmp_path))
     assert metrics_dir.ensure_env() == tmp_path
+
+
+def test_a_missing_directory_is_created_before_any_series_file(tmp_path, monkeypatch):
+    """`manage.py migrate` run with the variable exported before gunicorn prepared the folder
+    must not fail when the metrics module defines its series."""
+    folder = tmp_path / "not" / "yet"
+    monkeypatch.setenv(metrics_dir.ENV, str(folder))
+    metrics_dir.directory_ensure()
+    assert folder.is_dir()
+
+
+def test_nothing_is_created_when_the_variable_is_unset(tmp_path, monkeypatch):
+    monkeypatch.delenv(metrics_dir.ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    metrics_dir.directory_ensure()
+    assert list(tmp_path.iterdir()) == []
