@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from chat.content import invalid_param
-from chat.v1.parsing import count_check, max_tokens_check
+from chat.v1.parsing import count_check, max_tokens_check, number_param
 from providers.adapters.types import (
     ChatRequest,
     ContentPart,
@@ -77,16 +77,6 @@ def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
         return default
     if not isinstance(value, bool):
         raise invalid_param(f"{name} must be a boolean.", name)
-    return value
-
-
-def _number(body: dict[str, Any], name: str, *, integer: bool = False) -> Any:
-    value = body.get(name)
-    if value is None:
-        return None
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise invalid_param(f"{name} must be a {'whole number' if integer else 'number'}.", name)
     return value
 
 
@@ -343,10 +333,10 @@ def responses_request_parse(data: Any) -> ResponsesRequest:
         messages=_input(body.get("input")),
         tools=tools,
         tool_choice=tool_choice,
-        temperature=_number(body, "temperature"),
-        top_p=_number(body, "top_p"),
+        temperature=number_param(body, "temperature"),
+        top_p=number_param(body, "top_p"),
         max_tokens=max_tokens_check(
-            _number(body, "max_output_tokens", integer=True), "max_output_tokens"
+            number_param(body, "max_output_tokens", integer=True), "max_output_tokens"
         ),
         json_output=json_output,
         json_schema=json_schema,

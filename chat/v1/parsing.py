@@ -66,7 +66,9 @@ def _model(body: dict[str, Any]) -> str:
     return model.strip()
 
 
-def _number(body: dict[str, Any], name: str, *, integer: bool = False) -> Any:
+def number_param(body: dict[str, Any], name: str, *, integer: bool = False) -> Any:
+    """`body[name]` when it is a number (a whole one with `integer`), None when absent; 400
+    naming it otherwise (a JSON true is not a number)."""
     value = body.get(name)
     if value is None:
         return None
@@ -214,12 +216,12 @@ def chat_request_parse(data: Any) -> tuple[ChatRequest, bool, bool]:
     """(request, stream, include_usage) from a /v1/chat/completions body."""
     body = _body(data)
     model = _model(body)
-    n = _number(body, "n", integer=True)
+    n = number_param(body, "n", integer=True)
     if n not in (None, 1):
         raise _invalid("Only n=1 is supported.", "n")
     max_tokens = max_tokens_check(
-        _number(body, "max_completion_tokens", integer=True), "max_completion_tokens"
-    ) or max_tokens_check(_number(body, "max_tokens", integer=True))
+        number_param(body, "max_completion_tokens", integer=True), "max_completion_tokens"
+    ) or max_tokens_check(number_param(body, "max_tokens", integer=True))
     json_output, json_schema = _response_format(body.get("response_format"))
     stream = body.get("stream") or False
     if not isinstance(stream, bool):
@@ -232,8 +234,8 @@ def chat_request_parse(data: Any) -> tuple[ChatRequest, bool, bool]:
         messages=_messages(body.get("messages")),
         tools=_tools(body.get("tools")),
         tool_choice=_tool_choice(body.get("tool_choice")),
-        temperature=_number(body, "temperature"),
-        top_p=_number(body, "top_p"),
+        temperature=number_param(body, "temperature"),
+        top_p=number_param(body, "top_p"),
         max_tokens=max_tokens,
         stop=_stop(body.get("stop")),
         json_output=json_output,
@@ -259,7 +261,7 @@ def embedding_request_parse(data: Any) -> tuple[EmbeddingRequest, str]:
     encoding = body.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):
         raise _invalid("encoding_format must be 'float' or 'base64'.", "encoding_format")
-    dimensions = _number(body, "dimensions", integer=True)
+    dimensions = number_param(body, "dimensions", integer=True)
     if dimensions is not None and dimensions < 1:
         raise _invalid("dimensions must be at least 1.", "dimensions")
     return EmbeddingRequest(model=model, inputs=tuple(inputs), dimensions=dimensions), encoding
