@@ -17,7 +17,7 @@ class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
     can_delete = False
-    fields = [
+    fields = readonly_fields = (
         "role",
         "content",
         "tool_calls",
@@ -27,8 +27,7 @@ class MessageInline(admin.TabularInline):
         "cost",
         "usage_record",
         "created_at",
-    ]
-    readonly_fields = fields
+    )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -68,7 +67,7 @@ class RequestLogAdmin(admin.ModelAdmin):
     search_fields = ["=request_id"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "request_id",
         "service",
         "model_string",
@@ -80,7 +79,7 @@ class RequestLogAdmin(admin.ModelAdmin):
         "response_bytes",
         "request_json",
         "response_json",
-    ]
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -94,9 +93,8 @@ class RequestLogAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The list never needs the compressed bodies.
         queryset = super().get_queryset(request)
-        if getattr(request, "resolver_match", None) and request.resolver_match.url_name.endswith(
-            "_changelist"
-        ):
+        match = getattr(request, "resolver_match", None)
+        if match is not None and (match.url_name or "").endswith("_changelist"):
             queryset = queryset.defer("request_body", "response_body")
         return queryset
 

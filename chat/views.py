@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -39,7 +40,7 @@ def playground(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def playground_stream(request: HttpRequest) -> HttpResponse:
+def playground_stream(request: HttpRequest) -> HttpResponseBase:
     """An OpenAI-shaped body in, playground events out: start, delta, done or error."""
     user = request.user
     if not (user.is_authenticated and user.is_active and user.is_staff):

@@ -5,12 +5,22 @@ costs more than the network round trip itself. A client only wraps its (thread-s
 pool, so one per pool is safe to share across threads and is what the hot path needs.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
+if TYPE_CHECKING:
+    from redis import ConnectionPool, Redis
+
 
 class PooledRedisCacheClient(RedisCacheClient):
+    if TYPE_CHECKING:  # Django's private helpers reused below; its stubs leave them out
+        _client: type[Redis]
+
+        def _get_connection_pool_index(self, write: bool) -> int: ...
+
+        def _get_connection_pool(self, write: bool) -> ConnectionPool: ...
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}

@@ -15,7 +15,8 @@ from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
 
 
 class ManifestStaticStorage(ManifestStaticFilesStorage):
-    def url_converter(
+    # The stubs describe Django 6's extra `ignored_blocks` parameter; Django 5.2 has none.
+    def url_converter(  # type: ignore[override]
         self, name: str, hashed_files: dict[str, Any], template: str | None = None
     ) -> Callable[[Match[str]], str]:
         convert = super().url_converter(name, hashed_files, template)

@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from config.api import error_body
 from config.errors import ApplicationError, InvalidHost, InvalidInput, ServiceUnavailable
@@ -62,7 +63,7 @@ def api_error_response(request: HttpRequest, error: ApplicationError) -> HttpRes
     return response
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 400 (a bad Host, too many fields, a suspicious request) in JSON on the APIs."""
     error = InvalidHost() if isinstance(exception, DisallowedHost) else InvalidInput()
     response = _json_error(request, 400, error.code, error.message)
@@ -89,14 +90,17 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return response or defaults.server_error(request)
 
 
-class JsonOptionsMixin:
+class JsonOptionsMixin(APIView):
     """OPTIONS on an HTML docs page describes it in JSON (its HTML renderer has no template
     for that and answered 500)."""
 
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    # DRF's views take its Request here; the stubs ignore the same override in APIView.
+    def options(  # type: ignore[override]
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> Response:
         request.accepted_renderer = JSONRenderer()
         request.accepted_media_type = JSONRenderer.media_type
-        return super().options(request, *args, **kwargs)  # type: ignore[misc]
+        return super().options(request, *args, **kwargs)
 
 
 class SwaggerUIView(JsonOptionsMixin, SpectacularSwaggerView):

@@ -13,6 +13,7 @@ read again.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
+from django.core.validators import RegexValidator
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -46,6 +48,7 @@ LOCAL_ENTRIES_MAX = 10_000  # per thread; a flood of distinct bad keys cannot gr
 # generation -> {key digest: entry}: this thread's copy of the shared entries, for the current
 # generation only, so the steady state needs no read of the entry itself.
 _local = threading.local()
+_Entry = tuple["ConsumerIdentity", datetime | None] | str  # an identity and expiry, or _INVALID
 _recent_touches: dict[str, float] = {}  # key id -> monotonic time of the last touch here
 
 
@@ -83,7 +86,7 @@ def consumer_identity_from_key(raw_key: str) -> ConsumerIdentity | None:
         return None
     generation = _generation()
     digest = _key_digest(raw_key)
-    local = getattr(_local, "entries", None)
+    local: tuple[int, dict[str, _Entry]] | None = getattr(_local, "entries", None)
     if local is None or local[0] != generation or len(local[1]) >= LOCAL_ENTRIES_MAX:
         local = _local.entries = (generation, {})
     entry = local[1].get(digest)
@@ -95,7 +98,7 @@ def consumer_identity_from_key(raw_key: str) -> ConsumerIdentity | None:
             cache.set(entry_key, entry, timeout=_entry_timeout(entry))
         if entry != _INVALID:  # so a flood of bad keys cannot evict the good ones
             local[1][digest] = entry
-    if entry == _INVALID:
+    if isinstance(entry, str):  # _INVALID
         return None
     identity, expires_at = entry
     if expires_at is not None and expires_at <= timezone.now():
@@ -141,7 +144,7 @@ def _key_digest(raw_key: str) -> str:
     return salted_hmac("providers.consumers", raw_key, algorithm="sha256").hexdigest()
 
 
-def _entry_from_database(raw_key: str) -> tuple[ConsumerIdentity, datetime | None] | str:
+def _entry_from_database(raw_key: str) -> _Entry:
     try:
         api_key = ConsumerAPIKey.objects.get_from_key(raw_key)
     except ConsumerAPIKey.DoesNotExist:
@@ -151,8 +154,8 @@ def _entry_from_database(raw_key: str) -> tuple[ConsumerIdentity, datetime | Non
     return consumer_identity_for(api_key), api_key.expiry_date
 
 
-def _entry_timeout(entry: tuple[ConsumerIdentity, datetime | None] | str) -> int:
-    if entry == _INVALID:
+def _entry_timeout(entry: _Entry) -> int:
+    if isinstance(entry, str):  # _INVALID
         return 30  # short: bounds database reads from a flood of bad keys
     _, expires_at = entry
     if expires_at is None:
@@ -219,17 +222,26 @@ def consumer_key_scope_errors(
     """Field errors of an allow-list: service names must be slugs, models `slug:name`."""
     errors: dict[str, list[str]] = {}
     for service in allowed_services:
-        if not service_validator.regex.fullmatch(service):
+        if not _fullmatch(service_validator, service):
             errors.setdefault("allowed_services", []).append(
                 f"{service[:100]!r} is not a service name (lowercase letters, digits, _ and -)."
             )
     for model in allowed_models:
         slug, sep, model_name = model.partition(":")
-        if not sep or not model_name.strip() or not slug_validator.regex.fullmatch(slug):
+        if not sep or not model_name.strip() or not _fullmatch(slug_validator, slug):
             errors.setdefault("allowed_models", []).append(
                 f"{model[:100]!r} is not a model string; use provider:model, e.g. openai:gpt-4.1."
             )
     return errors
+
+
+def _fullmatch(validator: RegexValidator, value: str) -> bool:
+    """Whether the validator's pattern matches all of `value` (calling the validator searches,
+    and its `$` would let a trailing newline through)."""
+    regex = validator.regex
+    if isinstance(regex, str):  # the stubs allow a string; Django compiles it in __init__
+        regex = re.compile(regex)
+    return regex.fullmatch(value) is not None
 
 
 def consumer_key_revoke(*, api_key: ConsumerAPIKey) -> None:

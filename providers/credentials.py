@@ -59,6 +59,11 @@ class CredentialSpec:
     def field(self, name: str) -> CredentialField | None:
         return next((f for f in self.fields if f.name == name), None)
 
+    def label(self, name: str) -> str:
+        """The field's label for messages; its name when the kind has no such field."""
+        field = self.field(name)
+        return field.label if field else name
+
     @property
     def secret_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.secret)

@@ -100,8 +100,8 @@ class EncryptedTextField(models.TextField):
 
     def value_to_string(self, obj: models.Model) -> str:
         """What serializers write: a fresh token for the value, never the value itself."""
-        value = self.value_from_object(obj)
-        return encrypt_value(value) if value else ""
+        value = self.value_from_object(obj)  # typed by the stubs' unbound TextField generic
+        return encrypt_value(str(value)) if value else ""
 
     def to_python(self, value: Any) -> Any:
         """A token (from a serialized dump) becomes its value again; anything else is a value.

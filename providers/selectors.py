@@ -264,7 +264,7 @@ def model_selection_resolve(*, name: str) -> ResolvedSelection:
     ones), InvalidInput (bad or unusable model string) or NoUsableModel."""
     name = (name or "").strip()
     generation = catalog_generation()
-    local = getattr(_local, "entries", None)
+    local: tuple[int, dict[str, ResolvedSelection]] | None = getattr(_local, "entries", None)
     if local is None or local[0] != generation:
         local = _local.entries = (generation, {})
     resolved = local[1].get(name)
@@ -278,7 +278,7 @@ def model_selection_resolve(*, name: str) -> ResolvedSelection:
         resolved = _resolve_from_database(name)
         cache.set(key, resolved, timeout=RESOLUTION_TIMEOUT)
     local[1][name] = resolved
-    slugs = getattr(_local, "provider_slugs", None)
+    slugs: dict[str, None] | None = getattr(_local, "provider_slugs", None)
     if slugs is None:
         slugs = _local.provider_slugs = {}
     slugs.update(dict.fromkeys(c.provider_slug for c in resolved.candidates))
@@ -296,7 +296,7 @@ def resolution_local_get(*, name: str) -> ResolvedSelection | None:
     """This thread's copy of what `name` resolved to in the current call (no cache round
     trip): what a call that just ran here was served under, or None if it was not resolved
     here."""
-    local = getattr(_local, "entries", None)
+    local: tuple[int, dict[str, ResolvedSelection]] | None = getattr(_local, "entries", None)
     return None if local is None else local[1].get((name or "").strip())
 
 
@@ -308,9 +308,9 @@ def resolution_local_clear() -> None:
 
 def _resolve_from_database(name: str) -> ResolvedSelection:
     if name.startswith(GROUP_PREFIX):
-        group = model_group_resolve(name=name[len(GROUP_PREFIX) :])
+        named = model_group_resolve(name=name[len(GROUP_PREFIX) :])
         return ResolvedSelection(
-            name=name, service=None, candidates=tuple(m.model for m in group.members), group=group
+            name=name, service=None, candidates=tuple(m.model for m in named.members), group=named
         )
     if ":" in name:
         model = model_config_get(model_string=name)
@@ -324,8 +324,8 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
     if selection is None:
         raise _unknown_service(name)
     chain = [selection.primary, *selection.fallback_list()]
-    group = None
-    if selection.primary_group_id is not None:
+    group: ResolvedGroup | None = None
+    if selection.primary_group is not None:
         try:
             group = model_group_resolve(name=selection.primary_group.name)
         except InvalidInput:  # a disabled or emptied group: the primary model serves alone

@@ -101,7 +101,7 @@ def _cached(name: str, load: Callable[[], T]) -> T:
         except _CACHE_ERRORS:
             logger.warning("Cache unavailable: %s not cached", name, exc_info=True)
     _local[name] = (generation, value)
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _load_budgets() -> tuple[BudgetSpec, ...]:

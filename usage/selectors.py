@@ -58,7 +58,8 @@ def _queryset(flt: UsageFilter, group_by: str | None = None) -> QuerySet:
     one): there each tagged call counts once per tag it carries, untagged calls not at all."""
     tagged = flt.tag is not None or group_by == "tag"
     table = DailyTagUsage if tagged else DailyUsage
-    qs = table.objects.filter(day__gte=flt.since, day__lte=flt.until)
+    # Either table (the same columns; DailyTagUsage adds `tag`, filtered only when tagged).
+    qs: QuerySet[Any] = table.objects.filter(day__gte=flt.since, day__lte=flt.until)
     if flt.provider:
         qs = qs.filter(provider=flt.provider)
     if flt.service is not None:

@@ -148,7 +148,7 @@ class _Blocks:
 def message_events(stream: ChatStream, *, model: str) -> Iterator[bytes]:
     """The stream as Anthropic's events; a provider error mid-stream becomes an `error` event
     (the SDK raises it as an APIStatusError) and the stream ends without message_stop."""
-    start = {
+    start: dict[str, Any] = {
         "id": message_id(stream.request_id),
         "type": "message",
         "role": "assistant",

@@ -23,13 +23,19 @@ from providers.adapters.types import (
     ContentPart,
     ImagePart,
     Message,
+    Role,
     TextPart,
     Tool,
     ToolCall,
     ToolChoice,
 )
 
-_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
+_ROLES: dict[str, Role] = {
+    "user": "user",
+    "assistant": "assistant",
+    "system": "system",
+    "developer": "system",
+}
 _TEXT_PARTS = ("input_text", "output_text")
 # Parameters of OpenAI's service this one has no equivalent of: refused, not silently dropped,
 # because ignoring them would change what the client gets.

@@ -4,6 +4,7 @@ lost second factor. Both are audited; both need the change-user permission."""
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -17,10 +18,11 @@ User = get_user_model()
 
 class AccessUserAdmin(UserAdmin):
     actions = ["unlock_sign_in", "reset_second_factor"]
-    list_display = [*UserAdmin.list_display, "second_factor"]
+    # The stubs declare list_display per instance; Django's class attribute is what is extended.
+    list_display = [*UserAdmin.list_display, "second_factor"]  # type: ignore[misc]
 
     @admin.display(description="second factor", boolean=True)
-    def second_factor(self, obj: User) -> bool:
+    def second_factor(self, obj: AbstractBaseUser) -> bool:
         return mfa_enrolled(obj)
 
     @admin.action(description="Unlock sign-in (clear failed attempts)", permissions=["change"])

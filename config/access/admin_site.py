@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from config.access.forms import OTPAdminLoginForm
-from config.access.mfa import mfa_required
+from config.access.mfa import mfa_required, mfa_verified
 
 
 class ControlPlaneAdminSite(admin.AdminSite):
@@ -16,4 +16,4 @@ class ControlPlaneAdminSite(admin.AdminSite):
         if not super().has_permission(request):
             return False
         user = request.user
-        return not mfa_required(user) or user.is_verified()
+        return not mfa_required(user) or mfa_verified(user)

@@ -36,5 +36,6 @@ class OTPAdminLoginForm(AdminAuthenticationForm):
                 "Enter the current code from your authenticator app or a recovery code.",
                 code="invalid_otp",
             )
-        user.otp_device = device  # django-otp marks the session verified on login
+        # django-otp marks the session verified on login; the model does not declare the attribute.
+        user.otp_device = device  # type: ignore[attr-defined]
         return cleaned

@@ -35,6 +35,12 @@ def mfa_required(user: Any) -> bool:
     return cached
 
 
+def mfa_verified(user: Any) -> bool:
+    """Whether this session passed the second factor: django-otp's OTPMiddleware gives
+    request.user an `is_verified()` that the user model does not declare."""
+    return bool(user.is_verified())
+
+
 def mfa_enrolled(user: Any) -> bool:
     return user_has_device(user, confirmed=True)
 

@@ -20,6 +20,7 @@ from config.access.mfa import (
     mfa_enrolled,
     mfa_required,
     mfa_token_match,
+    mfa_verified,
     recovery_codes_generate,
     totp_device_confirm,
     totp_device_pending,
@@ -57,7 +58,7 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "title": "Second factor",
         "enrolled": enrolled,
-        "verified": user.is_verified(),
+        "verified": mfa_verified(user),
         "required": mfa_required(user),
         "next": _next(request),
         "site_header": "Control plane",
@@ -77,7 +78,7 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
             otp_login(request, device)
             return HttpResponseRedirect(context["next"])
         context["error"] = "That code is not valid."
-    elif request.method == "POST" and action == "recovery" and enrolled and user.is_verified():
+    elif request.method == "POST" and action == "recovery" and enrolled and mfa_verified(user):
         context["codes"] = recovery_codes_generate(user=user)
         return render(request, "access/mfa_setup.html", context)
     if not enrolled:

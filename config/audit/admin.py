@@ -15,8 +15,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ["action", "source", "actor_type", "object_type", "actor", "at"]
     search_fields = ["actor", "object_id", "object_repr"]
     date_hierarchy = "at"
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
-    fields = readonly_fields
+    fields = readonly_fields = tuple(f.name for f in AuditEvent._meta.fields)
     actions = None
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -40,7 +40,7 @@ class Action(models.TextChoices):
     RECOVERY_CODES = "recovery_codes", "Recovery codes generated"
 
 
-class AuditEventQuerySet(models.QuerySet):
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     """Bulk updates and deletes are refused; retention goes through `purge_before`."""
 
     def update(self, **kwargs: Any) -> int:

@@ -201,7 +201,11 @@ def _on_m2m_changed(
 
 
 def _accessor(field: models.ManyToManyField, reverse: bool) -> str:
-    return field.name if not reverse else field.remote_field.get_accessor_name()
+    if not reverse:
+        return field.name
+    accessor = field.remote_field.get_accessor_name()
+    assert accessor is not None, "a reverse signal comes from the reverse accessor's manager"
+    return accessor
 
 
 def _record_selection_change(change: Any) -> None:

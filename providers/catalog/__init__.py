@@ -125,7 +125,7 @@ def _tokens(value: Any, where: str, field: str) -> int | None:
 def _price(value: Any, where: str) -> CatalogPrice | None:
     if value is None:
         return None
-    amounts = {}
+    amounts: dict[str, Decimal | None] = {}
     for field in ModelPrice.PRICE_FIELDS:
         raw = value.get(field)
         if raw is None:

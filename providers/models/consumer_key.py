@@ -5,22 +5,32 @@ scope by consumer, and apps may only depend downwards (chat -> usage -> provider
 The secret is shown once and stored as a SHA-512 hash by djangorestframework-api-key.
 """
 
+from typing import Any, ClassVar, cast
+
 from django.conf import settings
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 
 class ConsumerAPIKeyManager(APIKeyManager):
-    def assign_key(self, obj: "ConsumerAPIKey") -> str:
+    def assign_key(self, obj: AbstractAPIKey) -> str:
         """As the library does, but with the public prefix as the primary key: the library's
         default (prefix + hash) would put the hash in admin URLs and in usage rows."""
         key = super().assign_key(obj)
         obj.id = obj.prefix
         return key
 
+    # The library annotates these with its abstract model; this manager's rows are consumer keys.
+    def get_from_key(self, key: str) -> "ConsumerAPIKey":
+        return cast("ConsumerAPIKey", super().get_from_key(key))
+
+    def create_key(self, **kwargs: Any) -> tuple["ConsumerAPIKey", str]:
+        api_key, key = super().create_key(**kwargs)
+        return cast("ConsumerAPIKey", api_key), key
+
 
 class ConsumerAPIKey(AbstractAPIKey):
-    objects = ConsumerAPIKeyManager()
+    objects: ClassVar[ConsumerAPIKeyManager] = ConsumerAPIKeyManager()
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,

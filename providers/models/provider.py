@@ -302,8 +302,7 @@ class ProviderConfig(models.Model):
                 errors["api_key"] = problems.pop("api_key")
             if problems:
                 errors["credentials"] = " ".join(
-                    f"{(spec.field(name).label if spec.field(name) else name)}: {problem}"
-                    for name, problem in problems.items()
+                    f"{spec.label(name)}: {problem}" for name, problem in problems.items()
                 )
         if errors:
             raise ValidationError(errors)

@@ -294,9 +294,9 @@ def _sync_provider(
             model.available = False
             changed.append("available")
             result.flagged.append(model.model_string)
-        item = remote_by_id.get(name)
-        if item is not None:
-            changed += _fill_unknowns(model, item)
+        remote_item = remote_by_id.get(name)
+        if remote_item is not None:
+            changed += _fill_unknowns(model, remote_item)
             if model.origin == Origin.SYNCED:
                 changed += _fill_from_catalog(model, catalog, provider, now)
         if listed:

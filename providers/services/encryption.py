@@ -26,9 +26,11 @@ def encryption_keys_rotate() -> list[RotationResult]:
     with transaction.atomic():
         for model in apps.get_models():
             for field in encrypted_fields(model):
+                field_column, pk_column = field.column, model._meta.pk.column
+                assert field_column and pk_column, "concrete fields always have a column"
                 table = connection.ops.quote_name(model._meta.db_table)
-                column = connection.ops.quote_name(field.column)
-                pk = connection.ops.quote_name(model._meta.pk.column)
+                column = connection.ops.quote_name(field_column)
+                pk = connection.ops.quote_name(pk_column)
                 with connection.cursor() as cursor:
                     cursor.execute(
                         f"SELECT {pk}, {column} FROM {table} WHERE {column} <> ''"  # noqa: S608

@@ -170,7 +170,11 @@ def overrides_validate(*, overrides: dict[str, Any]) -> FieldErrors:
         value = overrides.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, Real) or not low <= value <= high:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, Real)
+            or not low <= float(value) <= high
+        ):
             errors[key] = [f"{key} must be a number from {low} to {high}."]
     max_tokens = overrides.get("max_tokens")
     if max_tokens is not None and (
@@ -215,7 +219,7 @@ def model_selection_upsert(
         errors["overrides"] = ["Overrides must be an object of parameter names to values."]
     if errors:
         raise _invalid(errors)
-    state = {
+    state: dict[str, Any] = {
         "primary": primary,
         "fallbacks": fallbacks if fallbacks is not None else [],
         "overrides": dict.fromkeys(OVERRIDE_FIELDS) | (overrides or {}),
@@ -333,6 +337,7 @@ def _apply(
             errors.setdefault(key, []).extend(messages)
     if errors:
         raise _invalid(errors)
+    assert primary is not None  # _lookup records an error for every model it cannot return
 
     try:
         return _save(
@@ -349,7 +354,7 @@ def _save(
     service: str,
     selection: ModelSelection | None,
     state: dict[str, Any],
-    primary: ModelConfig | None,
+    primary: ModelConfig,
     group: ModelGroup | None,
     fallback_models: list[ModelConfig],
     capabilities: list[str],

@@ -22,7 +22,7 @@ def model_selection_snapshot(*, selection: ModelSelection) -> dict[str, Any]:
     return {
         "service": selection.service,
         "primary": selection.primary.model_string if selection.primary_id else None,
-        "primary_group": selection.primary_group.name if selection.primary_group_id else None,
+        "primary_group": selection.primary_group.name if selection.primary_group else None,
         "fallbacks": [f.model.model_string for f in fallbacks] if selection.pk else [],
         "temperature": selection.temperature,
         "max_tokens": selection.max_tokens,

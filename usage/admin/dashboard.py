@@ -76,9 +76,12 @@ def dashboard_data_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> 
     try:
         query.is_valid(raise_exception=True)
     except ValidationError as exc:
-        field, messages = next(iter(exc.detail.items()))
-        message = f"{field}: {messages[0]}" if field != "non_field_errors" else str(messages[0])
-        return JsonResponse(error_body("invalid", message, {"fields": exc.detail}), status=400)
+        # A serializer's errors are a dict of fields; only a bare ValidationError is a list.
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        field, messages = next(iter(detail.items()))
+        first = messages[0] if isinstance(messages, list) else messages
+        message = f"{field}: {first}" if field != "non_field_errors" else str(first)
+        return JsonResponse(error_body("invalid", message, {"fields": detail}), status=400)
     data = usage_dashboard_data(flt=query.validated_data["filter"])
     return JsonResponse(data, encoder=DjangoJSONEncoder)
 

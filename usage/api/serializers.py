@@ -70,7 +70,10 @@ class UsageQuerySerializer(serializers.Serializer):
 
 class MetricsSerializer(serializers.Serializer):
     requests = serializers.IntegerField()
-    errors = serializers.IntegerField(help_text="Attempts whose outcome was not ok")
+    # The metaclass moves declared fields off the class, so Serializer.errors is not shadowed.
+    errors = serializers.IntegerField(  # type: ignore[assignment]
+        help_text="Attempts whose outcome was not ok"
+    )
     error_rate = serializers.FloatField(help_text="errors / requests, 0 to 1")
     input_tokens = serializers.IntegerField()
     cached_input_tokens = serializers.IntegerField()

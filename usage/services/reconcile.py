@@ -148,7 +148,7 @@ def _metrics(row: dict) -> dict[str, int | Decimal]:
 
 def _drifts(day: date, expected_by_group: dict, actual_by_group: dict) -> list[UsageDrift]:
     zero = dict.fromkeys(METRICS, 0) | {"cost": Decimal(0).quantize(_COST_QUANTUM)}
-    drifts = []
+    drifts: list[UsageDrift] = []
     for group in sorted(expected_by_group.keys() | actual_by_group.keys(), key=_sort_key):
         expected = expected_by_group.get(group, zero)
         actual = actual_by_group.get(group, zero)
@@ -221,7 +221,7 @@ class BudgetDrift:
         )
 
 
-_SCOPE_FIELDS = {
+_SCOPE_FIELDS: dict[str, str] = {
     ScopeType.SERVICE: "service",
     ScopeType.PROVIDER: "provider",
     ScopeType.CONSUMER_KEY: "api_key_id",
@@ -254,9 +254,13 @@ def _tagged_cost(records: QuerySet[UsageRecord], tag: str) -> Decimal:
     """The cost of the records carrying `tag`: JSON containment where the database has it
     (PostgreSQL), else summed here (SQLite, for `make run`)."""
     if connection.features.supports_json_field_contains:
-        return records.filter(tags__contains=[tag]).aggregate(total=Sum("cost"))["total"] or 0
+        return records.filter(tags__contains=[tag]).aggregate(total=Sum("cost"))[
+            "total"
+        ] or Decimal(0)
     pairs = records.exclude(tags=[]).values_list("tags", "cost")
-    return sum((cost for tags, cost in pairs.iterator() if tag in tags), Decimal(0))
+    return sum(
+        (cost for tags, cost in pairs.iterator() if tag in tags and cost is not None), Decimal(0)
+    )
 
 
 def budget_reconcile(*, at: datetime | None = None) -> list[BudgetDrift]:

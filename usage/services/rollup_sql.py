@@ -8,7 +8,7 @@ the one vendor difference is how a record's JSON list of tags is expanded into r
 
 from collections.abc import Iterable
 
-from django.db import connection
+from django.db import connection, models
 
 from usage.models import DailyTagUsage, DailyUsage, UsageRecord
 from usage.models.daily import (
@@ -42,8 +42,10 @@ _LOCK_NAMESPACE = 0x5553
 _LEDGER_LOCK_KEY = 0
 
 
-def column(model: type, field_name: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(field_name).column)
+def column(model: type[models.Model], field_name: str) -> str:
+    field = model._meta.get_field(field_name)
+    assert isinstance(field, models.Field) and field.column, f"{field_name} has no column"
+    return connection.ops.quote_name(field.column)
 
 
 def ledger_lock() -> None:
