@@ -19,7 +19,7 @@ table (the Azure client raises the same SDK exceptions) are inherited.
 
 import dataclasses
 import json
-from typing import Any, ClassVar
+from typing import Any
 
 import openai
 
@@ -34,8 +34,6 @@ from providers.adapters.types import (
 
 
 class AzureOpenAIAdapter(OpenAIAdapter):
-    MAX_TOKENS_FIELD: ClassVar[dict[str, str]] = {"azure_openai": "max_completion_tokens"}
-
     def build_client(self, settings: ProviderSettings) -> openai.AzureOpenAI:
         values = settings.credentials
         token = values.get("entra_token") or None
