@@ -2,14 +2,17 @@
 
 Every error that reaches an API client is an ApplicationError (or is translated into one), so
 the exception handler can answer `{"error": {"code", "message", "details"}}` with the right
-status. Subclasses set `code` and `http_status`; messages must never contain secrets.
+status. Subclasses set `code` (a member of config.error_codes.ErrorCode, the one registry of
+codes) and `http_status`; messages must never contain secrets.
 """
 
 from typing import Any
 
+from config.error_codes import ErrorCode
+
 
 class ApplicationError(Exception):
-    code: str = "error"
+    code: str = ErrorCode.ERROR
     http_status: int = 400
     default_message: str = "The request could not be completed."
 
@@ -43,31 +46,31 @@ class ApplicationError(Exception):
 
 
 class InvalidInput(ApplicationError):
-    code = "invalid"
+    code = ErrorCode.INVALID
     http_status = 400
     default_message = "The request is invalid."
 
 
 class NotAuthenticated(ApplicationError):
-    code = "not_authenticated"
+    code = ErrorCode.NOT_AUTHENTICATED
     http_status = 401
     default_message = "Authentication credentials were not provided or are invalid."
 
 
 class PermissionDenied(ApplicationError):
-    code = "permission_denied"
+    code = ErrorCode.PERMISSION_DENIED
     http_status = 403
     default_message = "You do not have permission to perform this action."
 
 
 class NotFound(ApplicationError):
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
     http_status = 404
     default_message = "Not found."
 
 
 class Conflict(ApplicationError):
-    code = "conflict"
+    code = ErrorCode.CONFLICT
     http_status = 409
     default_message = "The request conflicts with the current state."
 
@@ -75,7 +78,7 @@ class Conflict(ApplicationError):
 class TooManyRequests(ApplicationError):
     """Refused before any spend: a rate limit or a budget. `retry_after` is in seconds."""
 
-    code = "too_many_requests"
+    code = ErrorCode.TOO_MANY_REQUESTS
     http_status = 429
     default_message = "Too many requests."
 
@@ -94,7 +97,7 @@ class TooManyRequests(ApplicationError):
 class ConfigurationError(ApplicationError):
     """The deployment is misconfigured (a missing key, an undecryptable value)."""
 
-    code = "configuration_error"
+    code = ErrorCode.CONFIGURATION_ERROR
     http_status = 500
     default_message = "The service is misconfigured."
 
@@ -102,7 +105,7 @@ class ConfigurationError(ApplicationError):
 class ServiceUnavailable(ApplicationError):
     """A backing service (the shared cache/Redis) cannot be reached: retry later, not a bug."""
 
-    code = "service_unavailable"
+    code = ErrorCode.SERVICE_UNAVAILABLE
     http_status = 503
     default_message = "A backing service is unavailable; retry shortly."
 
@@ -114,7 +117,7 @@ class ServiceUnavailable(ApplicationError):
 class MalformedRequest(ApplicationError):
     """The body could not be read as the declared format (broken JSON, invalid UTF-8)."""
 
-    code = "malformed_request"
+    code = ErrorCode.MALFORMED_REQUEST
     http_status = 400
     default_message = "The request body could not be parsed."
 
@@ -122,24 +125,24 @@ class MalformedRequest(ApplicationError):
 class RequestTooComplex(ApplicationError):
     """Within the size limit but over a work limit: nesting, values, messages, parts, tools."""
 
-    code = "request_too_complex"
+    code = ErrorCode.REQUEST_TOO_COMPLEX
     http_status = 400
     default_message = "The request is too complex."
 
 
 class InvalidHost(ApplicationError):
-    code = "invalid_host"
+    code = ErrorCode.INVALID_HOST
     http_status = 400
     default_message = "The Host header names no host this service answers for."
 
 
 class LengthRequired(ApplicationError):
-    code = "length_required"
+    code = ErrorCode.LENGTH_REQUIRED
     http_status = 411
     default_message = "Send a Content-Length header or a chunked body this server can read."
 
 
 class PayloadTooLarge(ApplicationError):
-    code = "payload_too_large"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
     http_status = 413
     default_message = "The request body is too large."

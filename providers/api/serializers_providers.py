@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.error_codes import ErrorCode
 from providers.adapters.types import CheckResult
 from providers.credentials import credential_spec, credentials_merge, credentials_problems
 from providers.models import ProviderConfig
@@ -266,7 +267,7 @@ class ProviderCheckSerializer(serializers.Serializer):
                 {"code": code, "message": message}
                 if sep
                 else {
-                    "code": "check_failed",
+                    "code": ErrorCode.CHECK_FAILED,
                     "message": result.message,
                 }
             )
