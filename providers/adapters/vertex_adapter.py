@@ -41,6 +41,7 @@ from providers.adapters.errors import (
 )
 from providers.adapters.gemini_adapter import GeminiAdapter
 from providers.adapters.google_auth import service_account_credentials
+from providers.adapters.overheads import vertex_wire
 from providers.adapters.types import (
     ChatRequest,
     ChatResponse,
@@ -167,7 +168,7 @@ class VertexAdapter(ProviderAdapter):
 
     def side(self, model: str) -> ProviderAdapter:
         """The adapter for a model: Claude for `claude*` ids, Gemini otherwise."""
-        return self.claude if model.startswith("claude") else self.gemini
+        return self.claude if vertex_wire(model) == "anthropic" else self.gemini
 
     def _complete(self, request: ChatRequest) -> ChatResponse:
         return self.side(request.model).complete(request)
