@@ -46,11 +46,13 @@ def _from_drf(exc: drf_exceptions.APIException) -> Response:
         body = error_body(code, message, details)
     else:
         body = error_body(code, str(exc.detail))
-    headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+    headers: dict[str, str] = {}
+    auth_header = getattr(exc, "auth_header", None)  # set by DRF on 401s
+    if auth_header:
+        headers["WWW-Authenticate"] = str(auth_header)
+    wait = getattr(exc, "wait", None)  # set by DRF on throttling
+    if isinstance(wait, int | float) and wait:
+        headers["Retry-After"] = str(int(wait))
     return Response(body, status=exc.status_code, headers=headers)
 
 

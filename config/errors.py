@@ -6,13 +6,15 @@ status. Subclasses set `code` (a member of config.error_codes.ErrorCode, the one
 codes) and `http_status`; messages must never contain secrets.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from config.error_codes import ErrorCode
 
 
 class ApplicationError(Exception):
-    code: str = ErrorCode.ERROR
+    # Typed `str` so that a class may still name its code as the plain string: a test checks
+    # every subclass's code is in the registry, whichever way it is written.
+    code: ClassVar[str] = ErrorCode.ERROR
     http_status: int = 400
     default_message: str = "The request could not be completed."
 
@@ -46,31 +48,31 @@ class ApplicationError(Exception):
 
 
 class InvalidInput(ApplicationError):
-    code = ErrorCode.INVALID
+    code: ClassVar[str] = ErrorCode.INVALID
     http_status = 400
     default_message = "The request is invalid."
 
 
 class NotAuthenticated(ApplicationError):
-    code = ErrorCode.NOT_AUTHENTICATED
+    code: ClassVar[str] = ErrorCode.NOT_AUTHENTICATED
     http_status = 401
     default_message = "Authentication credentials were not provided or are invalid."
 
 
 class PermissionDenied(ApplicationError):
-    code = ErrorCode.PERMISSION_DENIED
+    code: ClassVar[str] = ErrorCode.PERMISSION_DENIED
     http_status = 403
     default_message = "You do not have permission to perform this action."
 
 
 class NotFound(ApplicationError):
-    code = ErrorCode.NOT_FOUND
+    code: ClassVar[str] = ErrorCode.NOT_FOUND
     http_status = 404
     default_message = "Not found."
 
 
 class Conflict(ApplicationError):
-    code = ErrorCode.CONFLICT
+    code: ClassVar[str] = ErrorCode.CONFLICT
     http_status = 409
     default_message = "The request conflicts with the current state."
 
@@ -78,7 +80,7 @@ class Conflict(ApplicationError):
 class TooManyRequests(ApplicationError):
     """Refused before any spend: a rate limit or a budget. `retry_after` is in seconds."""
 
-    code = ErrorCode.TOO_MANY_REQUESTS
+    code: ClassVar[str] = ErrorCode.TOO_MANY_REQUESTS
     http_status = 429
     default_message = "Too many requests."
 
@@ -97,7 +99,7 @@ class TooManyRequests(ApplicationError):
 class ConfigurationError(ApplicationError):
     """The deployment is misconfigured (a missing key, an undecryptable value)."""
 
-    code = ErrorCode.CONFIGURATION_ERROR
+    code: ClassVar[str] = ErrorCode.CONFIGURATION_ERROR
     http_status = 500
     default_message = "The service is misconfigured."
 
@@ -105,7 +107,7 @@ class ConfigurationError(ApplicationError):
 class ServiceUnavailable(ApplicationError):
     """A backing service (the shared cache/Redis) cannot be reached: retry later, not a bug."""
 
-    code = ErrorCode.SERVICE_UNAVAILABLE
+    code: ClassVar[str] = ErrorCode.SERVICE_UNAVAILABLE
     http_status = 503
     default_message = "A backing service is unavailable; retry shortly."
 
@@ -117,7 +119,7 @@ class ServiceUnavailable(ApplicationError):
 class MalformedRequest(ApplicationError):
     """The body could not be read as the declared format (broken JSON, invalid UTF-8)."""
 
-    code = ErrorCode.MALFORMED_REQUEST
+    code: ClassVar[str] = ErrorCode.MALFORMED_REQUEST
     http_status = 400
     default_message = "The request body could not be parsed."
 
@@ -125,24 +127,24 @@ class MalformedRequest(ApplicationError):
 class RequestTooComplex(ApplicationError):
     """Within the size limit but over a work limit: nesting, values, messages, parts, tools."""
 
-    code = ErrorCode.REQUEST_TOO_COMPLEX
+    code: ClassVar[str] = ErrorCode.REQUEST_TOO_COMPLEX
     http_status = 400
     default_message = "The request is too complex."
 
 
 class InvalidHost(ApplicationError):
-    code = ErrorCode.INVALID_HOST
+    code: ClassVar[str] = ErrorCode.INVALID_HOST
     http_status = 400
     default_message = "The Host header names no host this service answers for."
 
 
 class LengthRequired(ApplicationError):
-    code = ErrorCode.LENGTH_REQUIRED
+    code: ClassVar[str] = ErrorCode.LENGTH_REQUIRED
     http_status = 411
     default_message = "Send a Content-Length header or a chunked body this server can read."
 
 
 class PayloadTooLarge(ApplicationError):
-    code = ErrorCode.PAYLOAD_TOO_LARGE
+    code: ClassVar[str] = ErrorCode.PAYLOAD_TOO_LARGE
     http_status = 413
     default_message = "The request body is too large."

@@ -51,6 +51,8 @@ from providers.adapters.types import (
 from providers.adapters.wire import ErrorTable, WireMapping, describe
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
+# The clients that speak Messages: Anthropic's own, and its Bedrock and Vertex AI clients.
+AnthropicClient = anthropic.Anthropic | anthropic.AnthropicBedrock | anthropic.AnthropicVertex
 
 
 class AnthropicAdapter(ProviderAdapter):
@@ -60,7 +62,7 @@ class AnthropicAdapter(ProviderAdapter):
     mapping: ClassVar[WireMapping] = mapping
     errors: ClassVar[ErrorTable] = mapping.ERRORS
 
-    def build_client(self, settings: ProviderSettings) -> anthropic.Anthropic:
+    def build_client(self, settings: ProviderSettings) -> AnthropicClient:
         """One client per settings version; an explicit base URL so no environment leaks in."""
         return anthropic.Anthropic(
             http_client=self.http_client(),

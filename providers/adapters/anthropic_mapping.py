@@ -302,7 +302,9 @@ def _tool_choice_param(request: ChatRequest) -> dict[str, Any] | None:
     choice = request.tool_choice
     if choice is None and request.parallel_tool_calls is not False:
         return None
-    wire = _tool_choice(choice.mode, choice.name) if choice is not None else {"type": "auto"}
+    wire: dict[str, Any] = (
+        _tool_choice(choice.mode, choice.name) if choice is not None else {"type": "auto"}
+    )
     if request.parallel_tool_calls is False and wire["type"] != "none":
         wire["disable_parallel_tool_use"] = True
     return wire
@@ -450,7 +452,9 @@ def error_fields(exc: BaseException) -> UpstreamFailure:
 def status_error_fields(exc: anthropic.APIStatusError) -> tuple[str, str, str | None]:
     """(error.type, error.message, error.details.error_code) from an Anthropic error body."""
     body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    error = body.get("error")
+    if not isinstance(error, dict):
+        error = {}
     error_type = str(error.get("type") or exc.type or "error")
     message = str(error.get("message") or exc.api_message or "no message")
     return error_type, message, exc.error_code

@@ -19,7 +19,7 @@ PUBLIC_DETAIL_KEYS = ("provider", "upstream_status", "skipped", "param")
 
 
 class ProviderError(ApplicationError):
-    code = ErrorCode.PROVIDER_ERROR
+    code: ClassVar[str] = ErrorCode.PROVIDER_ERROR
     http_status = 502
     retryable = False
     default_message = "The provider failed to answer."
@@ -74,12 +74,12 @@ class ProviderError(ApplicationError):
 
 
 class ProviderAuthenticationError(ProviderError):
-    code = ErrorCode.PROVIDER_AUTHENTICATION_FAILED
+    code: ClassVar[str] = ErrorCode.PROVIDER_AUTHENTICATION_FAILED
     default_message = "The provider rejected the configured API key."
 
 
 class ProviderPermissionError(ProviderError):
-    code = ErrorCode.PROVIDER_PERMISSION_DENIED
+    code: ClassVar[str] = ErrorCode.PROVIDER_PERMISSION_DENIED
     default_message = "The provider's key is not allowed to do this."
 
 
@@ -88,56 +88,56 @@ class ModelNotFoundError(ProviderError):
     code of its own, apart from `model_not_found` (404, the caller asked for a model this
     service does not serve)."""
 
-    code = ErrorCode.UPSTREAM_MODEL_NOT_FOUND
+    code: ClassVar[str] = ErrorCode.UPSTREAM_MODEL_NOT_FOUND
     default_message = "The provider does not know this model."
 
 
 class ProviderBadRequestError(ProviderError):
-    code = ErrorCode.PROVIDER_BAD_REQUEST
+    code: ClassVar[str] = ErrorCode.PROVIDER_BAD_REQUEST
     http_status = 400
     default_message = "The provider refused the request as invalid."
 
 
 class ContextLengthExceededError(ProviderBadRequestError):
-    code = ErrorCode.CONTEXT_LENGTH_EXCEEDED
+    code: ClassVar[str] = ErrorCode.CONTEXT_LENGTH_EXCEEDED
     default_message = "The request does not fit the model's context window."
 
 
 class RateLimitedError(ProviderError):
-    code = ErrorCode.PROVIDER_RATE_LIMITED
+    code: ClassVar[str] = ErrorCode.PROVIDER_RATE_LIMITED
     http_status = 429
     retryable = True
     default_message = "The provider is rate limiting requests."
 
 
 class ProviderTimeoutError(ProviderError):
-    code = ErrorCode.PROVIDER_TIMEOUT
+    code: ClassVar[str] = ErrorCode.PROVIDER_TIMEOUT
     http_status = 504
     retryable = True
     default_message = "The provider did not answer in time."
 
 
 class ProviderUnavailableError(ProviderError):
-    code = ErrorCode.PROVIDER_UNAVAILABLE
+    code: ClassVar[str] = ErrorCode.PROVIDER_UNAVAILABLE
     http_status = 503
     retryable = True
     default_message = "The provider is unavailable."
 
 
 class MalformedResponseError(ProviderUnavailableError):
-    code = ErrorCode.PROVIDER_MALFORMED_RESPONSE
+    code: ClassVar[str] = ErrorCode.PROVIDER_MALFORMED_RESPONSE
     default_message = "The provider answered with something that is not valid."
 
 
 class StreamInterruptedError(ProviderUnavailableError):
-    code = ErrorCode.PROVIDER_STREAM_INTERRUPTED
+    code: ClassVar[str] = ErrorCode.PROVIDER_STREAM_INTERRUPTED
     default_message = "The provider's stream ended before the response was complete."
 
 
 class ProviderDestinationRefusedError(ProviderError):
     """The provider's address is refused by the egress policy (see adapters.egress)."""
 
-    code = ErrorCode.PROVIDER_DESTINATION_REFUSED
+    code: ClassVar[str] = ErrorCode.PROVIDER_DESTINATION_REFUSED
     default_message = "The provider's address is not allowed."
     from_provider = False
 
@@ -145,7 +145,7 @@ class ProviderDestinationRefusedError(ProviderError):
 class ProviderKeyUnboundError(ProviderError):
     """The stored key was entered for another kind or base URL: it is never sent elsewhere."""
 
-    code = ErrorCode.PROVIDER_KEY_UNBOUND
+    code: ClassVar[str] = ErrorCode.PROVIDER_KEY_UNBOUND
     default_message = (
         "The provider's key was entered for another address; enter the key again to use it "
         "with the current base URL and kind."
@@ -154,7 +154,7 @@ class ProviderKeyUnboundError(ProviderError):
 
 
 class UnsupportedOperationError(ProviderError):
-    code = ErrorCode.UNSUPPORTED_OPERATION
+    code: ClassVar[str] = ErrorCode.UNSUPPORTED_OPERATION
     http_status = 400
     from_provider = False
     tells_client = True
@@ -164,7 +164,7 @@ class UnsupportedOperationError(ProviderError):
 class InvalidRequestError(ProviderError):
     """Refused by the adapter's own validation, before any network call."""
 
-    code = ErrorCode.INVALID_REQUEST
+    code: ClassVar[str] = ErrorCode.INVALID_REQUEST
     http_status = 400
     default_message = "The request is invalid."
     from_provider = False

@@ -141,7 +141,7 @@ class GeminiAdapter(ProviderAdapter):
         contents = [types.Content(role="user", parts=[types.Part(text=t)]) for t in request.inputs]
         response = self.client.models.embed_content(
             model=request.model,
-            contents=contents,  # type: ignore[arg-type]
+            contents=contents,
             config=types.EmbedContentConfig(output_dimensionality=request.dimensions),
         )
         embeddings = response.embeddings or []

@@ -183,7 +183,7 @@ def generate_config(request: ChatRequest) -> types.GenerateContentConfig:
             config.tool_config = types.ToolConfig(
                 function_calling_config=types.FunctionCallingConfig(
                     mode=_TOOL_CHOICE_MODES[choice.mode],
-                    allowed_function_names=[choice.name] if choice.mode == "tool" else None,
+                    allowed_function_names=[choice.name or ""] if choice.mode == "tool" else None,
                 )
             )
     if request.json_output or request.json_schema is not None:
