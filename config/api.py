@@ -8,22 +8,23 @@ from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
+from config.error_codes import ErrorCode
 from config.errors import ApplicationError, PayloadTooLarge
 from config.outages import UNAVAILABLE_ERRORS, unavailable
 
 logger = logging.getLogger(__name__)
 
 _DRF_CODES = {
-    drf_exceptions.ParseError: "malformed_request",
-    drf_exceptions.NotAuthenticated: "not_authenticated",
-    drf_exceptions.AuthenticationFailed: "authentication_failed",
-    drf_exceptions.PermissionDenied: "permission_denied",
-    drf_exceptions.NotFound: "not_found",
-    drf_exceptions.MethodNotAllowed: "method_not_allowed",
-    drf_exceptions.NotAcceptable: "not_acceptable",
-    drf_exceptions.UnsupportedMediaType: "unsupported_media_type",
-    drf_exceptions.Throttled: "too_many_requests",
-    drf_exceptions.ValidationError: "invalid",
+    drf_exceptions.ParseError: ErrorCode.MALFORMED_REQUEST,
+    drf_exceptions.NotAuthenticated: ErrorCode.NOT_AUTHENTICATED,
+    drf_exceptions.AuthenticationFailed: ErrorCode.AUTHENTICATION_FAILED,
+    drf_exceptions.PermissionDenied: ErrorCode.PERMISSION_DENIED,
+    drf_exceptions.NotFound: ErrorCode.NOT_FOUND,
+    drf_exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
+    drf_exceptions.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
+    drf_exceptions.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    drf_exceptions.Throttled: ErrorCode.TOO_MANY_REQUESTS,
+    drf_exceptions.ValidationError: ErrorCode.INVALID,
 }
 
 
@@ -32,7 +33,7 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def _from_drf(exc: drf_exceptions.APIException) -> Response:
-    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), ErrorCode.ERROR)
     if isinstance(exc, drf_exceptions.ValidationError):
         detail = exc.detail
         if isinstance(detail, dict | list):
@@ -45,11 +46,12 @@ def _from_drf(exc: drf_exceptions.APIException) -> Response:
         body = error_body(code, message, details)
     else:
         body = error_body(code, str(exc.detail))
-    headers = {}
-    # Set by APIView on authentication failures (auth_header) and by Throttled (wait).
-    if auth_header := getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = auth_header
-    if wait := getattr(exc, "wait", None):
+    headers: dict[str, str] = {}
+    auth_header = getattr(exc, "auth_header", None)  # set by DRF on 401s
+    if auth_header:
+        headers["WWW-Authenticate"] = str(auth_header)
+    wait = getattr(exc, "wait", None)  # set by DRF on throttling
+    if isinstance(wait, int | float) and wait:
         headers["Retry-After"] = str(int(wait))
     return Response(body, status=exc.status_code, headers=headers)
 
@@ -93,6 +95,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return _from_drf(exc)
     logger.exception("Unhandled error in API view")
     return Response(
-        error_body("internal_error", "An internal error occurred; it has been logged."),
+        error_body(ErrorCode.INTERNAL_ERROR, "An internal error occurred; it has been logged."),
         status=500,
     )

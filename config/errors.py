@@ -2,14 +2,19 @@
 
 Every error that reaches an API client is an ApplicationError (or is translated into one), so
 the exception handler can answer `{"error": {"code", "message", "details"}}` with the right
-status. Subclasses set `code` and `http_status`; messages must never contain secrets.
+status. Subclasses set `code` (a member of config.error_codes.ErrorCode, the one registry of
+codes) and `http_status`; messages must never contain secrets.
 """
 
-from typing import Any
+from typing import Any, ClassVar
+
+from config.error_codes import ErrorCode
 
 
 class ApplicationError(Exception):
-    code: str = "error"
+    # Typed `str` so that a class may still name its code as the plain string: a test checks
+    # every subclass's code is in the registry, whichever way it is written.
+    code: ClassVar[str] = ErrorCode.ERROR
     http_status: int = 400
     default_message: str = "The request could not be completed."
 
@@ -43,31 +48,31 @@ class ApplicationError(Exception):
 
 
 class InvalidInput(ApplicationError):
-    code = "invalid"
+    code: ClassVar[str] = ErrorCode.INVALID
     http_status = 400
     default_message = "The request is invalid."
 
 
 class NotAuthenticated(ApplicationError):
-    code = "not_authenticated"
+    code: ClassVar[str] = ErrorCode.NOT_AUTHENTICATED
     http_status = 401
     default_message = "Authentication credentials were not provided or are invalid."
 
 
 class PermissionDenied(ApplicationError):
-    code = "permission_denied"
+    code: ClassVar[str] = ErrorCode.PERMISSION_DENIED
     http_status = 403
     default_message = "You do not have permission to perform this action."
 
 
 class NotFound(ApplicationError):
-    code = "not_found"
+    code: ClassVar[str] = ErrorCode.NOT_FOUND
     http_status = 404
     default_message = "Not found."
 
 
 class Conflict(ApplicationError):
-    code = "conflict"
+    code: ClassVar[str] = ErrorCode.CONFLICT
     http_status = 409
     default_message = "The request conflicts with the current state."
 
@@ -75,7 +80,7 @@ class Conflict(ApplicationError):
 class TooManyRequests(ApplicationError):
     """Refused before any spend: a rate limit or a budget. `retry_after` is in seconds."""
 
-    code = "too_many_requests"
+    code: ClassVar[str] = ErrorCode.TOO_MANY_REQUESTS
     http_status = 429
     default_message = "Too many requests."
 
@@ -94,7 +99,7 @@ class TooManyRequests(ApplicationError):
 class ConfigurationError(ApplicationError):
     """The deployment is misconfigured (a missing key, an undecryptable value)."""
 
-    code = "configuration_error"
+    code: ClassVar[str] = ErrorCode.CONFIGURATION_ERROR
     http_status = 500
     default_message = "The service is misconfigured."
 
@@ -102,7 +107,7 @@ class ConfigurationError(ApplicationError):
 class ServiceUnavailable(ApplicationError):
     """A backing service (the shared cache/Redis) cannot be reached: retry later, not a bug."""
 
-    code = "service_unavailable"
+    code: ClassVar[str] = ErrorCode.SERVICE_UNAVAILABLE
     http_status = 503
     default_message = "A backing service is unavailable; retry shortly."
 
@@ -114,7 +119,7 @@ class ServiceUnavailable(ApplicationError):
 class MalformedRequest(ApplicationError):
     """The body could not be read as the declared format (broken JSON, invalid UTF-8)."""
 
-    code = "malformed_request"
+    code: ClassVar[str] = ErrorCode.MALFORMED_REQUEST
     http_status = 400
     default_message = "The request body could not be parsed."
 
@@ -122,24 +127,24 @@ class MalformedRequest(ApplicationError):
 class RequestTooComplex(ApplicationError):
     """Within the size limit but over a work limit: nesting, values, messages, parts, tools."""
 
-    code = "request_too_complex"
+    code: ClassVar[str] = ErrorCode.REQUEST_TOO_COMPLEX
     http_status = 400
     default_message = "The request is too complex."
 
 
 class InvalidHost(ApplicationError):
-    code = "invalid_host"
+    code: ClassVar[str] = ErrorCode.INVALID_HOST
     http_status = 400
     default_message = "The Host header names no host this service answers for."
 
 
 class LengthRequired(ApplicationError):
-    code = "length_required"
+    code: ClassVar[str] = ErrorCode.LENGTH_REQUIRED
     http_status = 411
     default_message = "Send a Content-Length header or a chunked body this server can read."
 
 
 class PayloadTooLarge(ApplicationError):
-    code = "payload_too_large"
+    code: ClassVar[str] = ErrorCode.PAYLOAD_TOO_LARGE
     http_status = 413
     default_message = "The request body is too large."

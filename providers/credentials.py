@@ -106,6 +106,25 @@ GCP_LOCATION = _pattern(
 )
 
 
+ENTRA_TENANT = _pattern(
+    r"[A-Za-z0-9][A-Za-z0-9.-]{0,99}",
+    "A Microsoft Entra tenant: its id (a GUID) or its domain, e.g. contoso.onmicrosoft.com.",
+)
+ENTRA_CLIENT_ID = _pattern(
+    r"[A-Za-z0-9-]{1,64}", "The application (client) id of the app registration, a GUID."
+)
+
+
+def _authority(value: str) -> str | None:
+    if not re.fullmatch(r"https?://[^\s?#@/]+/?", value):
+        return "The authority host as an http(s) URL, e.g. https://login.microsoftonline.com."
+    return None
+
+
+def _authority_url(value: str) -> str | None:
+    return value or None
+
+
 def _deployments(value: str) -> str | None:
     try:
         mapping = json.loads(value)
@@ -175,11 +194,28 @@ def _service_account_secrets(value: str) -> list[str]:
 
 
 # -- cross checks -------------------------------------------------------------------------
+ENTRA_CLIENT_FIELDS = ("entra_tenant_id", "entra_client_id", "entra_client_secret")
+
+
 def _azure_check(values: Mapping[str, str], api_key: str) -> dict[str, str]:
-    if api_key and values.get("entra_token"):
-        return {"entra_token": "Enter either an API key or a Microsoft Entra ID token, not both."}
-    if not api_key and not values.get("entra_token"):
-        return {"api_key": "Azure OpenAI needs an API key or a Microsoft Entra ID token."}
+    given = [name for name in ENTRA_CLIENT_FIELDS if values.get(name)]
+    if given and len(given) < len(ENTRA_CLIENT_FIELDS):
+        missing = next(name for name in ENTRA_CLIENT_FIELDS if not values.get(name))
+        return {
+            missing: "Enter the tenant id, the client id and the client secret together (an "
+            "app registration that may use the resource)."
+        }
+    ways = [bool(api_key), bool(values.get("entra_token")), bool(given)]
+    if sum(ways) > 1:
+        return {
+            "entra_token" if values.get("entra_token") else "entra_client_secret": "Enter one "
+            "way to authenticate: an API key, an Entra ID token, or an app registration."
+        }
+    if not any(ways):
+        return {
+            "api_key": "Azure OpenAI needs an API key, a Microsoft Entra ID token, or an app "
+            "registration (tenant id, client id, client secret)."
+        }
     return {}
 
 
@@ -231,7 +267,43 @@ SPECS: dict[str, CredentialSpec] = {
                 max_length=8000,
                 check=_printable,
                 help_text="An access token for https://cognitiveservices.azure.com, sent as a "
-                "Bearer token instead of the API key.",
+                "Bearer token instead of the API key. It is not renewed: it stops working when "
+                "it expires (about an hour); an app registration below renews its own.",
+            ),
+            CredentialField(
+                "entra_tenant_id",
+                "Entra tenant id",
+                destination=True,
+                max_length=100,
+                check=ENTRA_TENANT,
+                help_text="With the client id and secret: tokens are requested from this "
+                "tenant (OAuth client credentials) and renewed before they expire.",
+            ),
+            CredentialField(
+                "entra_client_id",
+                "Entra client id",
+                max_length=64,
+                check=ENTRA_CLIENT_ID,
+                help_text="The application (client) id of an app registration with the "
+                "Cognitive Services OpenAI User role on the resource.",
+            ),
+            CredentialField(
+                "entra_client_secret",
+                "Entra client secret",
+                secret=True,
+                max_length=1000,
+                check=_printable,
+                help_text="A client secret of that app registration.",
+            ),
+            CredentialField(
+                "entra_authority",
+                "Entra authority",
+                destination=True,
+                max_length=200,
+                check=_authority,
+                url_in_value=_authority_url,
+                help_text="Optional: the token host for a national cloud (default "
+                "https://login.microsoftonline.com).",
             ),
             CredentialField(
                 "deployments",
@@ -384,8 +456,13 @@ def credentials_missing(kind: str, values: Mapping[str, str], *, api_key: str) -
         return None
     if spec.api_key == "required" and not api_key:
         return "has no API key"
-    if kind == "azure_openai" and not api_key and not values.get("entra_token"):
-        return "has no API key or Entra ID token"
+    if (
+        kind == "azure_openai"
+        and not api_key
+        and not values.get("entra_token")
+        and not all(values.get(name) for name in ENTRA_CLIENT_FIELDS)
+    ):
+        return "has no API key, Entra ID token or app registration"
     missing = [f.label for f in spec.fields if f.required and not values.get(f.name)]
     if missing:
         return f"has no {', '.join(missing)}"

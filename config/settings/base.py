@@ -262,6 +262,7 @@ SPECTACULAR_SETTINGS = {
         "ModelKindEnum": "providers.models.catalog.ModelKind",
         "CapabilityEnum": "providers.models.catalog.Capability",
         "RemoteModelKindEnum": ["chat", "embedding", "unknown"],
+        "ErrorCodeEnum": "config.error_codes.ERROR_CODE_CHOICES",
     },
 }
 

@@ -19,11 +19,9 @@ back for tool use. A stream that
 ends before message_stop, breaks at the transport, or carries an SSE `error` event (such as
 `overloaded_error` half-way) raises StreamInterruptedError.
 
-Errors are translated by SDK exception type (ERRORS, walked along the exception's MRO).
-Context length: Anthropic answers an over-long prompt with a plain 400 invalid_request_error
-and no structured code (only the message text says "prompt is too long"), so it surfaces as
-ProviderBadRequestError; it becomes ContextLengthExceededError only when the body carries a
-structured `error.details.error_code` in CONTEXT_LENGTH_ERROR_CODES. A response stopped by
+Errors are translated by the base class from anthropic_mapping.ERRORS (by SDK exception type,
+walked along the exception's MRO; context length only from a structured code, see the
+mapping). A response stopped by
 the context window (stop_reason model_context_window_exceeded) finishes with "length".
 """
 
@@ -34,27 +32,9 @@ from typing import Any, ClassVar
 import anthropic
 import httpx2
 
-from providers.adapters.anthropic_mapping import (
-    finish_reason,
-    request_params,
-    response_from_message,
-    usage_from_wire,
-)
+from providers.adapters import anthropic_mapping as mapping
 from providers.adapters.base import ProviderAdapter
-from providers.adapters.errors import (
-    ContextLengthExceededError,
-    MalformedResponseError,
-    ModelNotFoundError,
-    ProviderAuthenticationError,
-    ProviderBadRequestError,
-    ProviderError,
-    ProviderPermissionError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitedError,
-    StreamInterruptedError,
-    retry_after_seconds,
-)
+from providers.adapters.errors import MalformedResponseError, StreamInterruptedError
 from providers.adapters.types import (
     ChatRequest,
     ChatResponse,
@@ -68,39 +48,21 @@ from providers.adapters.types import (
     ToolCallDelta,
     UsageEvent,
 )
+from providers.adapters.wire import ErrorTable, WireMapping, describe
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
-
-# Most specific first is not needed: the lookup walks the raised exception's MRO.
-ERRORS: dict[type[Exception], type[ProviderError]] = {
-    anthropic.AuthenticationError: ProviderAuthenticationError,
-    anthropic.PermissionDeniedError: ProviderPermissionError,
-    anthropic.PaymentRequiredError: ProviderPermissionError,  # billing_error: no credit left
-    anthropic.NotFoundError: ModelNotFoundError,
-    anthropic.BadRequestError: ProviderBadRequestError,
-    anthropic.UnprocessableEntityError: ProviderBadRequestError,
-    anthropic.ContentTooLargeError: ProviderBadRequestError,  # 413 request_too_large
-    anthropic.RequestTimeoutError: ProviderTimeoutError,
-    anthropic.GatewayTimeoutError: ProviderTimeoutError,
-    anthropic.RateLimitError: RateLimitedError,
-    anthropic.InternalServerError: ProviderUnavailableError,  # every 5xx, 529 overloaded too
-    anthropic.APIStatusError: ProviderError,  # any other status
-    anthropic.APITimeoutError: ProviderTimeoutError,
-    anthropic.APIConnectionError: ProviderUnavailableError,
-    anthropic.APIResponseValidationError: MalformedResponseError,
-    json.JSONDecodeError: MalformedResponseError,
-    httpx2.TimeoutException: ProviderTimeoutError,
-    httpx2.TransportError: StreamInterruptedError,  # raw transport errors only occur mid-body
-}
-CONTEXT_LENGTH_ERROR_CODES = frozenset({"prompt_too_long", "context_length_exceeded"})
+# The clients that speak Messages: Anthropic's own, and its Bedrock and Vertex AI clients.
+AnthropicClient = anthropic.Anthropic | anthropic.AnthropicBedrock | anthropic.AnthropicVertex
 
 
 class AnthropicAdapter(ProviderAdapter):
     supports_embeddings: ClassVar[bool] = False
     supports_token_count: ClassVar[bool] = True
     models_page_size: ClassVar[int] = 100
+    mapping: ClassVar[WireMapping] = mapping
+    errors: ClassVar[ErrorTable] = mapping.ERRORS
 
-    def build_client(self, settings: ProviderSettings) -> anthropic.Anthropic:
+    def build_client(self, settings: ProviderSettings) -> AnthropicClient:
         """One client per settings version; an explicit base URL so no environment leaks in."""
         return anthropic.Anthropic(
             http_client=self.http_client(),
@@ -113,11 +75,11 @@ class AnthropicAdapter(ProviderAdapter):
 
     # -- operations ------------------------------------------------------------------------
     def _complete(self, request: ChatRequest) -> ChatResponse:
-        message = self.client.messages.create(**request_params(request))
-        return response_from_message(message)
+        message = self.client.messages.create(**self._params(request))
+        return mapping.response_from_wire(message)
 
     def _stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
-        stream = self.client.messages.create(**request_params(request), stream=True)
+        stream = self.client.messages.create(**self._params(request), stream=True)
         state = _StreamState(request_id=stream.response.headers.get("request-id"))
         with stream:
             try:
@@ -143,7 +105,7 @@ class AnthropicAdapter(ProviderAdapter):
     def _count_tokens(self, request: ChatRequest) -> int:
         """messages.count_tokens takes the prompt of messages.create without the output
         settings (max_tokens, stop_sequences)."""
-        params = request_params(request)
+        params = self._params(request)
         for name in ("max_tokens", "stop_sequences"):
             params.pop(name, None)
         return int(self.client.messages.count_tokens(**params).input_tokens)
@@ -160,38 +122,15 @@ class AnthropicAdapter(ProviderAdapter):
             for model in self.client.models.list(limit=self.models_page_size)
         ]
 
-    # -- errors ----------------------------------------------------------------------------
-    def translate_error(self, exc: Exception) -> ProviderError | None:
-        error_class = next((ERRORS[c] for c in type(exc).__mro__ if c in ERRORS), None)
-        if error_class is None:
-            return None
-        if not isinstance(exc, anthropic.APIStatusError):
-            return error_class(
-                self.scrub(f"Anthropic call failed: {_describe(exc)}"), provider=self.settings.slug
-            )
-        error_type, message, error_code = _error_fields(exc)
-        if error_class is ProviderBadRequestError and error_code in CONTEXT_LENGTH_ERROR_CODES:
-            error_class = ContextLengthExceededError
-        return error_class(
-            self.scrub(f"Anthropic answered {exc.status_code} ({error_type}): {message}"),
-            provider=self.settings.slug,
-            status_code=exc.status_code,
-            retry_after=retry_after_seconds(exc.response.headers),
-            request_id=exc.request_id,
-            details={
-                "provider": self.settings.slug,
-                "upstream_status": exc.status_code,
-                "upstream_type": error_type,
-                "upstream_code": error_code,
-            },
-        )
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        return mapping.request_params(request, kind=self.settings.kind)
 
     def _interrupted(self, exc: Exception, state: "_StreamState") -> StreamInterruptedError:
         if isinstance(exc, anthropic.APIStatusError):
-            error_type, message, _ = _error_fields(exc)
+            error_type, message, _ = mapping.status_error_fields(exc)
             text = f"Anthropic's stream broke off with an {error_type} event: {message}"
         else:
-            text = f"Anthropic's stream broke off: {_describe(exc)}"
+            text = f"Anthropic's stream broke off: {describe(exc)}"
         return StreamInterruptedError(
             self.scrub(text), provider=self.settings.slug, request_id=state.request_id
         )
@@ -220,7 +159,7 @@ class _StreamState:
         self.started = True
         self.model = event.message.model
         self.usage = event.message.usage.model_dump(exclude_none=True)
-        yield UsageEvent(usage_from_wire(self.usage))
+        yield UsageEvent(mapping.usage_from_wire(self.usage))
 
     def _on_content_block_start(self, event: Any) -> Iterator[StreamEvent]:
         block = event.content_block
@@ -263,25 +202,12 @@ class _StreamState:
         if event.usage is not None:
             # message_delta counts are cumulative: they replace, never add to, earlier ones.
             self.usage.update(event.usage.model_dump(exclude_none=True))
-            yield UsageEvent(usage_from_wire(self.usage))
+            yield UsageEvent(mapping.usage_from_wire(self.usage))
 
     def _on_message_stop(self, event: Any) -> Iterator[StreamEvent]:
         self.finished = True
         yield Finish(
-            finish_reason=finish_reason(self.stop_reason),
+            finish_reason=mapping.finish_reason_from_wire(self.stop_reason),
             model=self.model,
             request_id=self.request_id,
         )
-
-
-def _error_fields(exc: "anthropic.APIStatusError") -> tuple[str, str, str | None]:
-    """(error.type, error.message, error.details.error_code) from an Anthropic error body."""
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
-    error_type = str(error.get("type") or exc.type or "error")
-    message = str(error.get("message") or exc.api_message or "no message")
-    return error_type, message, exc.error_code
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

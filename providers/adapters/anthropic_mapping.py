@@ -1,7 +1,14 @@
 """Mapping between the plain adapter types and Anthropic's Messages wire format.
 
-Kept apart from the adapter (which owns the client, streaming and errors) so that the wire
-shapes can be read, and changed, in one place.
+Kept apart from the adapter (which owns the client and the stream state) so that the wire
+shapes can be read, and changed, in one place. Exposes the functions every wire mapping has
+(adapters.wire.WireMapping), the error table among them. The Bedrock and Vertex Claude clients
+raise the same SDK exceptions and speak the same Messages body, so they use this mapping too.
+
+Errors: Anthropic answers an over-long prompt with a plain 400 invalid_request_error and no
+structured code (only the message text says "prompt is too long"), so it surfaces as
+ProviderBadRequestError; it becomes ContextLengthExceededError only when the body carries a
+structured `error.details.error_code` in CONTEXT_LENGTH_ERROR_CODES.
 
 Requests:
 - System messages, wherever they appear, are joined into the `system` parameter.
@@ -46,7 +53,24 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from providers.adapters.errors import InvalidRequestError
+import anthropic
+import httpx2
+
+from providers.adapters.errors import (
+    ContextLengthExceededError,
+    InvalidRequestError,
+    MalformedResponseError,
+    ModelNotFoundError,
+    ProviderAuthenticationError,
+    ProviderBadRequestError,
+    ProviderError,
+    ProviderPermissionError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    StreamInterruptedError,
+    retry_after_seconds,
+)
 from providers.adapters.params import ANTHROPIC_SERVICE_TIERS
 from providers.adapters.types import (
     CacheControl,
@@ -60,6 +84,30 @@ from providers.adapters.types import (
     ToolCall,
     Usage,
 )
+from providers.adapters.wire import UpstreamFailure, describe
+
+# SDK exception class -> ours, looked up along the raised exception's MRO.
+ERRORS: Mapping[type[BaseException], type[ProviderError]] = {
+    anthropic.AuthenticationError: ProviderAuthenticationError,
+    anthropic.PermissionDeniedError: ProviderPermissionError,
+    anthropic.PaymentRequiredError: ProviderPermissionError,  # billing_error: no credit left
+    anthropic.NotFoundError: ModelNotFoundError,
+    anthropic.BadRequestError: ProviderBadRequestError,
+    anthropic.UnprocessableEntityError: ProviderBadRequestError,
+    anthropic.ContentTooLargeError: ProviderBadRequestError,  # 413 request_too_large
+    anthropic.RequestTimeoutError: ProviderTimeoutError,
+    anthropic.GatewayTimeoutError: ProviderTimeoutError,
+    anthropic.RateLimitError: RateLimitedError,
+    anthropic.InternalServerError: ProviderUnavailableError,  # every 5xx, 529 overloaded too
+    anthropic.APIStatusError: ProviderError,  # any other status
+    anthropic.APITimeoutError: ProviderTimeoutError,
+    anthropic.APIConnectionError: ProviderUnavailableError,
+    anthropic.APIResponseValidationError: MalformedResponseError,
+    json.JSONDecodeError: MalformedResponseError,
+    httpx2.TimeoutException: ProviderTimeoutError,
+    httpx2.TransportError: StreamInterruptedError,  # raw transport errors only occur mid-body
+}
+CONTEXT_LENGTH_ERROR_CODES = frozenset({"prompt_too_long", "context_length_exceeded"})
 
 DEFAULT_MAX_TOKENS = 4096
 MIN_THINKING_BUDGET = 1024  # Anthropic's minimum budget_tokens
@@ -86,13 +134,18 @@ FINISH_REASONS: dict[str, FinishReason] = {
 }
 
 
-def finish_reason(stop_reason: str | None) -> FinishReason:
-    """Anthropic's stop_reason in the shared vocabulary; an unknown reason counts as stop."""
-    return FINISH_REASONS.get(stop_reason or "", "stop")
+def finish_reason_from_wire(value: str | None, *, tool_calls: bool = False) -> FinishReason:
+    """Anthropic's stop_reason in the shared vocabulary; an unknown reason counts as stop.
+    (Anthropic names tool use in the reason itself, so `tool_calls` is not needed.)"""
+    return FINISH_REASONS.get(value or "", "stop")
 
 
-def usage_from_wire(raw: Mapping[str, Any]) -> Usage:
-    """Usage buckets from an Anthropic usage object (see the module docstring)."""
+def usage_from_wire(raw: Any) -> Usage:
+    """Usage buckets from an Anthropic usage object or dict (see the module docstring)."""
+    if raw is None:
+        return Usage()
+    if not isinstance(raw, Mapping):
+        raw = raw.model_dump(exclude_none=True)
     output = int(raw.get("output_tokens") or 0)
     details = raw.get("output_tokens_details") or {}
     thinking = min(output, int(details.get("thinking_tokens") or 0))
@@ -106,9 +159,10 @@ def usage_from_wire(raw: Mapping[str, Any]) -> Usage:
     )
 
 
-def response_from_message(message: Any) -> ChatResponse:
+def response_from_wire(raw: Any) -> ChatResponse:
     """A ChatResponse from the SDK's Message; thinking blocks are its reasoning, server-tool
     blocks are dropped."""
+    message = raw
     texts: list[str] = []
     calls: list[ToolCall] = []
     reasoning: list[ReasoningPart] = []
@@ -121,12 +175,11 @@ def response_from_message(message: Any) -> ChatResponse:
             reasoning.append(ReasoningPart(text=block.thinking, signature=block.signature))
         elif block.type == "redacted_thinking":
             reasoning.append(ReasoningPart(redacted=block.data))
-    usage = message.usage.model_dump(exclude_none=True) if message.usage else {}
     return ChatResponse(
         text="".join(texts),
         tool_calls=tuple(calls),
-        finish_reason=finish_reason(message.stop_reason),
-        usage=usage_from_wire(usage),
+        finish_reason=finish_reason_from_wire(message.stop_reason),
+        usage=usage_from_wire(message.usage),
         model=message.model,
         request_id=getattr(message, "_request_id", None),
         reasoning=tuple(reasoning),
@@ -134,8 +187,9 @@ def response_from_message(message: Any) -> ChatResponse:
 
 
 # -- requests --------------------------------------------------------------------------------
-def request_params(request: ChatRequest) -> dict[str, Any]:
-    """Keyword arguments for `client.messages.create` (without `stream`)."""
+def request_params(request: ChatRequest, *, kind: str) -> dict[str, Any]:
+    """Keyword arguments for `client.messages.create` (without `stream`); the same for every
+    kind that speaks Messages (the Bedrock and Vertex clients move `model` into the path)."""
     messages = wire_messages(request.messages)
     if not messages:
         raise InvalidRequestError("Anthropic needs at least one user or assistant message.")
@@ -248,7 +302,9 @@ def _tool_choice_param(request: ChatRequest) -> dict[str, Any] | None:
     choice = request.tool_choice
     if choice is None and request.parallel_tool_calls is not False:
         return None
-    wire = _tool_choice(choice.mode, choice.name) if choice is not None else {"type": "auto"}
+    wire: dict[str, Any] = (
+        _tool_choice(choice.mode, choice.name) if choice is not None else {"type": "auto"}
+    )
     if request.parallel_tool_calls is False and wire["type"] != "none":
         wire["disable_parallel_tool_use"] = True
     return wire
@@ -365,3 +421,40 @@ def _schema_of(json_schema: dict[str, Any] | None) -> dict[str, Any] | None:
     if "schema" in json_schema and "name" in json_schema:
         return json_schema["schema"]
     return json_schema
+
+
+# -- errors ----------------------------------------------------------------------------------
+def error_class(exc: BaseException, mapped: type[ProviderError]) -> type[ProviderError]:
+    """A 400 with a structured context-length code is ContextLengthExceededError."""
+    if (
+        mapped is ProviderBadRequestError
+        and isinstance(exc, anthropic.APIStatusError)
+        and exc.error_code in CONTEXT_LENGTH_ERROR_CODES
+    ):
+        return ContextLengthExceededError
+    return mapped
+
+
+def error_fields(exc: BaseException) -> UpstreamFailure:
+    """Status, Retry-After, request-id and Anthropic's error type, message and code."""
+    if not isinstance(exc, anthropic.APIStatusError):
+        return UpstreamFailure(detail=describe(exc))
+    error_type, message, error_code = status_error_fields(exc)
+    return UpstreamFailure(
+        detail=f"{error_type}: {message}",
+        status=exc.status_code,
+        retry_after=retry_after_seconds(exc.response.headers),
+        request_id=exc.request_id,
+        extra={"upstream_type": error_type, "upstream_code": error_code},
+    )
+
+
+def status_error_fields(exc: anthropic.APIStatusError) -> tuple[str, str, str | None]:
+    """(error.type, error.message, error.details.error_code) from an Anthropic error body."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    if not isinstance(error, dict):
+        error = {}
+    error_type = str(error.get("type") or exc.type or "error")
+    message = str(error.get("message") or exc.api_message or "no message")
+    return error_type, message, exc.error_code

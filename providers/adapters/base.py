@@ -2,12 +2,13 @@
 
 A subclass implements `build_client` (an authenticated SDK client, built once per settings
 version and reused for its connection pool, on the HTTP client `http_client()` gives it), the
-`_complete`/`_stream`/`_embed`/`_list_models` operations, and `translate_error`, which maps an
-SDK exception to a ProviderError by its type.
+`_complete`/`_stream`/`_embed`/`_list_models` operations, its wire `mapping` (a *_mapping
+module, see adapters.wire) and its `errors` table (SDK exception class -> ProviderError class).
 
 What every adapter shares lives here: the HTTP client whose connections pass the egress
-policy (adapters.egress), and scrubbing (adapters.scrubbing) of the translated message and of
-every chained SDK exception, so no adapter can forget either.
+policy (adapters.egress), error translation (the table looked up along the exception's MRO,
+narrowed and filled in by the mapping), and scrubbing (adapters.scrubbing) of the translated
+message and of every chained SDK exception, so no adapter can forget any of them.
 """
 
 import time
@@ -37,6 +38,7 @@ from providers.adapters.types import (
     RemoteModel,
     StreamEvent,
 )
+from providers.adapters.wire import ErrorTable, WireMapping, mapped_error_class
 from providers.credentials import credential_secrets
 
 T = TypeVar("T")
@@ -46,6 +48,9 @@ class ProviderAdapter(ABC):
     supports_embeddings: ClassVar[bool] = False
     # The provider counts a chat request's input tokens without running it (count_tokens).
     supports_token_count: ClassVar[bool] = False
+    # The wire mapping module the adapter speaks, and its SDK exception table.
+    mapping: ClassVar[WireMapping]
+    errors: ClassVar[ErrorTable]
 
     def __init__(self, settings: ProviderSettings) -> None:
         if settings.credentials_unbound:
@@ -97,9 +102,29 @@ class ProviderAdapter(ABC):
     @abstractmethod
     def _list_models(self) -> list[RemoteModel]: ...
 
-    @abstractmethod
-    def translate_error(self, exc: Exception) -> ProviderError | None:
-        """The ProviderError for an SDK exception, chosen by its type; None if not an SDK error."""
+    def translate_error(self, exc: BaseException) -> ProviderError | None:
+        """The ProviderError for an SDK exception: the class of the most specific entry of the
+        adapter's table along the exception's MRO, narrowed by the mapping's structured fields;
+        None if the table has no entry (not a provider failure). Status, Retry-After and the
+        request id are kept; the provider's text is scrubbed."""
+        mapped = mapped_error_class(self.errors, exc)
+        if mapped is None:
+            return None
+        error_class = self.mapping.error_class(exc, mapped)
+        failure = self.mapping.error_fields(exc)
+        where = f"HTTP {failure.status}: " if failure.status else ""
+        return error_class(
+            self.scrub(f"{error_class.default_message} ({where}{failure.detail})"),
+            provider=self.settings.slug,
+            status_code=failure.status,
+            retry_after=failure.retry_after,
+            request_id=failure.request_id,
+            details={
+                "provider": self.settings.slug,
+                "upstream_status": failure.status,
+                **failure.extra,
+            },
+        )
 
     # -- the public operations ----------------------------------------------------------
     def complete(self, request: ChatRequest) -> ChatResponse:

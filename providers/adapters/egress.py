@@ -234,7 +234,7 @@ def guarded_async_http_client(
     loop that opened it, and Django code runs each agent in a loop of its own (`async_to_sync`),
     so a kept connection would be reused, or closed, from a loop that is gone."""
     transport = httpx2.AsyncHTTPTransport(trust_env=False)
-    transport._pool._network_backend = AsyncGuardedBackend(allowed)  # type: ignore[attr-defined]
+    transport._pool._network_backend = AsyncGuardedBackend(allowed)
     return httpx2.AsyncClient(
         transport=transport,
         timeout=timeout,
@@ -256,7 +256,7 @@ def guarded_http_client(
     transport = httpx2.HTTPTransport(trust_env=False)
     # httpx2 builds its connection pool without a way to pass a network backend; the pool
     # reads this attribute for every new connection.
-    transport._pool._network_backend = GuardedBackend(allowed)  # type: ignore[attr-defined]
+    transport._pool._network_backend = GuardedBackend(allowed)
     return client_class(
         transport=ObservedTransport(transport),  # request id header, tracing span
         timeout=timeout,

@@ -12,13 +12,14 @@ is the gateway's fault (502), not the caller's.
 
 from typing import Any, ClassVar
 
+from config.error_codes import ErrorCode
 from config.errors import ApplicationError
 
 PUBLIC_DETAIL_KEYS = ("provider", "upstream_status", "skipped", "param")
 
 
 class ProviderError(ApplicationError):
-    code = "provider_error"
+    code: ClassVar[str] = ErrorCode.PROVIDER_ERROR
     http_status = 502
     retryable = False
     default_message = "The provider failed to answer."
@@ -73,66 +74,70 @@ class ProviderError(ApplicationError):
 
 
 class ProviderAuthenticationError(ProviderError):
-    code = "provider_authentication_failed"
+    code: ClassVar[str] = ErrorCode.PROVIDER_AUTHENTICATION_FAILED
     default_message = "The provider rejected the configured API key."
 
 
 class ProviderPermissionError(ProviderError):
-    code = "provider_permission_denied"
+    code: ClassVar[str] = ErrorCode.PROVIDER_PERMISSION_DENIED
     default_message = "The provider's key is not allowed to do this."
 
 
 class ModelNotFoundError(ProviderError):
-    code = "model_not_found"
+    """The provider says the model does not exist: a 502 of the gateway's configuration, with a
+    code of its own, apart from `model_not_found` (404, the caller asked for a model this
+    service does not serve)."""
+
+    code: ClassVar[str] = ErrorCode.UPSTREAM_MODEL_NOT_FOUND
     default_message = "The provider does not know this model."
 
 
 class ProviderBadRequestError(ProviderError):
-    code = "provider_bad_request"
+    code: ClassVar[str] = ErrorCode.PROVIDER_BAD_REQUEST
     http_status = 400
     default_message = "The provider refused the request as invalid."
 
 
 class ContextLengthExceededError(ProviderBadRequestError):
-    code = "context_length_exceeded"
+    code: ClassVar[str] = ErrorCode.CONTEXT_LENGTH_EXCEEDED
     default_message = "The request does not fit the model's context window."
 
 
 class RateLimitedError(ProviderError):
-    code = "provider_rate_limited"
+    code: ClassVar[str] = ErrorCode.PROVIDER_RATE_LIMITED
     http_status = 429
     retryable = True
     default_message = "The provider is rate limiting requests."
 
 
 class ProviderTimeoutError(ProviderError):
-    code = "provider_timeout"
+    code: ClassVar[str] = ErrorCode.PROVIDER_TIMEOUT
     http_status = 504
     retryable = True
     default_message = "The provider did not answer in time."
 
 
 class ProviderUnavailableError(ProviderError):
-    code = "provider_unavailable"
+    code: ClassVar[str] = ErrorCode.PROVIDER_UNAVAILABLE
     http_status = 503
     retryable = True
     default_message = "The provider is unavailable."
 
 
 class MalformedResponseError(ProviderUnavailableError):
-    code = "provider_malformed_response"
+    code: ClassVar[str] = ErrorCode.PROVIDER_MALFORMED_RESPONSE
     default_message = "The provider answered with something that is not valid."
 
 
 class StreamInterruptedError(ProviderUnavailableError):
-    code = "provider_stream_interrupted"
+    code: ClassVar[str] = ErrorCode.PROVIDER_STREAM_INTERRUPTED
     default_message = "The provider's stream ended before the response was complete."
 
 
 class ProviderDestinationRefusedError(ProviderError):
     """The provider's address is refused by the egress policy (see adapters.egress)."""
 
-    code = "provider_destination_refused"
+    code: ClassVar[str] = ErrorCode.PROVIDER_DESTINATION_REFUSED
     default_message = "The provider's address is not allowed."
     from_provider = False
 
@@ -140,7 +145,7 @@ class ProviderDestinationRefusedError(ProviderError):
 class ProviderKeyUnboundError(ProviderError):
     """The stored key was entered for another kind or base URL: it is never sent elsewhere."""
 
-    code = "provider_key_unbound"
+    code: ClassVar[str] = ErrorCode.PROVIDER_KEY_UNBOUND
     default_message = (
         "The provider's key was entered for another address; enter the key again to use it "
         "with the current base URL and kind."
@@ -149,7 +154,7 @@ class ProviderKeyUnboundError(ProviderError):
 
 
 class UnsupportedOperationError(ProviderError):
-    code = "unsupported_operation"
+    code: ClassVar[str] = ErrorCode.UNSUPPORTED_OPERATION
     http_status = 400
     from_provider = False
     tells_client = True
@@ -159,7 +164,7 @@ class UnsupportedOperationError(ProviderError):
 class InvalidRequestError(ProviderError):
     """Refused by the adapter's own validation, before any network call."""
 
-    code = "invalid_request"
+    code: ClassVar[str] = ErrorCode.INVALID_REQUEST
     http_status = 400
     default_message = "The request is invalid."
     from_provider = False

@@ -11,37 +11,24 @@ Embeddings: the installed SDK sends every Gemini API embed_content call to
 `models/{model}:batchEmbedContents`. The Gemini API reports no token counts for embeddings,
 so usage stays zero unless the answer carries usageMetadata.
 
-Errors are chosen by SDK exception type and Google's structured fields (HTTP code, `status`,
-google.rpc ErrorInfo `reason`, RetryInfo `retryDelay`). A bad key is 400 INVALID_ARGUMENT with
-reason API_KEY_INVALID, so the reason is checked before the code. Google messages may echo a
-URL with ?key=..., so every message goes through `scrub`.
+Errors are translated by the base class from gemini_mapping.ERRORS (by SDK exception type),
+narrowed by Google's structured fields (see gemini_mapping). Google messages may echo a URL
+with ?key=..., so every message goes through `scrub` (the base class does it).
 """
 
-import importlib
-import json
+import dataclasses
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
-import pydantic
 from google import genai
-from google.genai import errors as genai_errors
 from google.genai import types
 
 from providers.adapters import gemini_mapping as mapping
 from providers.adapters.base import ProviderAdapter
 from providers.adapters.errors import (
-    ContextLengthExceededError,
     MalformedResponseError,
-    ModelNotFoundError,
     ProviderAuthenticationError,
-    ProviderBadRequestError,
-    ProviderError,
-    ProviderPermissionError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitedError,
     StreamInterruptedError,
-    retry_after_seconds,
 )
 from providers.adapters.types import (
     ChatRequest,
@@ -51,7 +38,6 @@ from providers.adapters.types import (
     Finish,
     ProviderSettings,
     ReasoningDelta,
-    ReasoningPart,
     RemoteModel,
     StreamEvent,
     TextDelta,
@@ -60,37 +46,19 @@ from providers.adapters.types import (
     Usage,
     UsageEvent,
 )
+from providers.adapters.wire import ErrorTable, WireMapping, header
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
 API_VERSION = "v1beta"
-_RPC = "type.googleapis.com/google.rpc."
-
-
-def _transport_classes(name: str) -> tuple[type[BaseException], ...]:
-    """The named exception class from each HTTP library the SDK may use (httpx2 or httpx)."""
-    found: list[type[BaseException]] = []
-    for module_name in ("httpx2", "httpx"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        found.append(getattr(module, name))
-    return tuple(found)
-
-
-_TIMEOUT_ERRORS = _transport_classes("TimeoutException")
-_CONNECT_ERRORS = _transport_classes("ConnectError")
-_BROKEN_STREAM_ERRORS = _transport_classes("RemoteProtocolError") + _transport_classes("ReadError")
-_TRANSPORT_ERRORS = _transport_classes("TransportError")
-_MALFORMED_ERRORS = (
-    genai_errors.UnknownApiResponseError,
-    json.JSONDecodeError,
-    pydantic.ValidationError,
+_BROKEN_STREAM_ERRORS = mapping.transport_classes("RemoteProtocolError") + (
+    mapping.transport_classes("ReadError")
 )
 
 
 class GeminiAdapter(ProviderAdapter):
     supports_embeddings: ClassVar[bool] = True
+    mapping: ClassVar[WireMapping] = mapping
+    errors: ClassVar[ErrorTable] = mapping.ERRORS
 
     def build_client(self, settings: ProviderSettings) -> genai.Client:
         if not settings.api_key:
@@ -109,35 +77,15 @@ class GeminiAdapter(ProviderAdapter):
 
     # -- chat ----------------------------------------------------------------------------
     def _complete(self, request: ChatRequest) -> ChatResponse:
-        response = self.client.models.generate_content(
-            model=request.model,
-            contents=mapping.contents_from(request.messages),
-            config=mapping.generate_config(request),
-        )
-        parts = mapping.candidate_parts(response)
-        tool_calls = tuple(
-            mapping.tool_call_from(part, position)
-            for position, part in enumerate(p for p in parts if p.function_call)
-        )
-        reasoning = "".join(mapping.thought_text(part) for part in parts)
-        return ChatResponse(
-            text="".join(mapping.visible_text(part) for part in parts),
-            reasoning=(ReasoningPart(text=reasoning),) if reasoning else (),
-            tool_calls=tool_calls,
-            finish_reason=mapping.finish_reason_from(
-                mapping.raw_finish_reason(response), bool(tool_calls)
-            ),
-            usage=mapping.usage_from(response.usage_metadata),
-            model=response.model_version or request.model,
-            request_id=_request_id(response),
-        )
+        raw = self.client.models.generate_content(**self._params(request))
+        response = mapping.response_from_wire(raw)
+        return response if response.model else dataclasses.replace(response, model=request.model)
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        return mapping.request_params(request, kind=self.settings.kind)
 
     def _stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
-        chunks = self.client.models.generate_content_stream(
-            model=request.model,
-            contents=mapping.contents_from(request.messages),
-            config=mapping.generate_config(request),
-        )
+        chunks = self.client.models.generate_content_stream(**self._params(request))
         calls: list[ToolCall] = []
         usage_metadata: Any = None
         reason: str | None = None
@@ -159,7 +107,7 @@ class GeminiAdapter(ProviderAdapter):
                 ) from exc
             received = True
             model = chunk.model_version or model
-            request_id = request_id or _request_id(chunk)
+            request_id = request_id or mapping.response_request_id(chunk)
             usage_metadata = chunk.usage_metadata or usage_metadata
             reason = mapping.raw_finish_reason(chunk) or reason
             for part in mapping.candidate_parts(chunk):
@@ -179,9 +127,9 @@ class GeminiAdapter(ProviderAdapter):
                 provider=self.settings.slug,
                 request_id=request_id,
             )
-        yield UsageEvent(mapping.usage_from(usage_metadata))
+        yield UsageEvent(mapping.usage_from_wire(usage_metadata))
         yield Finish(
-            finish_reason=mapping.finish_reason_from(reason, bool(calls)),
+            finish_reason=mapping.finish_reason_from_wire(reason, tool_calls=bool(calls)),
             model=model,
             request_id=request_id,
         )
@@ -193,7 +141,7 @@ class GeminiAdapter(ProviderAdapter):
         contents = [types.Content(role="user", parts=[types.Part(text=t)]) for t in request.inputs]
         response = self.client.models.embed_content(
             model=request.model,
-            contents=contents,  # type: ignore[arg-type]
+            contents=contents,
             config=types.EmbedContentConfig(output_dimensionality=request.dimensions),
         )
         embeddings = response.embeddings or []
@@ -206,85 +154,17 @@ class GeminiAdapter(ProviderAdapter):
             vectors=tuple(tuple(e.values or ()) for e in embeddings),
             usage=self.embedding_usage(response),
             model=request.model,
-            request_id=_header(response.sdk_http_response, "x-request-id"),
+            request_id=header(getattr(response.sdk_http_response, "headers", None), "x-request-id"),
         )
 
     def embedding_usage(self, response: types.EmbedContentResponse) -> Usage:
-        return mapping.usage_from(response.usage_metadata)
+        return mapping.usage_from_wire(response.usage_metadata)
 
     def _list_models(self) -> list[RemoteModel]:
         return [
             _remote_model(model)
             for model in self.client.models.list(config=types.ListModelsConfig(page_size=1000))
         ]
-
-    # -- errors ------------------------------------------------------------------------------
-    def translate_error(self, exc: Exception) -> ProviderError | None:
-        return self._translate(exc)
-
-    def _translate(self, exc: Exception) -> ProviderError | None:
-        slug = self.settings.slug
-        if isinstance(exc, genai_errors.APIError):
-            return self._api_error(exc)
-        if isinstance(exc, _TIMEOUT_ERRORS):
-            return ProviderTimeoutError(
-                f"Gemini did not answer within {self.settings.timeout:g}s.", provider=slug
-            )
-        if isinstance(exc, _CONNECT_ERRORS):
-            return ProviderUnavailableError(
-                self.scrub(f"Could not connect to Gemini: {exc}"), provider=slug
-            )
-        if isinstance(exc, _TRANSPORT_ERRORS):
-            return ProviderUnavailableError(
-                self.scrub(f"The connection to Gemini failed: {type(exc).__name__}: {exc}"),
-                provider=slug,
-            )
-        if isinstance(exc, _MALFORMED_ERRORS):
-            return MalformedResponseError(
-                "Gemini answered with something that is not a valid response.", provider=slug
-            )
-        return None
-
-    def _api_error(self, exc: genai_errors.APIError) -> ProviderError:
-        code = exc.code if isinstance(exc.code, int) else 0
-        status = exc.status or ""
-        details = _error_details(exc.details)
-        reasons = {d.get("reason") for d in details if d.get("@type") == _RPC + "ErrorInfo"}
-        headers = getattr(getattr(exc, "response", None), "headers", None)
-        kind: type[ProviderError]
-        if "API_KEY_INVALID" in reasons or code == 401 or status == "UNAUTHENTICATED":
-            kind = ProviderAuthenticationError
-        elif code == 403 or status == "PERMISSION_DENIED":
-            kind = ProviderPermissionError
-        elif code == 404 or status == "NOT_FOUND":
-            kind = ModelNotFoundError
-        elif code == 429 or status == "RESOURCE_EXHAUSTED":
-            kind = RateLimitedError
-        elif code == 408 or status == "DEADLINE_EXCEEDED":
-            kind = ProviderTimeoutError
-        elif code == 413:
-            kind = ContextLengthExceededError
-        elif 400 <= code < 500:
-            kind = ProviderBadRequestError
-        elif code >= 500:
-            kind = ProviderUnavailableError
-        else:
-            kind = ProviderError
-        retry_after = None
-        if kind is RateLimitedError:
-            retry_after = retry_after_seconds(headers)
-            if retry_after is None:
-                retry_after = _retry_delay(details)
-        message = (
-            f"Gemini answered {code} {status}".rstrip() + f": {exc.message or kind.default_message}"
-        )
-        return kind(
-            self.scrub(message),
-            provider=self.settings.slug,
-            status_code=code or None,
-            retry_after=retry_after,
-            request_id=_header(headers, "x-request-id"),
-        )
 
 
 def _remote_model(model: types.Model) -> RemoteModel:
@@ -301,37 +181,3 @@ def _remote_model(model: types.Model) -> RemoteModel:
         context_window=model.input_token_limit,
         max_output_tokens=model.output_token_limit,
     )
-
-
-def _request_id(response: types.GenerateContentResponse) -> str | None:
-    return response.response_id or _header(response.sdk_http_response, "x-request-id")
-
-
-def _header(source: Any, name: str) -> str | None:
-    headers = getattr(source, "headers", source)
-    if not headers:
-        return None
-    value = headers.get(name)
-    return str(value) if value else None
-
-
-def _error_details(body: Any) -> list[dict[str, Any]]:
-    """The google.rpc detail objects of an error body ({"error": {"details": [...]}})."""
-    if not isinstance(body, dict):
-        return []
-    error = body.get("error", body)
-    details = error.get("details") if isinstance(error, dict) else None
-    return [d for d in details or [] if isinstance(d, dict)]
-
-
-def _retry_delay(details: list[dict[str, Any]]) -> float | None:
-    """Seconds from a google.rpc.RetryInfo retryDelay ("12s", "1.5s")."""
-    for detail in details:
-        if detail.get("@type") != _RPC + "RetryInfo":
-            continue
-        delay = detail.get("retryDelay")
-        try:
-            return max(0.0, float(str(delay).removesuffix("s")))
-        except ValueError:
-            return None
-    return None

@@ -1,4 +1,6 @@
-"""Mapping between the plain adapter types and google-genai's Gemini API types.
+"""Mapping between the plain adapter types and google-genai's Gemini API types (the Gemini API
+and Vertex AI's Gemini alike). Exposes the functions every wire mapping has
+(adapters.wire.WireMapping), the error table among them.
 
 Requests: system messages become `system_instruction`; roles are user/model; an assistant's
 tool calls become function_call parts; role "tool" messages become function_response parts
@@ -25,26 +27,78 @@ Usage, from usageMetadata (the last streamed chunk's is final):
   through the caches API, not per call);
 - output = candidatesTokenCount; reasoning = thoughtsTokenCount (reported apart from
   candidates, billed at the output price); raw = usageMetadata as sent (camelCase).
+
+Errors: the SDK raises one class per status family (ClientError for 4xx, ServerError for 5xx),
+so the table gives the family and `error_class` narrows it by Google's structured fields (HTTP
+code, `status`, google.rpc ErrorInfo `reason`). A bad key is 400 INVALID_ARGUMENT with reason
+API_KEY_INVALID, so the reason is checked before the code. Retry-After comes from the header,
+else from google.rpc RetryInfo `retryDelay`.
 """
 
 import base64
 import binascii
+import importlib
 import json
 import mimetypes
+from collections.abc import Mapping
 from typing import Any
 
+import pydantic
+from google.genai import errors as genai_errors
 from google.genai import types
 
-from providers.adapters.errors import InvalidRequestError
+from providers.adapters.errors import (
+    ContextLengthExceededError,
+    InvalidRequestError,
+    MalformedResponseError,
+    ModelNotFoundError,
+    ProviderAuthenticationError,
+    ProviderBadRequestError,
+    ProviderError,
+    ProviderPermissionError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    retry_after_seconds,
+)
 from providers.adapters.types import (
     ChatRequest,
+    ChatResponse,
     FinishReason,
     ImagePart,
     Message,
+    ReasoningPart,
     TextPart,
     ToolCall,
     Usage,
 )
+from providers.adapters.wire import UpstreamFailure, describe, header
+
+
+def transport_classes(name: str) -> tuple[type[BaseException], ...]:
+    """The named exception class from each HTTP library the SDK may use (httpx2 or httpx)."""
+    found: list[type[BaseException]] = []
+    for module_name in ("httpx2", "httpx"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        found.append(getattr(module, name))
+    return tuple(found)
+
+
+# SDK exception class -> ours, looked up along the raised exception's MRO.
+ERRORS: Mapping[type[BaseException], type[ProviderError]] = {
+    genai_errors.ClientError: ProviderBadRequestError,  # every 4xx, narrowed by error_class
+    genai_errors.ServerError: ProviderUnavailableError,  # every 5xx
+    genai_errors.APIError: ProviderError,
+    genai_errors.UnknownApiResponseError: MalformedResponseError,
+    json.JSONDecodeError: MalformedResponseError,
+    pydantic.ValidationError: MalformedResponseError,
+    **dict.fromkeys(transport_classes("TimeoutException"), ProviderTimeoutError),
+    **dict.fromkeys(transport_classes("TransportError"), ProviderUnavailableError),
+}
+_RPC = "type.googleapis.com/google.rpc."
 
 _SIGNATURE_SEPARATOR = "~sig~"
 THINKING_BUDGETS = {
@@ -80,6 +134,16 @@ _TOOL_CHOICE_MODES = {
 
 
 # -- requests ------------------------------------------------------------------------------
+def request_params(request: ChatRequest, *, kind: str) -> dict[str, Any]:
+    """Keyword arguments for `models.generate_content` (and `_stream`); the same for the
+    Gemini API and Vertex AI."""
+    return {
+        "model": request.model,
+        "contents": contents_from(request.messages),
+        "config": generate_config(request),
+    }
+
+
 def generate_config(request: ChatRequest) -> types.GenerateContentConfig:
     """The generation config: sampling, tools, JSON output and the system instruction."""
     system = "\n\n".join(m.text for m in request.messages if m.role == "system" and m.text)
@@ -119,7 +183,7 @@ def generate_config(request: ChatRequest) -> types.GenerateContentConfig:
             config.tool_config = types.ToolConfig(
                 function_calling_config=types.FunctionCallingConfig(
                     mode=_TOOL_CHOICE_MODES[choice.mode],
-                    allowed_function_names=[choice.name] if choice.mode == "tool" else None,
+                    allowed_function_names=[choice.name or ""] if choice.mode == "tool" else None,
                 )
             )
     if request.json_output or request.json_schema is not None:
@@ -243,6 +307,35 @@ def split_tool_call_id(value: str) -> tuple[str, bytes | None]:
 
 
 # -- responses ---------------------------------------------------------------------------------
+def response_from_wire(raw: Any) -> ChatResponse:
+    """A ChatResponse from a GenerateContentResponse; `model` is empty when Gemini sent no
+    model version (the adapter falls back to the requested model)."""
+    response: types.GenerateContentResponse = raw
+    parts = candidate_parts(response)
+    tool_calls = tuple(
+        tool_call_from(part, position)
+        for position, part in enumerate(p for p in parts if p.function_call)
+    )
+    reasoning = "".join(thought_text(part) for part in parts)
+    return ChatResponse(
+        text="".join(visible_text(part) for part in parts),
+        reasoning=(ReasoningPart(text=reasoning),) if reasoning else (),
+        tool_calls=tool_calls,
+        finish_reason=finish_reason_from_wire(
+            raw_finish_reason(response), tool_calls=bool(tool_calls)
+        ),
+        usage=usage_from_wire(response.usage_metadata),
+        model=response.model_version or "",
+        request_id=response_request_id(response),
+    )
+
+
+def response_request_id(response: types.GenerateContentResponse) -> str | None:
+    return response.response_id or header(
+        getattr(response.sdk_http_response, "headers", None), "x-request-id"
+    )
+
+
 def candidate_parts(response: types.GenerateContentResponse) -> list[types.Part]:
     if not response.candidates or response.candidates[0].content is None:
         return []
@@ -281,16 +374,18 @@ def raw_finish_reason(response: types.GenerateContentResponse) -> str | None:
     return None
 
 
-def finish_reason_from(reason: str | None, has_tool_calls: bool) -> FinishReason:
-    if reason in _CONTENT_FILTER_REASONS:
+def finish_reason_from_wire(value: str | None, *, tool_calls: bool = False) -> FinishReason:
+    """Gemini's finish reason; Gemini says STOP after function calls, hence `tool_calls`."""
+    if value in _CONTENT_FILTER_REASONS:
         return "content_filter"
-    if reason in _LENGTH_REASONS:
+    if value in _LENGTH_REASONS:
         return "length"
-    return "tool_calls" if has_tool_calls else "stop"
+    return "tool_calls" if tool_calls else "stop"
 
 
-def usage_from(metadata: Any) -> Usage:
+def usage_from_wire(raw: Any) -> Usage:
     """Usage buckets from a usageMetadata object (see the module docstring)."""
+    metadata = raw
     if metadata is None:
         return Usage()
     prompt = metadata.prompt_token_count or 0
@@ -311,3 +406,67 @@ def usage_from(metadata: Any) -> Usage:
 
 def _enum_name(value: Any) -> str:
     return str(getattr(value, "value", value))
+
+
+# -- errors ----------------------------------------------------------------------------------
+def error_class(exc: BaseException, mapped: type[ProviderError]) -> type[ProviderError]:
+    """An APIError's class from Google's structured fields; other exceptions keep the table's."""
+    if not isinstance(exc, genai_errors.APIError):
+        return mapped
+    code = exc.code if isinstance(exc.code, int) else 0
+    status = exc.status or ""
+    reasons = {
+        d.get("reason") for d in _error_details(exc.details) if d.get("@type") == _RPC + "ErrorInfo"
+    }
+    if "API_KEY_INVALID" in reasons or code == 401 or status == "UNAUTHENTICATED":
+        return ProviderAuthenticationError
+    if code == 403 or status == "PERMISSION_DENIED":
+        return ProviderPermissionError
+    if code == 404 or status == "NOT_FOUND":
+        return ModelNotFoundError
+    if code == 429 or status == "RESOURCE_EXHAUSTED":
+        return RateLimitedError
+    if code == 408 or status == "DEADLINE_EXCEEDED":
+        return ProviderTimeoutError
+    if code == 413:
+        return ContextLengthExceededError
+    return mapped
+
+
+def error_fields(exc: BaseException) -> UpstreamFailure:
+    """Code, `status`, message, Retry-After (header, else RetryInfo) and x-request-id."""
+    if not isinstance(exc, genai_errors.APIError):
+        return UpstreamFailure(detail=describe(exc))
+    code = exc.code if isinstance(exc.code, int) else None
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    retry_after = retry_after_seconds(headers)
+    if retry_after is None:
+        retry_after = _retry_delay(_error_details(exc.details))
+    return UpstreamFailure(
+        detail=f"{exc.status or 'error'}: {exc.message or 'no message'}",
+        status=code or None,
+        retry_after=retry_after,
+        request_id=header(headers, "x-request-id"),
+    )
+
+
+def _error_details(body: Any) -> list[dict[str, Any]]:
+    """The google.rpc detail objects of an error body ({"error": {"details": [...]}})."""
+    if not isinstance(body, dict):
+        return []
+    error = body.get("error", body)
+    details = error.get("details") if isinstance(error, dict) else None
+    return [d for d in details or [] if isinstance(d, dict)]
+
+
+def _retry_delay(details: list[dict[str, Any]]) -> float | None:
+    """Seconds from a google.rpc.RetryInfo retryDelay ("12s", "1.5s")."""
+    for detail in details:
+        if detail.get("@type") != _RPC + "RetryInfo":
+            continue
+        delay = detail.get("retryDelay")
+        try:
+            return max(0.0, float(str(delay).removesuffix("s")))
+        except ValueError:
+            return None
+    return None

@@ -12,12 +12,12 @@ Mistral, Together, OpenRouter...) through the official `openai` SDK and chat com
   reason, so Finish is yielded last. A server that ignores the option yields no UsageEvent.
 - Usage buckets: see openai_mapping (OpenAI counts cached tokens inside prompt_tokens and
   reasoning tokens inside completion_tokens; the mapping subtracts them).
-- Errors are translated by SDK exception type (and the structured error `code` for context
-  length), keeping status, Retry-After and x-request-id. Transport errors raised while a
+- Errors are translated by the base class from openai_mapping.ERRORS (by SDK exception type,
+  narrowed by the structured error `code` for context length), keeping status, Retry-After
+  and x-request-id. Transport errors raised while a
   stream is being read become StreamInterruptedError: part of the answer may already be out.
 """
 
-import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -26,20 +26,7 @@ import openai
 
 from providers.adapters import openai_mapping as mapping
 from providers.adapters.base import ProviderAdapter
-from providers.adapters.errors import (
-    ContextLengthExceededError,
-    MalformedResponseError,
-    ModelNotFoundError,
-    ProviderAuthenticationError,
-    ProviderBadRequestError,
-    ProviderError,
-    ProviderPermissionError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitedError,
-    StreamInterruptedError,
-    retry_after_seconds,
-)
+from providers.adapters.errors import MalformedResponseError, StreamInterruptedError
 from providers.adapters.types import (
     ChatRequest,
     ChatResponse,
@@ -56,39 +43,16 @@ from providers.adapters.types import (
     Usage,
     UsageEvent,
 )
+from providers.adapters.wire import ErrorTable, WireMapping
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 KEYLESS_PLACEHOLDER = "no-key-configured"
 
-# Ordered most specific first: the first class the exception is an instance of wins.
-_ERRORS_BY_TYPE: tuple[tuple[type[BaseException], type[ProviderError]], ...] = (
-    (openai.AuthenticationError, ProviderAuthenticationError),
-    (openai.PermissionDeniedError, ProviderPermissionError),
-    (openai.NotFoundError, ModelNotFoundError),
-    (openai.BadRequestError, ProviderBadRequestError),
-    (openai.UnprocessableEntityError, ProviderBadRequestError),
-    (openai.RateLimitError, RateLimitedError),
-    (openai.InternalServerError, ProviderUnavailableError),  # every 5xx
-    (openai.APIResponseValidationError, MalformedResponseError),
-    (openai.APITimeoutError, ProviderTimeoutError),
-    (openai.APIConnectionError, ProviderUnavailableError),
-    (json.JSONDecodeError, MalformedResponseError),
-    (httpx2.TimeoutException, ProviderTimeoutError),
-    (httpx2.TransportError, ProviderUnavailableError),
-    (openai.APIStatusError, ProviderError),  # other 4xx (402, 409...): not retryable
-    (openai.APIError, ProviderUnavailableError),  # an error event inside a stream
-    (openai.OpenAIError, ProviderError),
-)
-# Structured `code` values of a 400 that deserve their own class.
-_BAD_REQUEST_CODES: dict[str, type[ProviderError]] = {
-    "context_length_exceeded": ContextLengthExceededError,
-}
-
 
 class OpenAIAdapter(ProviderAdapter):
     supports_embeddings = True
-    # The request field that carries ChatRequest.max_tokens, by provider kind.
-    MAX_TOKENS_FIELD: ClassVar[dict[str, str]] = {"openai": "max_completion_tokens"}
+    mapping: ClassVar[WireMapping] = mapping
+    errors: ClassVar[ErrorTable] = mapping.ERRORS
 
     def build_client(self, settings: ProviderSettings) -> openai.OpenAI:
         client = openai.OpenAI(
@@ -108,16 +72,11 @@ class OpenAIAdapter(ProviderAdapter):
 
     # -- chat ------------------------------------------------------------------------------
     def _params(self, request: ChatRequest) -> dict[str, Any]:
-        field = self.MAX_TOKENS_FIELD.get(self.settings.kind, "max_tokens")
-        return mapping.chat_params(
-            request,
-            max_tokens_field=field,
-            send_reasoning=self.settings.kind != "openai",
-        )
+        return mapping.request_params(request, kind=self.settings.kind)
 
     def _complete(self, request: ChatRequest) -> ChatResponse:
         completion = self.client.chat.completions.create(**self._params(request))
-        return mapping.response_from_completion(completion)
+        return mapping.response_from_wire(completion)
 
     def _stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         stream = self.client.chat.completions.create(
@@ -159,8 +118,9 @@ class OpenAIAdapter(ProviderAdapter):
                     yield UsageEvent(usage=mapping.usage_from_wire(chunk.usage))
         except (openai.APIConnectionError, httpx2.TransportError, openai.APIError) as exc:
             self.scrub_exception(exc)
+            detail = self.scrub(mapping.error_detail(exc))
             raise StreamInterruptedError(
-                f"{StreamInterruptedError.default_message} ({self.scrub(_detail(exc))})",
+                f"{StreamInterruptedError.default_message} ({detail})",
                 provider=self.settings.slug,
                 request_id=request_id,
             ) from exc
@@ -206,41 +166,3 @@ class OpenAIAdapter(ProviderAdapter):
 
     def _list_models(self) -> list[RemoteModel]:
         return [mapping.remote_model(model) for model in self.client.models.list()]
-
-    # -- errors ----------------------------------------------------------------------------
-    def translate_error(self, exc: Exception) -> ProviderError | None:
-        error_class = _error_class(exc)
-        if error_class is None:
-            return None
-        status = getattr(exc, "status_code", None)
-        response = getattr(exc, "response", None)
-        headers = getattr(response, "headers", None) if response is not None else None
-        request_id = getattr(exc, "request_id", None)
-        if request_id is None and headers is not None:
-            request_id = headers.get("x-request-id")
-        detail = self.scrub(_detail(exc))
-        where = f"HTTP {status}: " if isinstance(status, int) else ""
-        return error_class(
-            f"{error_class.default_message} ({where}{detail})" if detail else None,
-            provider=self.settings.slug,
-            status_code=status if isinstance(status, int) else None,
-            retry_after=retry_after_seconds(headers),
-            request_id=request_id,
-        )
-
-
-def _error_class(exc: BaseException) -> type[ProviderError] | None:
-    if isinstance(exc, openai.BadRequestError) and exc.code in _BAD_REQUEST_CODES:
-        return _BAD_REQUEST_CODES[exc.code]
-    for exc_type, error_class in _ERRORS_BY_TYPE:
-        if isinstance(exc, exc_type):
-            return error_class
-    return None
-
-
-def _detail(exc: BaseException) -> str:
-    """The provider's own message when it sent one, else the exception's text."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
-        return body["message"]
-    return str(exc) or type(exc).__name__

@@ -1,7 +1,8 @@
 """Mapping between the plain adapter types and OpenAI's chat-completions wire format.
 
-Kept apart from the client and error handling in openai_adapter.py so that it can be read and
-tested on its own; nothing here does I/O.
+Kept apart from the client in openai_adapter.py so that it can be read and tested on its own;
+nothing here does I/O. Exposes the functions every wire mapping has (adapters.wire.WireMapping),
+the error table among them.
 
 Usage: OpenAI counts cached and cache-written prompt tokens INSIDE `prompt_tokens`
 (`prompt_tokens_details.cached_tokens`, `.cache_write_tokens`) and reasoning tokens INSIDE
@@ -25,9 +26,26 @@ Missing or null details (common with OpenAI-compatible servers) count as zero; a
 than its total (a server bug) is clamped so no bucket goes negative.
 """
 
+import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from providers.adapters.errors import MalformedResponseError
+import httpx2
+import openai
+
+from providers.adapters.errors import (
+    ContextLengthExceededError,
+    MalformedResponseError,
+    ModelNotFoundError,
+    ProviderAuthenticationError,
+    ProviderBadRequestError,
+    ProviderError,
+    ProviderPermissionError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    retry_after_seconds,
+)
 from providers.adapters.types import (
     ChatRequest,
     ChatResponse,
@@ -42,6 +60,34 @@ from providers.adapters.types import (
     ToolChoice,
     Usage,
 )
+from providers.adapters.wire import UpstreamFailure, describe, header
+
+# SDK exception class -> ours; the adapter base walks the raised exception's MRO, so the most
+# specific entry wins (a RateLimitError is an APIStatusError, which is an APIError).
+ERRORS: Mapping[type[BaseException], type[ProviderError]] = {
+    openai.AuthenticationError: ProviderAuthenticationError,
+    openai.PermissionDeniedError: ProviderPermissionError,
+    openai.NotFoundError: ModelNotFoundError,
+    openai.BadRequestError: ProviderBadRequestError,
+    openai.UnprocessableEntityError: ProviderBadRequestError,
+    openai.RateLimitError: RateLimitedError,
+    openai.InternalServerError: ProviderUnavailableError,  # every 5xx
+    openai.APIStatusError: ProviderError,  # other 4xx (402, 409...): not retryable
+    openai.APIResponseValidationError: MalformedResponseError,
+    openai.APITimeoutError: ProviderTimeoutError,
+    openai.APIConnectionError: ProviderUnavailableError,
+    openai.APIError: ProviderUnavailableError,  # an error event inside a stream
+    openai.OpenAIError: ProviderError,
+    json.JSONDecodeError: MalformedResponseError,
+    httpx2.TimeoutException: ProviderTimeoutError,
+    httpx2.TransportError: ProviderUnavailableError,
+}
+# Structured `code` values of a 400 that deserve their own class.
+BAD_REQUEST_CODES: dict[str, type[ProviderError]] = {
+    "context_length_exceeded": ContextLengthExceededError,
+}
+# Kinds that are OpenAI itself: `max_completion_tokens`, and reasoning is never sent back.
+OPENAI_KINDS = frozenset({"openai", "azure_openai"})
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -87,16 +133,16 @@ _PASSED_FIELDS = (
 )
 
 
-def chat_params(
-    request: ChatRequest, *, max_tokens_field: str, send_reasoning: bool = False
-) -> dict[str, Any]:
+def request_params(request: ChatRequest, *, kind: str) -> dict[str, Any]:
     """Keyword arguments for `chat.completions.create`, leaving out what was not asked for.
 
-    `max_tokens_field` is "max_completion_tokens" for OpenAI itself (max_tokens is deprecated
-    there and refused by reasoning models) and "max_tokens" for OpenAI-compatible servers,
-    most of which know only that name. `send_reasoning`: assistant turns carry their
-    reasoning back as `reasoning_content` (OpenAI-compatible servers).
+    max_tokens goes as "max_completion_tokens" to OpenAI itself (max_tokens is deprecated there
+    and refused by reasoning models) and as "max_tokens" to OpenAI-compatible servers, most of
+    which know only that name. Assistant turns carry their reasoning back as
+    `reasoning_content` to OpenAI-compatible servers only.
     """
+    max_tokens_field = "max_completion_tokens" if kind in OPENAI_KINDS else "max_tokens"
+    send_reasoning = kind not in OPENAI_KINDS
     params: dict[str, Any] = {
         "model": request.model,
         "messages": [
@@ -191,16 +237,18 @@ def response_format_to_wire(request: ChatRequest) -> dict[str, Any] | None:
 
 
 # -- response ----------------------------------------------------------------------------
-def finish_reason_from_wire(value: str | None) -> FinishReason:
-    """OpenAI's finish reason, normalised; anything unknown is a plain stop."""
+def finish_reason_from_wire(value: str | None, *, tool_calls: bool = False) -> FinishReason:
+    """OpenAI's finish reason, normalised; anything unknown is a plain stop. (OpenAI names
+    tool calls in the reason itself, so `tool_calls` is not needed.)"""
     return FINISH_REASONS.get(value or "stop", "stop")
 
 
-def usage_from_wire(usage: Any) -> Usage:
+def usage_from_wire(raw: Any) -> Usage:
     """Non-overlapping buckets from an OpenAI usage object or dict (see the module docstring)."""
-    if usage is None:
+    if raw is None:
         return Usage()
-    raw = usage if isinstance(usage, dict) else usage.model_dump(mode="json", exclude_none=True)
+    if not isinstance(raw, dict):
+        raw = raw.model_dump(mode="json", exclude_none=True)
     prompt = _int(raw.get("prompt_tokens"))
     completion = _int(raw.get("completion_tokens"))
     prompt_details = raw.get("prompt_tokens_details") or {}
@@ -222,8 +270,9 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
 
-def response_from_completion(completion: Any) -> ChatResponse:
+def response_from_wire(raw: Any) -> ChatResponse:
     """A ChatResponse from a ChatCompletion; the first choice is the answer."""
+    completion = raw
     choices = getattr(completion, "choices", None)
     if not choices or getattr(choices[0], "message", None) is None:
         raise MalformedResponseError("The provider answered a chat completion with no choices.")
@@ -288,3 +337,33 @@ def model_kind(model_id: str) -> Literal["chat", "embedding", "unknown"]:
 
 def remote_model(model: Any) -> RemoteModel:
     return RemoteModel(id=model.id, display_name=model.id, kind=model_kind(model.id))
+
+
+# -- errors ----------------------------------------------------------------------------------
+def error_class(exc: BaseException, mapped: type[ProviderError]) -> type[ProviderError]:
+    """A 400 whose structured `code` has a class of its own; otherwise the table's class."""
+    if isinstance(exc, openai.BadRequestError) and exc.code in BAD_REQUEST_CODES:
+        return BAD_REQUEST_CODES[exc.code]
+    return mapped
+
+
+def error_fields(exc: BaseException) -> UpstreamFailure:
+    """Status, Retry-After (retry-after-ms too) and x-request-id, and the provider's message."""
+    status = getattr(exc, "status_code", None)
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) if response is not None else None
+    request_id = getattr(exc, "request_id", None) or header(headers, "x-request-id")
+    return UpstreamFailure(
+        detail=error_detail(exc),
+        status=status if isinstance(status, int) else None,
+        retry_after=retry_after_seconds(headers),
+        request_id=request_id,
+    )
+
+
+def error_detail(exc: BaseException) -> str:
+    """The provider's own message when it sent one, else the exception's text."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        return body["message"]
+    return str(exc) or describe(exc)

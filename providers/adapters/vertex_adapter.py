@@ -16,7 +16,9 @@ The base URL defaults to `https://{location}-aiplatform.googleapis.com` (the glo
 `https://aiplatform.googleapis.com`); a base URL set on the provider replaces it for both.
 
 Token failures: a token endpoint that refuses the service account (google-auth RefreshError)
-is an authentication error; one that cannot be reached is unavailable.
+is an authentication error; one that cannot be reached is unavailable (GOOGLE_AUTH_ERRORS, added
+to each side's error table; the provider-level adapter's own table holds only those, since
+everything a side raises is already translated).
 """
 
 import dataclasses
@@ -29,6 +31,7 @@ from google import genai
 from google.auth import exceptions as auth_exceptions
 from google.genai import types
 
+from providers.adapters import gemini_mapping
 from providers.adapters.anthropic_adapter import AnthropicAdapter
 from providers.adapters.base import ProviderAdapter
 from providers.adapters.errors import (
@@ -38,6 +41,7 @@ from providers.adapters.errors import (
 )
 from providers.adapters.gemini_adapter import GeminiAdapter
 from providers.adapters.google_auth import service_account_credentials
+from providers.adapters.overheads import vertex_wire
 from providers.adapters.types import (
     ChatRequest,
     ChatResponse,
@@ -48,8 +52,13 @@ from providers.adapters.types import (
     StreamEvent,
     Usage,
 )
+from providers.adapters.wire import ErrorTable, WireMapping
 
 API_VERSION = "v1"
+GOOGLE_AUTH_ERRORS: dict[type[BaseException], type[ProviderError]] = {
+    auth_exceptions.RefreshError: ProviderAuthenticationError,
+    auth_exceptions.TransportError: ProviderUnavailableError,
+}
 
 
 def vertex_host(settings: ProviderSettings) -> str:
@@ -81,6 +90,8 @@ def _google_credentials(adapter: ProviderAdapter, settings: ProviderSettings) ->
 
 
 class VertexGeminiAdapter(GeminiAdapter):
+    errors: ClassVar[ErrorTable] = {**GeminiAdapter.errors, **GOOGLE_AUTH_ERRORS}
+
     def build_client(self, settings: ProviderSettings) -> genai.Client:
         credentials = _google_credentials(self, settings)
         options = types.HttpOptions(
@@ -123,6 +134,8 @@ class VertexGeminiAdapter(GeminiAdapter):
 
 
 class VertexClaudeAdapter(AnthropicAdapter):
+    errors: ClassVar[ErrorTable] = {**AnthropicAdapter.errors, **GOOGLE_AUTH_ERRORS}
+
     def build_client(self, settings: ProviderSettings) -> anthropic.AnthropicVertex:
         credentials = _google_credentials(self, settings)
         return anthropic.AnthropicVertex(
@@ -139,6 +152,10 @@ class VertexClaudeAdapter(AnthropicAdapter):
 
 class VertexAdapter(ProviderAdapter):
     supports_embeddings: ClassVar[bool] = True
+    # Each side translates its own errors; what reaches this level untranslated can only be
+    # a token failure while building or listing.
+    mapping: ClassVar[WireMapping] = gemini_mapping
+    errors: ClassVar[ErrorTable] = GOOGLE_AUTH_ERRORS
 
     def build_client(self, settings: ProviderSettings) -> genai.Client:
         self.gemini = VertexGeminiAdapter(settings)
@@ -151,7 +168,7 @@ class VertexAdapter(ProviderAdapter):
 
     def side(self, model: str) -> ProviderAdapter:
         """The adapter for a model: Claude for `claude*` ids, Gemini otherwise."""
-        return self.claude if model.startswith("claude") else self.gemini
+        return self.claude if vertex_wire(model) == "anthropic" else self.gemini
 
     def _complete(self, request: ChatRequest) -> ChatResponse:
         return self.side(request.model).complete(request)
@@ -164,16 +181,3 @@ class VertexAdapter(ProviderAdapter):
 
     def _list_models(self) -> list[RemoteModel]:
         return self.gemini.list_models()
-
-    def translate_error(self, exc: Exception) -> ProviderError | None:
-        if isinstance(exc, auth_exceptions.RefreshError):
-            return ProviderAuthenticationError(
-                self.scrub(f"The token endpoint refused the service account: {exc}"),
-                provider=self.settings.slug,
-            )
-        if isinstance(exc, auth_exceptions.TransportError):
-            return ProviderUnavailableError(
-                self.scrub(f"The token endpoint could not be reached: {exc}"),
-                provider=self.settings.slug,
-            )
-        return self.gemini.translate_error(exc) or self.claude.translate_error(exc)

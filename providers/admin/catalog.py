@@ -94,7 +94,7 @@ class ModelPriceInline(admin.TabularInline):
     extra = 0
     can_delete = False
     ordering = ["-effective_from", "-id"]
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "effective_from",
         "input",
         "output",
@@ -104,7 +104,7 @@ class ModelPriceInline(admin.TabularInline):
         "created_by",
         "note",
         "source_url",
-    ]
+    )
     verbose_name_plural = "price history"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -52,7 +52,8 @@ class ConsumerAPIKeyForm(forms.ModelForm):
             self.initial[field] = ", ".join(getattr(self.instance, field) or [])
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         services = _split(cleaned.get("allowed_services", ""))
         models = _split(cleaned.get("allowed_models", ""))
         errors = consumer_key_scope_errors(allowed_services=services, allowed_models=models)
@@ -72,8 +73,9 @@ _SECRET_ATTRIBUTE = "_consumer_key_secret"  # on the request, for the one respon
 
 @admin.register(ConsumerAPIKey)
 class ConsumerAPIKeyAdmin(APIKeyModelAdmin):
+    # The library's admin declares fixed-length tuples; these lists are its documented options.
     form = ConsumerAPIKeyForm
-    list_display = [
+    list_display = [  # type: ignore[assignment]
         "name",
         "prefix",
         "owner",
@@ -83,22 +85,24 @@ class ConsumerAPIKeyAdmin(APIKeyModelAdmin):
         "services",
         "created",
     ]
-    list_filter = ["revoked", "created", "expiry_date"]
-    search_fields = ["name", "prefix", "owner__username"]
+    list_filter = ["revoked", "created", "expiry_date"]  # type: ignore[assignment]
+    search_fields = ["name", "prefix", "owner__username"]  # type: ignore[assignment]
     list_select_related = ["owner"]
-    autocomplete_fields: list[str] = []
+    autocomplete_fields = ()
     actions = ["revoke_keys"]
 
-    def get_fields(self, request: HttpRequest, obj: ConsumerAPIKey | None = None) -> list[str]:
+    def get_fields(  # type: ignore[override]
+        self, request: HttpRequest, obj: ConsumerAPIKey | None = None
+    ) -> list[str]:
         fields = ["name", "owner", "allowed_services", "allowed_models", "expiry_date"]
         if obj is not None:
             fields = ["prefix", *fields, "revoked", "created", "last_used_at"]
         return fields
 
-    def get_readonly_fields(
+    def get_readonly_fields(  # type: ignore[override]
         self, request: HttpRequest, obj: ConsumerAPIKey | None = None
     ) -> tuple[str, ...]:
-        fields = ("prefix", "created", "last_used_at")
+        fields: tuple[str, ...] = ("prefix", "created", "last_used_at")
         if obj is not None and obj.revoked:
             fields += ("name", "revoked", "expiry_date", "owner")
         return fields
@@ -115,7 +119,7 @@ class ConsumerAPIKeyAdmin(APIKeyModelAdmin):
     def services(self, obj: ConsumerAPIKey) -> str:
         return ", ".join(obj.allowed_services or []) or "all"
 
-    def save_model(
+    def save_model(  # type: ignore[override]
         self, request: HttpRequest, obj: ConsumerAPIKey, form: Any = None, change: bool = False
     ) -> None:
         if change:

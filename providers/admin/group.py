@@ -4,6 +4,8 @@ by the one rule book (`model_group_validate`)."""
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from providers.models import ModelGroup, ModelGroupMember
 from providers.services.group import model_group_validate
@@ -52,7 +54,7 @@ class ModelGroupAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
     fields = ["name", "strategy", "enabled", "description"]
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelGroup]:
         return super().get_queryset(request).prefetch_related("members__model_config__provider")
 
     @admin.display(description="members")

@@ -6,6 +6,7 @@ Each kind's own credential fields (providers.credentials) get a section of the f
 `<kind>__<field>`; only the section of the chosen kind is read. Secrets are write-only like the
 API key; plain fields (API version, region, project) show their stored value."""
 
+import copy
 import json
 from typing import Any
 
@@ -26,7 +27,7 @@ from providers.credentials import (
     secret_hint,
 )
 from providers.models import ProviderConfig
-from providers.models.provider import base_url_credentials_problem
+from providers.models.provider import ProviderKind, base_url_credentials_problem
 from providers.presets import PRESETS, preset_defaults
 from providers.services.catalog import model_catalog_load, models_sync
 from providers.services.connection import (
@@ -117,7 +118,8 @@ class ProviderConfigForm(forms.ModelForm):
     test_settings_requested = False
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if "preset" in cleaned and "kind" in cleaned and "base_url" in cleaned:
             cleaned["preset"], cleaned["kind"], cleaned["base_url"] = preset_defaults(
                 preset=cleaned["preset"] or "",
@@ -129,9 +131,10 @@ class ProviderConfigForm(forms.ModelForm):
         # The model's clean() refuses it; the page must not echo the secret back either.
         url_key = self.add_prefix("base_url")
         if base_url_credentials_problem(str(self.data.get(url_key, ""))):
-            self.data = self.data.copy()
-            self.data[url_key] = ""
-        secrets: dict[str, str] = {}
+            data: Any = copy.copy(self.data)  # a QueryDict's copy is mutable
+            data[url_key] = ""
+            self.data = data
+        secrets: dict[str, Any] = {}
         typed_headers: dict[str, str] | None = None
         if cleaned.get("new_api_key"):
             secrets["api_key"] = cleaned["new_api_key"]
@@ -179,7 +182,7 @@ class ProviderConfigForm(forms.ModelForm):
             if not remapped:
                 return
             errors = ValidationError(remapped)
-        super()._update_errors(errors)
+        super()._update_errors(errors)  # type: ignore[misc]  # Django's, not in the stubs
 
     def _kind_credentials(self, cleaned: dict[str, Any], secrets: dict[str, Any]) -> None:
         """Read the chosen kind's section into secrets["credentials"] (secrets only when
@@ -374,7 +377,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
         """The shared sections, then one per kind with fields of its own: the provider's kind
         open, the others collapsed."""
-        kinds = dict(ProviderConfig._meta.get_field("kind").choices)
+        kinds = dict(ProviderKind.choices)
         current = obj.kind if obj is not None else None
         sections = [
             (
@@ -400,8 +403,10 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         status = "ok" if obj.last_check_ok else "failed"
         return f"{status} at {obj.last_check_at:%Y-%m-%d %H:%M}, {obj.last_check_latency_ms} ms"
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(
+        self, request: HttpRequest, obj: Any | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
         if request.method == "POST" and TEST_SETTINGS in request.POST:
             return type(form.__name__, (form,), {"test_settings_requested": True})
         return form

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -73,7 +74,8 @@ class ModelSelectionForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         """The primary's checks; the fallbacks are checked by the inline's formset."""
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         errors = model_selection_validate(
             service=cleaned.get("service") or self.instance.service,
             primary=cleaned.get("primary"),
@@ -204,7 +206,8 @@ class ModelSelectionAdmin(admin.ModelAdmin):
         request._selection_before = (  # type: ignore[attr-defined]
             model_selection_snapshot(selection=previous) if previous else None
         )
-        obj.updated_by = request.user
+        user = request.user
+        obj.updated_by = None if isinstance(user, AnonymousUser) else user
         super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -234,7 +237,7 @@ class SelectionChangeAdmin(admin.ModelAdmin):
     list_filter = ["action", "source"]
     search_fields = ["service"]
     date_hierarchy = "changed_at"
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "changed_at",
         "service",
         "selection",
@@ -243,7 +246,7 @@ class SelectionChangeAdmin(admin.ModelAdmin):
         "changed_by",
         "before_json",
         "after_json",
-    ]
+    )
 
     @admin.display(description="before")
     def before_json(self, obj: SelectionChange) -> str:

@@ -22,8 +22,7 @@ class StaffTokenAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     search_fields = ["token_key", "user__username"]
     ordering = ["-created"]
-    fields = ["token_key", "user", "created", "expiry", "status"]
-    readonly_fields = fields
+    fields = readonly_fields = ("token_key", "user", "created", "expiry", "status")
 
     @admin.display(description="status")
     def status(self, obj: AuthToken) -> str:

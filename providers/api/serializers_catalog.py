@@ -32,7 +32,9 @@ class PriceSerializer(serializers.Serializer):
     effective_from = serializers.CharField(
         allow_blank=True, help_text="When this price took effect (ISO 8601); blank if unpriced."
     )
-    source = serializers.CharField(allow_blank=True, help_text="catalog, synced or staff.")
+    source = serializers.CharField(  # type: ignore[assignment]  # the API's field name
+        allow_blank=True, help_text="catalog, synced or staff."
+    )
 
 
 def price_data(prices: ModelPrices | ModelPrice | None) -> dict[str, Any]:
@@ -57,7 +59,9 @@ class ModelConfigSerializer(serializers.ModelSerializer):
     """A catalog entry, with the price in force now."""
 
     model_string = serializers.CharField(read_only=True, help_text="`provider-slug:model-name`")
-    provider = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    provider: "serializers.SlugRelatedField[Any]" = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     kind = serializers.ChoiceField(choices=ModelKind.choices, read_only=True)
     capabilities = serializers.ListField(
         child=serializers.ChoiceField(choices=Capability.choices), read_only=True

@@ -3,9 +3,19 @@
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from config.error_codes import ErrorCode
+
+# The schema's ErrorCodeEnum: each code with the HTTP status it answers and what it means.
+ERROR_CODE_CHOICES = [
+    (code.value, f"HTTP {code.http_status}: {code.meaning}") for code in ErrorCode
+]
+
 
 class ErrorBodySerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="A stable, machine-readable error code.")
+    code = serializers.ChoiceField(
+        choices=ERROR_CODE_CHOICES,
+        help_text="A stable, machine-readable error code; each one's status and meaning below.",
+    )
     message = serializers.CharField(help_text="A human-readable explanation.")
     details = serializers.DictField(
         help_text="Structured context; field errors are under `fields`."

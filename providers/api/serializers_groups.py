@@ -60,4 +60,4 @@ class GroupWriteSerializer(serializers.Serializer):
     description = serializers.CharField(
         required=False, allow_blank=True, max_length=2000, default=""
     )
-    members = GroupMemberWriteSerializer(many=True, max_length=50)
+    members = GroupMemberWriteSerializer(many=True, max_length=50)  # type: ignore[call-arg]

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.error_codes import ErrorCode
 from providers.adapters.types import CheckResult
 from providers.credentials import credential_spec, credentials_merge, credentials_problems
 from providers.models import ProviderConfig
@@ -28,7 +29,7 @@ HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
 
 
-KIND_ERRORS = {
+KIND_ERRORS: dict[str, Any] = {
     "invalid_choice": f"Unknown kind {{input!r}}; choose one of {', '.join(ProviderKind.values)}."
 }
 PRESET_HELP = (
@@ -36,7 +37,7 @@ PRESET_HELP = (
     "`base_url` is blank, the base URL, and brings its catalog models and prices. Blank for an "
     "OpenAI-compatible server of your own; the official kinds are their own preset."
 )
-PRESET_ERRORS = {
+PRESET_ERRORS: dict[str, Any] = {
     "invalid_choice": "Unknown preset {input!r}; choose one of "
     + ", ".join(slug for slug, _ in preset_choices())
     + "."
@@ -98,8 +99,12 @@ class ProviderSerializer(serializers.ModelSerializer):
     api_key_hint = serializers.CharField(read_only=True)
     extra_header_names = serializers.SerializerMethodField()
     credentials_info = serializers.SerializerMethodField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: "serializers.SlugRelatedField[Any]" = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    updated_by: "serializers.SlugRelatedField[Any]" = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = ProviderConfig
@@ -183,8 +188,8 @@ class ProviderSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"kind": [KIND_NEEDED]})
         candidate = ProviderConfig()
         if self.instance is not None:
-            for field in ProviderConfig._meta.concrete_fields:
-                setattr(candidate, field.attname, getattr(self.instance, field.attname))
+            for model_field in ProviderConfig._meta.concrete_fields:
+                setattr(candidate, model_field.attname, getattr(self.instance, model_field.attname))
         for name, value in attrs.items():
             if name != "credentials":
                 setattr(candidate, name, value)
@@ -266,7 +271,7 @@ class ProviderCheckSerializer(serializers.Serializer):
                 {"code": code, "message": message}
                 if sep
                 else {
-                    "code": "check_failed",
+                    "code": ErrorCode.CHECK_FAILED,
                     "message": result.message,
                 }
             )

@@ -40,7 +40,9 @@ class SelectionSerializer(serializers.ModelSerializer):
     chain = serializers.SerializerMethodField(
         help_text="The primary then each fallback, with whether it is usable now."
     )
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by: "serializers.SlugRelatedField[Any]" = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = ModelSelection
@@ -71,7 +73,7 @@ class SelectionSerializer(serializers.ModelSerializer):
         return obj.primary.model_string
 
     def get_primary_group(self, obj: ModelSelection) -> str | None:
-        return obj.primary_group.name if obj.primary_group_id else None
+        return obj.primary_group.name if obj.primary_group is not None else None
 
     def get_fallbacks(self, obj: ModelSelection) -> list[str]:
         return [model.model_string for model in obj.fallback_list()]

@@ -14,6 +14,7 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from config.errors import Conflict, NotFound
 from providers.api.filters import boolean_param, choice_param
@@ -190,12 +191,12 @@ class ProviderViewSet(viewsets.ModelViewSet):
             queryset = queryset.filter(is_active=is_active)
         return queryset
 
-    def perform_create(self, serializer: ProviderSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         # A new provider starts with its catalog models; the key is bound to its base URL.
         provider, _ = provider_create(data=serializer.validated_data, user=self.request.user)
         serializer.instance = provider
 
-    def perform_update(self, serializer: ProviderSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         assert serializer.instance is not None
         serializer.instance = provider_update(
             provider=serializer.instance, data=serializer.validated_data, user=self.request.user
@@ -359,5 +360,7 @@ class ProviderViewSet(viewsets.ModelViewSet):
     def models(self, request: Request, slug: str | None = None) -> Response:
         provider = self.get_object()
         models: list[dict[str, Any]] = provider_live_models_list(provider=provider)
-        page = self.paginator.paginate_queryset(models, request, view=self)
-        return self.paginator.get_paginated_response(RemoteModelSerializer(page, many=True).data)
+        paginator = self.paginator
+        assert paginator is not None  # the API's default pagination
+        page = paginator.paginate_queryset(models, request, view=self)
+        return paginator.get_paginated_response(RemoteModelSerializer(page, many=True).data)

@@ -142,7 +142,7 @@ def test_model_not_found_fails_over(chain, openai_fake):
     openai_fake.faults.status = 404
     result = chat_completion_run(request=ChatRequest(model="svc", messages=HELLO))
     assert result.served_by.provider_slug == "an"
-    assert [r.outcome for r in records()] == ["model_not_found", "ok"]
+    assert [r.outcome for r in records()] == ["upstream_model_not_found", "ok"]
 
 
 def test_context_length_exceeded_fails_over_only_to_a_larger_window(openai_fake, anthropic_fake):

@@ -26,6 +26,13 @@ from tests.fakes.azure_server import DEFAULT_AZURE_KEY, DEFAULT_ENTRA_TOKEN
 pytestmark = pytest.mark.django_db
 
 PROVIDERS = "/api/providers/"
+# The app-registration fields of an Azure provider that uses a key or a static token instead.
+NO_APP_REGISTRATION = {
+    "entra_tenant_id": "",
+    "entra_client_id": "",
+    "entra_client_secret": "not set",
+    "entra_authority": "",
+}
 
 
 @pytest.fixture
@@ -77,7 +84,8 @@ def test_problems_by_field_never_quote_the_secret():
     assert set(problems) == {"api_version", "entra_token"}
     assert "bad token" not in " ".join(problems.values())
     assert credentials_problems("azure_openai", {"api_version": "2024-10-21"}, api_key="") == {
-        "api_key": "Azure OpenAI needs an API key or a Microsoft Entra ID token."
+        "api_key": "Azure OpenAI needs an API key, a Microsoft Entra ID token, or an app "
+        "registration (tenant id, client id, client secret)."
     }
     both = credentials_problems(
         "azure_openai", {"api_version": "2024-10-21", "entra_token": "t" * 20}, api_key="k" * 20
@@ -94,6 +102,7 @@ def test_public_view_hints_secrets_and_scrubbing_knows_them():
     assert credentials_public("azure_openai", values) == {
         "api_version": "2024-10-21",
         "entra_token": "set, ends in …wxyz",
+        **NO_APP_REGISTRATION,
         "deployments": "",
     }
     assert credential_secrets("azure_openai", values) == ["abcdefghijklmnop-wxyz"]
@@ -109,6 +118,7 @@ def test_api_creates_an_azure_provider_with_secrets_encrypted_and_hinted(api, az
     assert body["credentials_info"] == {
         "api_version": "2024-10-21",
         "entra_token": f"set, ends in …{DEFAULT_ENTRA_TOKEN[-4:]}",
+        **NO_APP_REGISTRATION,
         "deployments": "",
     }
     assert "credentials" not in body

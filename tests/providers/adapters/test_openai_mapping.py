@@ -9,7 +9,7 @@ from providers.adapters.openai_mapping import (
     finish_reason_from_wire,
     message_to_wire,
     model_kind,
-    response_from_completion,
+    response_from_wire,
     usage_from_wire,
 )
 from providers.adapters.types import Message, TextPart, Usage
@@ -66,7 +66,7 @@ def test_a_completion_without_choices_is_malformed():
     )
 
     with pytest.raises(MalformedResponseError):
-        response_from_completion(completion)
+        response_from_wire(completion)
 
 
 def test_refusal_is_returned_as_text():
@@ -86,7 +86,7 @@ def test_refusal_is_returned_as_text():
         }
     )
 
-    response = response_from_completion(completion)
+    response = response_from_wire(completion)
 
     assert response.text == "I can't."
     assert response.finish_reason == "content_filter"
