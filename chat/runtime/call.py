@@ -27,6 +27,7 @@ from chat.runtime.retry import Deadline, RetryPolicy
 from chat.runtime.routing import Claim, RouteInfo, Router, route_candidates
 from chat.runtime.types import CallContext, new_request_id
 from config.errors import InvalidInput
+from config.generation_cache import CacheGeneration, cache_values_read, generations_pinned
 from config.outages import unavailable
 from providers.adapters.errors import (
     ContextLengthExceededError,
@@ -36,7 +37,7 @@ from providers.adapters.errors import (
     ProviderUnavailableError,
 )
 from providers.adapters.types import Usage
-from providers.cache import CacheGeneration, cache_values_read, catalog, generations_pinned
+from providers.cache import catalog
 from providers.resolution import ResolvedModel, ResolvedSelection
 from providers.selectors import resolution_local_provider_slugs
 from usage.limits_cache import generation_counter as limits_generation

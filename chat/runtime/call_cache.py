@@ -13,7 +13,7 @@ from chat.runtime.response_cache import (
     response_cache_put,
 )
 from chat.runtime.types import CallContext
-from providers.cache import generations_pinned
+from config.generation_cache import generations_pinned
 from providers.resolution import ResolvedModel, ResolvedSelection
 from usage.models import UsageRecord
 from usage.ratelimits import rate_limit_admit
