@@ -11,9 +11,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from chat.http import SSEBody, sse_event, sse_response, stream_error
-from chat.runtime.streaming import ChatStream
-from chat.runtime.types import CallContext
-from chat.services import USE_MODELS_PERMISSION, chat_completion_stream
+from chat.services import USE_MODELS_PERMISSION, ChatStream, chat_completion_stream
+from chat.types import CallContext
 from chat.v1.parsing import chat_request_parse
 from chat.v1.rendering import usage_json
 from config.api import error_body

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from chat.runtime.types import CallContext
+from chat.types import CallContext
 from chat.services import chat_completion_run, chat_completion_stream, embedding_run
 from providers.adapters.errors import (
     ProviderAuthenticationError,
