@@ -55,6 +55,7 @@ from providers.adapters.types import (
     ChatResponse,
     EmbeddingRequest,
     Message,
+    Role,
     StreamEvent,
     ToolCall,
 )
@@ -218,7 +219,7 @@ def conversation_scope_check(
         if not consumer_identity_for(key).may_use(service):
             raise PermissionDenied(f"This API key may not use {service[:200]!r}.")
         return
-    user = get_user_model().objects.filter(pk=owner_id).first()
+    user = get_user_model().objects.filter(pk=owner_id).first() if owner_id is not None else None
     if user is None or not user.is_active or not user.has_perm(USE_MODELS_PERMISSION):
         raise PermissionDenied(
             "Calling models needs the permission to use models (chat.use_models)."
@@ -232,7 +233,7 @@ def conversation_delete(*, conversation: Conversation) -> None:
 def _history(conversation: Conversation) -> tuple[Message, ...]:
     return tuple(
         Message(
-            role=m.role,
+            role=cast(Role, m.role),
             content=content_parse(m.content, "content"),
             tool_calls=tuple(ToolCall(**call) for call in m.tool_calls or ()),
             tool_call_id=m.tool_call_id or None,

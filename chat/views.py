@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -38,7 +38,7 @@ def playground(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def playground_stream(request: HttpRequest) -> HttpResponse:
+def playground_stream(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """An OpenAI-shaped body in, playground events out: start, delta, done or error."""
     user = request.user
     if not (user.is_authenticated and user.is_active and user.is_staff):

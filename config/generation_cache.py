@@ -176,7 +176,7 @@ class GenerationCache(Generic[V]):
             logger.warning("Cache unavailable: %s read from the database", self.name)
             return self.loader(key)
         if value is not _MISSING:
-            return value  # type: ignore[return-value]
+            return value
         value = self.loader(key)
         timeout = self.timeout(value) if callable(self.timeout) else self.timeout
         try:

@@ -13,11 +13,12 @@ generation and never read again.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import cache
 from django.db import transaction
@@ -77,7 +78,7 @@ def consumer_identity_from_key(raw_key: str) -> ConsumerIdentity | None:
     if not raw_key or len(raw_key) > MAX_KEY_LENGTH or "." not in raw_key:
         return None
     entry = _entries.get(raw_key)
-    if entry == _INVALID:
+    if isinstance(entry, str):  # _INVALID
         return None
     identity, expires_at = entry
     if expires_at is not None and expires_at <= timezone.now():
@@ -130,11 +131,11 @@ def _entry_from_database(raw_key: str) -> tuple[ConsumerIdentity, datetime | Non
         return _INVALID
     if api_key.has_expired:
         return _INVALID
-    return consumer_identity_for(api_key), api_key.expiry_date
+    return consumer_identity_for(cast(ConsumerAPIKey, api_key)), api_key.expiry_date
 
 
 def _entry_timeout(entry: tuple[ConsumerIdentity, datetime | None] | str) -> int:
-    if entry == _INVALID:
+    if isinstance(entry, str):  # _INVALID
         return 30  # short: bounds database reads from a flood of bad keys
     _, expires_at = entry
     if expires_at is None:
@@ -186,13 +187,14 @@ def consumer_key_create(
     if errors:
         first, messages = next(iter(errors.items()))
         raise InvalidInput(f"{first}: {messages[0]}", details={"fields": errors})
-    return ConsumerAPIKey.objects.create_key(
+    key, secret = ConsumerAPIKey.objects.create_key(
         name=name.strip(),
         owner=owner,
         allowed_services=list(dict.fromkeys(allowed_services)),
         allowed_models=list(dict.fromkeys(allowed_models)),
         expiry_date=expiry_date,
     )
+    return cast(ConsumerAPIKey, key), secret
 
 
 def consumer_key_scope_errors(
@@ -201,13 +203,13 @@ def consumer_key_scope_errors(
     """Field errors of an allow-list: service names must be slugs, models `slug:name`."""
     errors: dict[str, list[str]] = {}
     for service in allowed_services:
-        if not service_validator.regex.fullmatch(service):
+        if not re.fullmatch(service_validator.regex, service):
             errors.setdefault("allowed_services", []).append(
                 f"{service[:100]!r} is not a service name (lowercase letters, digits, _ and -)."
             )
     for model in allowed_models:
         slug, sep, model_name = model.partition(":")
-        if not sep or not model_name.strip() or not slug_validator.regex.fullmatch(slug):
+        if not sep or not model_name.strip() or not re.fullmatch(slug_validator.regex, slug):
             errors.setdefault("allowed_models", []).append(
                 f"{model[:100]!r} is not a model string; use provider:model, e.g. openai:gpt-4.1."
             )

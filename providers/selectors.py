@@ -297,16 +297,16 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
     if selection is None:
         raise _unknown_service(name)
     chain = [selection.primary, *selection.fallback_list()]
-    group = None
-    if selection.primary_group_id is not None:
+    routed: ResolvedGroup | None = None
+    if selection.primary_group is not None:
         try:
-            group = model_group_resolve(name=selection.primary_group.name)
+            routed = model_group_resolve(name=selection.primary_group.name)
         except InvalidInput:  # a disabled or emptied group: the primary model serves alone
-            group = None
-    if group is not None:
-        members = {m.model.model_id for m in group.members}
+            routed = None
+    if routed is not None:
+        members = {m.model.model_id for m in routed.members}
         fallbacks = [m for m in chain[1:] if m.pk not in members]
-        candidates = tuple(m.model for m in group.members) + tuple(
+        candidates = tuple(m.model for m in routed.members) + tuple(
             resolved_model_build(model=m)
             for m in fallbacks
             if model_unusable_reason(model=m) is None
@@ -332,7 +332,7 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
             cache_prompt=selection.cache_prompt,
         ),
         required_capabilities=frozenset(selection.required_capabilities or ()),
-        group=group,
+        group=routed,
         cache_ttl=selection.cache_ttl_seconds,
         cache_shared=selection.cache_shared,
         version=f"{selection.pk}:{selection.updated_at.timestamp():.6f}",

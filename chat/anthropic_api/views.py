@@ -121,7 +121,7 @@ class ModelsView(AnthropicView):
 
 class ModelDetailView(ModelsView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="anthropic_models_get")
-    def get(self, request: Request, model_id: str) -> Response:
+    def get(self, request: Request, model_id: str) -> Response:  # type: ignore[override]
         found = next((m for m in self.models() if m["id"] == model_id), None)
         if found is None:
             raise ModelNotAvailable(f"model: {model_id[:200]}")

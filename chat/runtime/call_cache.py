@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 class ResponseCacheSteps:
     selection: ResolvedSelection
     context: CallContext
-    state: "CallState | None"
+    state: "CallState"
     request_id: str
     operation: str
     streamed: bool
@@ -60,7 +60,7 @@ class ResponseCacheSteps:
             return None
         if not (answer.events if self.streamed else answer.response):
             return None
-        with generations_pinned(self.state.values if self.state is not None else None):
+        with generations_pinned(self.state.values):
             rate_limit_admit(scope=self._scope(), estimated_tokens=0)
         self.cached, self.cache_status = answer, HIT
         return answer

@@ -7,7 +7,7 @@ request's parameters (docs/parameters.md).
 """
 
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -78,7 +78,7 @@ class V1View(APIView):
 
     @property
     def identity(self) -> ConsumerIdentity:
-        return self.request.auth
+        return cast(ConsumerIdentity, self.request.auth)
 
     def context(self) -> CallContext:
         body = self.request.data if isinstance(self.request.data, dict) else {}
