@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from chat.runtime.call import Attempt, CallRun, Prepared
+from config.errors import InvalidInput
 from providers.adapters.base import ProviderAdapter
 from providers.adapters.errors import (
     ContextLengthExceededError,
     ModelNotFoundError,
     ProviderError,
+    ProviderUnavailableError,
 )
 from providers.resolution import ResolvedModel
 from providers.selectors import provider_adapter_get
@@ -95,4 +97,37 @@ def attempt_loop(
                 raise
         if run.out_of_time():
             break
-    raise run.no_candidate_error()
+    raise no_candidate_error(run)
+
+
+def no_candidate_error(run: CallRun) -> Exception:
+    """What to raise when every candidate was skipped or failed."""
+    if run.last_error is not None:
+        return run.last_error
+    skipped = {reason: models for reason, models in run.skipped.items()}
+    if "capability" in skipped and len(skipped) == 1:
+        return InvalidInput(
+            "No model of this selection supports what the request needs "
+            "(tools, images or JSON output).",
+            details={"skipped": skipped},
+        )
+    if "context_window" in skipped and len(skipped) == 1:
+        return ContextLengthExceededError(
+            "The request does not fit the context window of any model of this selection.",
+            details={"skipped": skipped},
+        )
+    if "kind" in skipped and len(skipped) == 1:
+        return InvalidInput(
+            f"No model of this selection is a {run.operation} model.",
+            details={"skipped": skipped},
+        )
+    retry_after = None
+    if "circuit_open" in skipped:
+        opened = set(skipped["circuit_open"])
+        slugs = {c.provider_slug for c in run.selection.candidates if c.model_string in opened}
+        retry_after = run.breaker.seconds_until_half_open(sorted(slugs))
+    return ProviderUnavailableError(
+        "No model of this selection can serve the request right now.",
+        retry_after=retry_after,
+        details={"skipped": skipped},
+    )

@@ -1,9 +1,9 @@
-"""The state of one call across its attempts: candidates, failover rules, the ledger.
+"""The state of one call across its attempts: admission, candidates, the ledger.
 
-`CallRun` decides which candidate may be tried next (kind, capabilities, context window,
-circuit breaker, and what earlier failures ruled out), what to do after an error (retry the
-same candidate after a backoff, fail over, or stop), and writes one UsageRecord per attempt.
-It knows nothing of HTTP; the complete/stream/embed loops drive it.
+`CallRun` admits the call (reserving the most it could cost), says which candidate may be
+tried next (kind, capabilities, context window, circuit breaker, a model group's routing,
+and what earlier failures ruled out), writes one UsageRecord per attempt and settles. It
+knows nothing of HTTP; the attempt loop (chat.runtime.attempts) drives it.
 """
 
 import logging
@@ -25,13 +25,10 @@ from chat.runtime.retry import Deadline, RetryPolicy
 from chat.runtime.routing import Claim, RouteInfo, Router, route_candidates
 from chat.runtime.state import CallState
 from chat.types import CallContext, new_request_id
-from config.errors import InvalidInput
 from config.generation_cache import generations_pinned
 from providers.adapters.errors import (
-    ContextLengthExceededError,
     ProviderError,
     ProviderTimeoutError,
-    ProviderUnavailableError,
 )
 from providers.adapters.types import Usage
 from providers.resolution import ResolvedModel, ResolvedSelection
@@ -105,7 +102,7 @@ class CallRun(ResponseCacheSteps):
         self.tokens = 0
         self.admission: Admission | None = None
         self.last_error: ProviderError | None = None
-        self._skipped: dict[str, list[str]] = {}
+        self.skipped: dict[str, list[str]] = {}
         self.excluded_models: set[str] = set()
         self.min_context: int | None = None
         # Model groups: the router of this call, why each member stands where it does, and
@@ -195,7 +192,7 @@ class CallRun(ResponseCacheSteps):
                     else:
                         yield Prepared(candidate, request, index > 0, prompt_tokens)
                         continue
-            self._skipped.setdefault(reason, []).append(candidate.model_string)
+            self.skipped.setdefault(reason, []).append(candidate.model_string)
 
     def _routed(self) -> tuple[ResolvedModel, ...]:
         """The candidates in the order to try them: a group's members as its strategy ranks
@@ -263,38 +260,6 @@ class CallRun(ResponseCacheSteps):
         )
         self.last_error = error
         return error
-
-    def no_candidate_error(self) -> Exception:
-        """What to raise when every candidate was skipped or failed."""
-        if self.last_error is not None:
-            return self.last_error
-        skipped = {reason: models for reason, models in self._skipped.items()}
-        if "capability" in skipped and len(skipped) == 1:
-            return InvalidInput(
-                "No model of this selection supports what the request needs "
-                "(tools, images or JSON output).",
-                details={"skipped": skipped},
-            )
-        if "context_window" in skipped and len(skipped) == 1:
-            return ContextLengthExceededError(
-                "The request does not fit the context window of any model of this selection.",
-                details={"skipped": skipped},
-            )
-        if "kind" in skipped and len(skipped) == 1:
-            return InvalidInput(
-                f"No model of this selection is a {self.operation} model.",
-                details={"skipped": skipped},
-            )
-        retry_after = None
-        if "circuit_open" in skipped:
-            opened = set(skipped["circuit_open"])
-            slugs = {c.provider_slug for c in self.selection.candidates if c.model_string in opened}
-            retry_after = self.breaker.seconds_until_half_open(sorted(slugs))
-        return ProviderUnavailableError(
-            "No model of this selection can serve the request right now.",
-            retry_after=retry_after,
-            details={"skipped": skipped},
-        )
 
     # -- the ledger -------------------------------------------------------------------------
     def record(
