@@ -2,7 +2,7 @@
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -79,3 +79,16 @@ def sse_response(body: SSEBody, headers: dict[str, str]) -> StreamingHttpRespons
     for name, value in headers.items():
         response[name] = value
     return response
+
+
+def cache_bypass_requested(headers: Mapping[str, str]) -> bool:
+    """Whether request headers ask to skip the cache: `x-cache-bypass: 1` (or true), or
+    `Cache-Control: no-cache` / `no-store`."""
+    bypass = (headers.get("x-cache-bypass") or "").strip().lower()
+    control = (headers.get("cache-control") or "").lower()
+    return bypass in ("1", "true", "yes") or "no-cache" in control or "no-store" in control
+
+
+def cache_headers(status: str) -> dict[str, str]:
+    """The `x-cache` response header (none when the service caches nothing)."""
+    return {"x-cache": status} if status else {}

@@ -7,6 +7,7 @@ stream answers as `text/event-stream` (the view returns it itself), while a JSON
 error (which comes before any stream starts) is rendered as JSON, as OpenAI's API does.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework.exceptions import NotAcceptable
@@ -27,12 +28,12 @@ class EventStreamNegotiation(DefaultContentNegotiation):
     """DRF's negotiation, except that accepting an event stream is never a 406."""
 
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: Any = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: Any = None
     ) -> tuple[BaseRenderer, str]:
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except NotAcceptable:
             if not accepts_event_stream(request):
                 raise
-            renderer = renderers[0]
+            renderer = next(iter(renderers))
             return renderer, renderer.media_type

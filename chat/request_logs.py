@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from chat.models import RequestLog
 from chat.runtime.streaming import ChatStream
-from chat.runtime.types import CallContext, ChatResult, new_request_id
+from chat.types import CallContext, ChatResult, new_request_id
 from config.errors import ApplicationError
 from config.logging import redact
 from providers.adapters.types import ChatRequest, StreamEvent

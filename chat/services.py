@@ -14,6 +14,7 @@ later) from these functions and from iterating a stream, never a raw redis or da
 """
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, cast
 
@@ -30,9 +31,22 @@ from chat.request_logs import (
     request_log_failure,
     request_log_result,
 )
-from chat.runtime.loop import chat_complete, embedding_complete
+from chat.runtime.loop import (
+    chat_call_open,
+    chat_complete,
+    embedding_call_open,
+    embedding_complete,
+    selection_for,
+)
+from chat.runtime.state import call_state_pinned
 from chat.runtime.streaming import ChatStream, chat_stream_open
-from chat.runtime.types import CallContext, ChatResult, EmbeddingResult
+from chat.types import (
+    CallContext,
+    ChatResult,
+    EmbeddingResult,
+    ModelNotAvailable,
+    new_request_id,
+)
 from config.errors import ApplicationError, InvalidInput, PermissionDenied
 from config.outages import unavailable_raised
 from config.request_context import current_request_id
@@ -41,10 +55,11 @@ from providers.adapters.types import (
     ChatResponse,
     EmbeddingRequest,
     Message,
+    Role,
     StreamEvent,
     ToolCall,
 )
-from providers.consumers import consumer_identity_for
+from providers.consumers import ConsumerIdentity, consumer_identity_for
 from providers.models import ConsumerAPIKey
 from providers.selectors import model_selection_resolve
 
@@ -52,17 +67,62 @@ from providers.selectors import model_selection_resolve
 USE_MODELS_PERMISSION = "chat.use_models"
 
 
+# What views and callers use with these functions (the runtime's internals stay private).
+__all__ = [
+    "CallContext",
+    "ChatResult",
+    "ChatStream",
+    "EmbeddingResult",
+    "ModelNotAvailable",
+    "new_request_id",
+    "request_state_pinned",
+]
+
+
+def request_state_pinned() -> AbstractContextManager[object]:
+    """Read the shared-cache state of a call in one round trip (generations of keys, catalog
+    and limits; the providers' breakers) and pin it for the block: an API request enters it
+    before authenticating, so the key lookup and the call it makes share that one read.
+    Raises ServiceUnavailable when the cache is unreachable."""
+    return call_state_pinned()
+
+
+@unavailable_raised
+def model_check(*, consumer: ConsumerIdentity, name: str) -> None:
+    """ModelNotAvailable unless `consumer` may use `name` and it resolves (for endpoints that
+    take a model but make no call through these functions, such as token counting)."""
+    selection_for(name, consumer)
+
+
 @unavailable_raised
 def chat_completion_run(
-    *, request: ChatRequest, context: CallContext | None = None, trim_history: bool = False
+    *,
+    request: ChatRequest,
+    context: CallContext | None = None,
+    consumer: ConsumerIdentity | None = None,
+    trim_history: bool = False,
+    fit_max_tokens: bool = False,
 ) -> ChatResult:
-    """One chat completion. Raises a ProviderError (or a 4xx ApplicationError) when no
-    candidate could answer. With `trim_history` the oldest turns are dropped to fit each
+    """One chat completion: open (validate, resolve, admit), run (attempts with retries and
+    failover, one UsageRecord each, settle), log (services that keep request logs).
+
+    Raises a ProviderError (or a 4xx ApplicationError) when no candidate could answer. With a
+    `consumer` (an API key), a model it may not use or that does not exist is
+    ModelNotAvailable. With `trim_history` the oldest turns are dropped to fit each
     candidate's context window (conversations); without it a request that does not fit a
-    candidate skips that candidate."""
+    candidate skips that candidate. `fit_max_tokens` reads max_tokens as "at most" the
+    largest output limit of the candidates (Anthropic clients)."""
     context = call_context_with_id(context)
     try:
-        result = chat_complete(request, context=context, trim_history=trim_history)
+        run, prepared = chat_call_open(
+            request,
+            context,
+            consumer=consumer,
+            streamed=False,
+            trim_history=trim_history,
+            fit_max_tokens=fit_max_tokens,
+        )
+        result = chat_complete(run, prepared, trim_history=trim_history)
     except ApplicationError as error:
         request_log_failure(request=request, context=context, error=error)
         raise
@@ -72,17 +132,31 @@ def chat_completion_run(
 
 @unavailable_raised
 def chat_completion_stream(
-    *, request: ChatRequest, context: CallContext | None = None, trim_history: bool = False
+    *,
+    request: ChatRequest,
+    context: CallContext | None = None,
+    consumer: ConsumerIdentity | None = None,
+    trim_history: bool = False,
+    fit_max_tokens: bool = False,
 ) -> ChatStream:
     """A streamed chat completion, already started: `served_by` is known when this returns,
     errors before the first chunk are raised here (after failover), errors after it are
-    raised while iterating. Iterate the stream to the end, or close() it.
+    raised while iterating. Iterate the stream to the end, or close() it. Arguments as for
+    `chat_completion_run`.
 
     Calls of a service that keeps request logs are logged when they end (chat.request_logs).
     """
     context = call_context_with_id(context)
     try:
-        stream = chat_stream_open(request, context=context, trim_history=trim_history)
+        run, prepared = chat_call_open(
+            request,
+            context,
+            consumer=consumer,
+            streamed=True,
+            trim_history=trim_history,
+            fit_max_tokens=fit_max_tokens,
+        )
+        stream = chat_stream_open(run, prepared, trim_history=trim_history)
     except ApplicationError as error:
         request_log_failure(request=request, context=context, error=error, streamed=True)
         raise
@@ -95,10 +169,14 @@ def chat_completion_stream(
 
 @unavailable_raised
 def embedding_run(
-    *, request: EmbeddingRequest, context: CallContext | None = None
+    *,
+    request: EmbeddingRequest,
+    context: CallContext | None = None,
+    consumer: ConsumerIdentity | None = None,
 ) -> EmbeddingResult:
     """Embeddings of `request.inputs`, with the same retries, failover and ledger as chat."""
-    return embedding_complete(request, context=context)
+    run = embedding_call_open(request, context, consumer=consumer)
+    return embedding_complete(run, request)
 
 
 # -- conversations ----------------------------------------------------------------------------
@@ -141,7 +219,7 @@ def conversation_scope_check(
         if not consumer_identity_for(key).may_use(service):
             raise PermissionDenied(f"This API key may not use {service[:200]!r}.")
         return
-    user = get_user_model().objects.filter(pk=owner_id).first()
+    user = get_user_model().objects.filter(pk=owner_id).first() if owner_id is not None else None
     if user is None or not user.is_active or not user.has_perm(USE_MODELS_PERMISSION):
         raise PermissionDenied(
             "Calling models needs the permission to use models (chat.use_models)."
@@ -155,7 +233,7 @@ def conversation_delete(*, conversation: Conversation) -> None:
 def _history(conversation: Conversation) -> tuple[Message, ...]:
     return tuple(
         Message(
-            role=m.role,
+            role=cast(Role, m.role),
             content=content_parse(m.content, "content"),
             tool_calls=tuple(ToolCall(**call) for call in m.tool_calls or ()),
             tool_call_id=m.tool_call_id or None,

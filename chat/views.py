@@ -6,15 +6,13 @@ from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.http.response import HttpResponseBase
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from chat.http import SSEBody, sse_event, sse_response, stream_error
-from chat.runtime.streaming import ChatStream
-from chat.runtime.types import CallContext
-from chat.services import USE_MODELS_PERMISSION, chat_completion_stream
+from chat.services import USE_MODELS_PERMISSION, ChatStream, chat_completion_stream
+from chat.types import CallContext
 from chat.v1.parsing import chat_request_parse
 from chat.v1.rendering import usage_json
 from config.api import error_body
@@ -40,7 +38,7 @@ def playground(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def playground_stream(request: HttpRequest) -> HttpResponseBase:
+def playground_stream(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """An OpenAI-shaped body in, playground events out: start, delta, done or error."""
     user = request.user
     if not (user.is_authenticated and user.is_active and user.is_staff):

@@ -2,19 +2,18 @@
 
 `consumer_identity_from_key` runs on every program call, so in the steady state it reads one
 number from the shared cache (the generation, often already read with the call's other state)
-and nothing from the database. Entries are keyed by an HMAC of the presented key (never the key
-itself) under a generation number, in the shared cache and in a per-thread copy for the current
-generation only; any save or delete of a key bumps the generation after commit, so a revoked key
-stops working on its next request in every process. Reading the generation before the database
-means an entry built from a pre-revocation read is stored under the old generation and never
-read again.
+and nothing from the database. Entries are keyed by an HMAC of the presented key (never the
+key itself) in a GenerationCache (config.generation_cache): shared, plus a process copy for
+the current generation only. Any save or delete of a key bumps the generation after commit, so
+a revoked key stops working on its next request in every process. Reading the generation
+before the database means an entry built from a pre-revocation read is stored under the old
+generation and never read again.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.core.validators import RegexValidator
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -30,7 +28,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from config.errors import InvalidInput
-from providers.cache import CacheGeneration
+from config.generation_cache import CacheGeneration, GenerationCache
 from providers.models import ConsumerAPIKey
 from providers.models.provider import slug_validator
 from providers.models.selection import service_validator
@@ -43,12 +41,7 @@ ENTRY_TTL_SECONDS = 300
 LAST_USED_INTERVAL_SECONDS = 60
 _INVALID = "invalid"  # cached marker for unknown, revoked or expired keys
 MAX_KEY_LENGTH = 200  # longer "keys" are refused without hashing or querying
-LOCAL_ENTRIES_MAX = 10_000  # per thread; a flood of distinct bad keys cannot grow it further
 
-# generation -> {key digest: entry}: this thread's copy of the shared entries, for the current
-# generation only, so the steady state needs no read of the entry itself.
-_local = threading.local()
-_Entry = tuple["ConsumerIdentity", datetime | None] | str  # an identity and expiry, or _INVALID
 _recent_touches: dict[str, float] = {}  # key id -> monotonic time of the last touch here
 
 
@@ -84,20 +77,7 @@ def consumer_identity_from_key(raw_key: str) -> ConsumerIdentity | None:
     """The identity behind a presented key, or None if it is unknown, revoked or expired."""
     if not raw_key or len(raw_key) > MAX_KEY_LENGTH or "." not in raw_key:
         return None
-    generation = _generation()
-    digest = _key_digest(raw_key)
-    local: tuple[int, dict[str, _Entry]] | None = getattr(_local, "entries", None)
-    if local is None or local[0] != generation or len(local[1]) >= LOCAL_ENTRIES_MAX:
-        local = _local.entries = (generation, {})
-    entry = local[1].get(digest)
-    if entry is None:
-        entry_key = f"consumers:key:{generation}:{digest}"
-        entry = cache.get(entry_key)
-        if entry is None:
-            entry = _entry_from_database(raw_key)
-            cache.set(entry_key, entry, timeout=_entry_timeout(entry))
-        if entry != _INVALID:  # so a flood of bad keys cannot evict the good ones
-            local[1][digest] = entry
+    entry = _entries.get(raw_key)
     if isinstance(entry, str):  # _INVALID
         return None
     identity, expires_at = entry
@@ -120,8 +100,8 @@ def consumer_identity_for(api_key: ConsumerAPIKey) -> ConsumerIdentity:
 
 
 def consumer_identity_local_clear() -> None:
-    """Forget this thread's copies of key lookups (tests: "another process")."""
-    _local.entries = None
+    """Forget this process's copies of key lookups (tests: "another process")."""
+    _entries.local_clear()
 
 
 def consumer_keys_generation_bump() -> None:
@@ -144,7 +124,7 @@ def _key_digest(raw_key: str) -> str:
     return salted_hmac("providers.consumers", raw_key, algorithm="sha256").hexdigest()
 
 
-def _entry_from_database(raw_key: str) -> _Entry:
+def _entry_from_database(raw_key: str) -> tuple[ConsumerIdentity, datetime | None] | str:
     try:
         api_key = ConsumerAPIKey.objects.get_from_key(raw_key)
     except ConsumerAPIKey.DoesNotExist:
@@ -154,7 +134,7 @@ def _entry_from_database(raw_key: str) -> _Entry:
     return consumer_identity_for(api_key), api_key.expiry_date
 
 
-def _entry_timeout(entry: _Entry) -> int:
+def _entry_timeout(entry: tuple[ConsumerIdentity, datetime | None] | str) -> int:
     if isinstance(entry, str):  # _INVALID
         return 30  # short: bounds database reads from a flood of bad keys
     _, expires_at = entry
@@ -207,13 +187,14 @@ def consumer_key_create(
     if errors:
         first, messages = next(iter(errors.items()))
         raise InvalidInput(f"{first}: {messages[0]}", details={"fields": errors})
-    return ConsumerAPIKey.objects.create_key(
+    key, secret = ConsumerAPIKey.objects.create_key(
         name=name.strip(),
         owner=owner,
         allowed_services=list(dict.fromkeys(allowed_services)),
         allowed_models=list(dict.fromkeys(allowed_models)),
         expiry_date=expiry_date,
     )
+    return key, secret
 
 
 def consumer_key_scope_errors(
@@ -222,26 +203,17 @@ def consumer_key_scope_errors(
     """Field errors of an allow-list: service names must be slugs, models `slug:name`."""
     errors: dict[str, list[str]] = {}
     for service in allowed_services:
-        if not _fullmatch(service_validator, service):
+        if not re.fullmatch(service_validator.regex, service):
             errors.setdefault("allowed_services", []).append(
                 f"{service[:100]!r} is not a service name (lowercase letters, digits, _ and -)."
             )
     for model in allowed_models:
         slug, sep, model_name = model.partition(":")
-        if not sep or not model_name.strip() or not _fullmatch(slug_validator, slug):
+        if not sep or not model_name.strip() or not re.fullmatch(slug_validator.regex, slug):
             errors.setdefault("allowed_models", []).append(
                 f"{model[:100]!r} is not a model string; use provider:model, e.g. openai:gpt-4.1."
             )
     return errors
-
-
-def _fullmatch(validator: RegexValidator, value: str) -> bool:
-    """Whether the validator's pattern matches all of `value` (calling the validator searches,
-    and its `$` would let a trailing newline through)."""
-    regex = validator.regex
-    if isinstance(regex, str):  # the stubs allow a string; Django compiles it in __init__
-        regex = re.compile(regex)
-    return regex.fullmatch(value) is not None
 
 
 def consumer_key_revoke(*, api_key: ConsumerAPIKey) -> None:
@@ -249,3 +221,15 @@ def consumer_key_revoke(*, api_key: ConsumerAPIKey) -> None:
     if not api_key.revoked:
         api_key.revoked = True
         api_key.save(update_fields=["revoked"])
+
+
+# Keyed by an HMAC of the presented key; unknown keys stay out of the process copy, so a flood
+# of bad keys cannot evict the good ones.
+_entries: GenerationCache[tuple[ConsumerIdentity, datetime | None] | str] = GenerationCache(
+    "consumers:key",
+    _entry_from_database,
+    generation=keys_generation,
+    timeout=_entry_timeout,
+    digest=_key_digest,
+    keep_local=lambda entry: entry != _INVALID,
+)

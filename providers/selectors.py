@@ -1,17 +1,15 @@
 """Reads of provider configuration: adapters, the model catalog, and resolution of selections."""
 
-import hashlib
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.cache import cache
 from django.db.models import Prefetch, Q, QuerySet
 
 from config.errors import ApplicationError, InvalidInput, NotFound
+from config.generation_cache import GenerationCache
 from providers.adapters.base import ProviderAdapter
 from providers.adapters.registry import adapter_pool
-from providers.cache import catalog_generation
+from providers.cache import catalog
 from providers.models import (
     ModelConfig,
     ModelGroup,
@@ -253,64 +251,39 @@ def _unknown_service(service: str) -> NotFound:
     )
 
 
-# Process-local copy of shared-cache entries for the current generation only: the generation
-# read (one cache round trip) still decides freshness, so a change is seen on the next call.
-_local = threading.local()
-
-
 def model_selection_resolve(*, name: str) -> ResolvedSelection:
-    """What a service name or a "slug:model" string resolves to, from the shared cache when
-    the catalog generation is unchanged. Raises NotFound (unknown service, listing the valid
+    """What a service name or a "slug:model" string resolves to, cached under the catalog
+    generation (config.generation_cache). Raises NotFound (unknown service, listing the valid
     ones), InvalidInput (bad or unusable model string) or NoUsableModel."""
-    name = (name or "").strip()
-    generation = catalog_generation()
-    local: tuple[int, dict[str, ResolvedSelection]] | None = getattr(_local, "entries", None)
-    if local is None or local[0] != generation:
-        local = _local.entries = (generation, {})
-    resolved = local[1].get(name)
-    if resolved is not None:
-        return resolved
-    digest = hashlib.sha256(name.encode()).hexdigest()[:40]  # any text makes a safe key
-    # v2: ParameterOverrides gained cache_prompt (entries cached by older code lack it).
-    key = f"providers:resolved:v2:{generation}:{digest}"
-    resolved = cache.get(key)
-    if resolved is None:
-        resolved = _resolve_from_database(name)
-        cache.set(key, resolved, timeout=RESOLUTION_TIMEOUT)
-    local[1][name] = resolved
-    slugs: dict[str, None] | None = getattr(_local, "provider_slugs", None)
-    if slugs is None:
-        slugs = _local.provider_slugs = {}
-    slugs.update(dict.fromkeys(c.provider_slug for c in resolved.candidates))
+    resolved = _resolutions.get((name or "").strip())
+    _provider_slugs.update(dict.fromkeys(c.provider_slug for c in resolved.candidates))
     return resolved
 
 
 def resolution_local_provider_slugs() -> tuple[str, ...]:
-    """Every provider this thread's resolutions have named, whatever their generation: a
+    """Every provider this process's resolutions have named, whatever their generation: a
     guess of which providers the next call may use (to read their state early), never an
     answer to serve. Bounded by the number of providers configured."""
-    return tuple(getattr(_local, "provider_slugs", None) or ())
+    return tuple(_provider_slugs)
 
 
 def resolution_local_get(*, name: str) -> ResolvedSelection | None:
-    """This thread's copy of what `name` resolved to in the current call (no cache round
-    trip): what a call that just ran here was served under, or None if it was not resolved
-    here."""
-    local: tuple[int, dict[str, ResolvedSelection]] | None = getattr(_local, "entries", None)
-    return None if local is None else local[1].get((name or "").strip())
+    """This process's copy of what `name` resolved to (no cache round trip): what a call that
+    just ran here was served under, or None if it was not resolved here."""
+    return _resolutions.local_get((name or "").strip())
 
 
 def resolution_local_clear() -> None:
-    """Forget this thread's process-local copies (tests: "a fresh resolver")."""
-    _local.entries = None
-    _local.provider_slugs = None
+    """Forget this process's copies (tests: "a fresh resolver")."""
+    _resolutions.local_clear()
+    _provider_slugs.clear()
 
 
 def _resolve_from_database(name: str) -> ResolvedSelection:
     if name.startswith(GROUP_PREFIX):
-        named = model_group_resolve(name=name[len(GROUP_PREFIX) :])
+        group = model_group_resolve(name=name[len(GROUP_PREFIX) :])
         return ResolvedSelection(
-            name=name, service=None, candidates=tuple(m.model for m in named.members), group=named
+            name=name, service=None, candidates=tuple(m.model for m in group.members), group=group
         )
     if ":" in name:
         model = model_config_get(model_string=name)
@@ -324,16 +297,16 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
     if selection is None:
         raise _unknown_service(name)
     chain = [selection.primary, *selection.fallback_list()]
-    group: ResolvedGroup | None = None
+    routed: ResolvedGroup | None = None
     if selection.primary_group is not None:
         try:
-            group = model_group_resolve(name=selection.primary_group.name)
+            routed = model_group_resolve(name=selection.primary_group.name)
         except InvalidInput:  # a disabled or emptied group: the primary model serves alone
-            group = None
-    if group is not None:
-        members = {m.model.model_id for m in group.members}
+            routed = None
+    if routed is not None:
+        members = {m.model.model_id for m in routed.members}
         fallbacks = [m for m in chain[1:] if m.pk not in members]
-        candidates = tuple(m.model for m in group.members) + tuple(
+        candidates = tuple(m.model for m in routed.members) + tuple(
             resolved_model_build(model=m)
             for m in fallbacks
             if model_unusable_reason(model=m) is None
@@ -359,7 +332,7 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
             cache_prompt=selection.cache_prompt,
         ),
         required_capabilities=frozenset(selection.required_capabilities or ()),
-        group=group,
+        group=routed,
         cache_ttl=selection.cache_ttl_seconds,
         cache_shared=selection.cache_shared,
         version=f"{selection.pk}:{selection.updated_at.timestamp():.6f}",
@@ -431,3 +404,10 @@ def resolved_model_build(*, model: ModelConfig) -> ResolvedModel:
         max_output_tokens=model.max_output_tokens,
         prices=price.to_prices() if price else ModelPrices(),
     )
+
+
+# v2: ParameterOverrides gained cache_prompt (entries cached by older code lack it).
+_resolutions: GenerationCache[ResolvedSelection] = GenerationCache(
+    "providers:resolved:v2", _resolve_from_database, generation=catalog, timeout=RESOLUTION_TIMEOUT
+)
+_provider_slugs: dict[str, None] = {}  # insertion-ordered set of provider slugs resolved here

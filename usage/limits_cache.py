@@ -9,29 +9,22 @@ generation restarts from the clock, never from a number an old entry may still c
 """
 
 import logging
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
-import redis
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from providers.cache import CacheGeneration
+from config.generation_cache import CACHE_ERRORS, CacheGeneration, GenerationCache
 from usage.models import Budget, RateLimit
 from usage.types import CallScope
 
-# Public so a call can read it together with its other cache state (providers.cache).
+# Public so a call can read it together with its other cache state (chat.runtime.call).
 generation_counter = CacheGeneration("usage:limits-generation")
 ENTRY_TIMEOUT = 3600  # seconds; only frees memory, correctness comes from the generation
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
-# What the configured cache backends raise when their store is unreachable.
-_CACHE_ERRORS = (redis.RedisError, OSError)
-_MISSING = object()
 
 
 class BudgetSpec(NamedTuple):
@@ -76,34 +69,6 @@ def limits_generation_bump() -> None:
     generation_counter.bump()
 
 
-# name -> (generation, value): a copy per process, so the steady state costs one read of the
-# shared generation, not two round trips. A bumped generation makes the copy unusable.
-_local: dict[str, tuple[int, object]] = {}
-
-
-def _cached(name: str, load: Callable[[], T]) -> T:
-    """The cached value, loaded on a miss; straight from the database when the cache is down,
-    so a cache outage costs queries, never a wrong budget decision."""
-    try:
-        generation = limits_generation()
-        local = _local.get(name)
-        if local is not None and local[0] == generation:
-            return local[1]  # type: ignore[return-value]
-        key = f"usage:limits:{name}:{generation}"
-        value = cache.get(key, _MISSING)
-    except _CACHE_ERRORS:
-        logger.warning("Cache unavailable: reading %s from the database", name, exc_info=True)
-        return load()
-    if value is _MISSING:
-        value = load()
-        try:
-            cache.set(key, value, timeout=ENTRY_TIMEOUT)
-        except _CACHE_ERRORS:
-            logger.warning("Cache unavailable: %s not cached", name, exc_info=True)
-    _local[name] = (generation, value)
-    return value
-
-
 def _load_budgets() -> tuple[BudgetSpec, ...]:
     return tuple(
         BudgetSpec(
@@ -133,13 +98,31 @@ def _load_rate_limits() -> tuple[RateLimitSpec, ...]:
     )
 
 
+# Straight from the database when the cache is down, so a cache outage costs queries, never a
+# wrong budget decision.
+_budgets = GenerationCache(
+    "usage:limits:budgets",
+    lambda _: _load_budgets(),
+    generation=generation_counter,
+    timeout=ENTRY_TIMEOUT,
+    load_on_cache_error=True,
+)
+_rate_limits = GenerationCache(
+    "usage:limits:rate-limits",
+    lambda _: _load_rate_limits(),
+    generation=generation_counter,
+    timeout=ENTRY_TIMEOUT,
+    load_on_cache_error=True,
+)
+
+
 def active_budgets() -> tuple[BudgetSpec, ...]:
     """All active budgets, ordered by id (the lock order)."""
-    return _cached("budgets", _load_budgets)
+    return _budgets.get()
 
 
 def active_rate_limits() -> tuple[RateLimitSpec, ...]:
-    return _cached("rate-limits", _load_rate_limits)
+    return _rate_limits.get()
 
 
 @receiver(post_save, sender=Budget)
@@ -153,5 +136,5 @@ def limits_changed(sender: type, **kwargs: Any) -> None:
 def _bump_quietly() -> None:
     try:
         limits_generation_bump()
-    except _CACHE_ERRORS:  # the entries expire on their own within ENTRY_TIMEOUT
+    except CACHE_ERRORS:  # the entries expire on their own within ENTRY_TIMEOUT
         logger.warning("Cache unavailable: limits generation not bumped", exc_info=True)

@@ -23,7 +23,7 @@ from typing import Any
 from chat.anthropic_api.errors import anthropic_error_from
 from chat.http import sse_event, stream_error
 from chat.runtime.streaming import ChatStream
-from chat.runtime.types import ChatResult
+from chat.types import ChatResult
 from providers.adapters.types import (
     ChatResponse,
     FinishReason,

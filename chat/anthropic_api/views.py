@@ -8,7 +8,6 @@ model check and the request id are those of /v1 (chat.v1.views.V1View); only the
 the error body differ.
 """
 
-import dataclasses
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -21,15 +20,10 @@ from chat.anthropic_api.errors import anthropic_exception_handler
 from chat.anthropic_api.parsing import messages_request_parse
 from chat.anthropic_api.rendering import message_events, message_json
 from chat.http import SSEBody, sse_response
-from chat.services import chat_completion_run, chat_completion_stream
-from chat.v1.views import ModelNotAvailable, V1View, served_headers
+from chat.services import ModelNotAvailable, chat_completion_run, chat_completion_stream
+from chat.v1.views import V1View, served_headers
 from providers.adapters.base import validate_chat_request
-from providers.adapters.types import ChatRequest
-from providers.selectors import (
-    model_selection_names,
-    model_selection_resolve,
-    models_available_list,
-)
+from providers.selectors import model_selection_names, models_available_list
 
 # Anthropic's ModelInfo needs a creation time; the gateway's names have no meaningful one.
 CREATED_AT = "1970-01-01T00:00:00Z"
@@ -38,25 +32,6 @@ CREATED_AT = "1970-01-01T00:00:00Z"
 class AnthropicView(V1View):
     def get_exception_handler(self):
         return anthropic_exception_handler
-
-
-def max_tokens_fitted(request: ChatRequest) -> ChatRequest:
-    """max_tokens lowered to the largest output limit among the candidates that serve it.
-
-    Anthropic clients ask for what Claude can write (Claude Code sends 32,000 whatever the
-    model); a service served by a model with a smaller limit would refuse every such call with
-    a 400, so the ask is read as "at most". Candidates with a smaller limit still get their own
-    (chat.runtime.bounds.output_cap), and a model that declares no limit leaves it as asked."""
-    if request.max_tokens is None:
-        return request
-    selection = model_selection_resolve(name=request.model)
-    limits = [c.max_output_tokens for c in selection.candidates if c.kind == "chat"]
-    if not limits or not all(limits):
-        return request
-    largest = max(limit for limit in limits if limit)
-    if request.max_tokens <= largest:
-        return request
-    return dataclasses.replace(request, max_tokens=largest)
 
 
 class MessagesView(AnthropicView):
@@ -68,16 +43,20 @@ class MessagesView(AnthropicView):
     )
     def post(self, request: Request) -> Any:
         chat_request, stream = messages_request_parse(request.data)
-        validate_chat_request(chat_request)
-        self.check_model(chat_request.model)
-        chat_request = max_tokens_fitted(chat_request)
+        # max_tokens is read as "at most" what the candidates can write: Anthropic clients
+        # ask for what Claude can write (Claude Code sends 32,000 whatever the model).
+        context, consumer = self.context(), self.identity
         if not stream:
-            result = chat_completion_run(request=chat_request, context=self.context())
+            result = chat_completion_run(
+                request=chat_request, context=context, consumer=consumer, fit_max_tokens=True
+            )
             return Response(
                 message_json(result, model=chat_request.model),
                 headers=served_headers(result.served_by),
             )
-        chat_stream = chat_completion_stream(request=chat_request, context=self.context())
+        chat_stream = chat_completion_stream(
+            request=chat_request, context=context, consumer=consumer, fit_max_tokens=True
+        )
         body = SSEBody(message_events(chat_stream, model=chat_request.model), chat_stream.close)
         return sse_response(body, served_headers(chat_stream.served_by))
 
@@ -142,7 +121,7 @@ class ModelsView(AnthropicView):
 
 class ModelDetailView(ModelsView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="anthropic_models_get")
-    def get(self, request: Request, model_id: str) -> Response:
+    def get(self, request: Request, model_id: str) -> Response:  # type: ignore[override]
         found = next((m for m in self.models() if m["id"] == model_id), None)
         if found is None:
             raise ModelNotAvailable(f"model: {model_id[:200]}")

@@ -22,9 +22,16 @@ from chat.api.serializers import (
     MessageCreateInput,
     MessageOutput,
 )
-from chat.http import SSEBody, body_size_check, sse_event, sse_response, stream_error
+from chat.http import (
+    SSEBody,
+    body_size_check,
+    cache_bypass_requested,
+    cache_headers,
+    sse_event,
+    sse_response,
+    stream_error,
+)
 from chat.negotiation import EventStreamNegotiation
-from chat.runtime.response_cache import cache_bypass_requested, cache_headers
 from chat.selectors import conversation_get, conversation_list
 from chat.services import (
     ConversationStream,

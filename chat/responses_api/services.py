@@ -29,8 +29,8 @@ from chat.responses_api.parsing import ResponsesRequest
 from chat.responses_api.rendering import new_id, output_items, response_json, status_for
 from chat.responses_api.selectors import stored_response_get
 from chat.runtime.streaming import ChatStream
-from chat.runtime.types import CallContext, ChatResult
 from chat.services import chat_completion_run, chat_completion_stream
+from chat.types import CallContext, ChatResult
 from chat.v1.parsing import count_check
 from config.errors import RequestTooComplex
 from config.outages import unavailable_raised

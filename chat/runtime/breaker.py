@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
 from django.conf import settings
@@ -65,7 +65,7 @@ class CircuitBreaker:
     def __init__(self, config: BreakerSettings | None = None) -> None:
         self.config = config or BreakerSettings.from_settings()
         # slug -> (failures, open until) as read at the start of this call
-        self._state: dict[str, tuple[object, object]] = {}
+        self._state: dict[str, tuple[Any, Any]] = {}
         self._cache_failed = False
 
     def _cache(self, operation: Callable[[], T], fallback: T, slug: str) -> T:
@@ -91,11 +91,13 @@ class CircuitBreaker:
             failures_key, open_key, _ = _keys(slug)
             self._state[slug] = (values.get(failures_key), values.get(open_key))
 
-    def _read(self, slug: str) -> tuple[object, object]:
+    def _read(self, slug: str) -> tuple[Any, Any]:
         state = self._state.get(slug)
         if state is None:
             failures_key, open_key, _ = _keys(slug)
-            values = self._cache(lambda: cache.get_many([failures_key, open_key]), {}, slug)
+            values: dict[str, Any] = self._cache(
+                lambda: cache.get_many([failures_key, open_key]), {}, slug
+            )
             state = self._state[slug] = (values.get(failures_key), values.get(open_key))
         return state
 

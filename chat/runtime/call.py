@@ -1,45 +1,37 @@
-"""The state of one call across its attempts: candidates, failover rules, the ledger.
+"""The state of one call across its attempts: admission, candidates, the ledger.
 
-`CallRun` decides which candidate may be tried next (kind, capabilities, context window,
-circuit breaker, and what earlier failures ruled out), what to do after an error (retry the
-same candidate after a backoff, fail over, or stop), and writes one UsageRecord per attempt.
-It knows nothing of HTTP; the complete/stream/embed loops drive it.
+`CallRun` admits the call (reserving the most it could cost), says which candidate may be
+tried next (kind, capabilities, context window, circuit breaker, a model group's routing,
+and what earlier failures ruled out), writes one UsageRecord per attempt and settles. It
+knows nothing of HTTP; the attempt loop (chat.runtime.attempts) drives it.
 """
 
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-import redis
 from django.utils import timezone
 
 from chat.runtime.admission import Admission, admission_close, admission_open
 from chat.runtime.bounds import cost_max, output_cap
-from chat.runtime.breaker import CircuitBreaker, breaker_state_keys
+from chat.runtime.breaker import CircuitBreaker
 from chat.runtime.call_cache import ResponseCacheSteps
 from chat.runtime.response_cache import CachedAnswer
 from chat.runtime.retry import Deadline, RetryPolicy
 from chat.runtime.routing import Claim, RouteInfo, Router, route_candidates
-from chat.runtime.types import CallContext, new_request_id
-from config.errors import InvalidInput
-from config.outages import unavailable
+from chat.runtime.state import CallState
+from chat.types import CallContext, new_request_id
+from config.generation_cache import generations_pinned
 from providers.adapters.errors import (
-    ContextLengthExceededError,
-    ModelNotFoundError,
     ProviderError,
     ProviderTimeoutError,
-    ProviderUnavailableError,
 )
 from providers.adapters.types import Usage
-from providers.cache import CacheGeneration, cache_values_read, catalog, generations_pinned
 from providers.resolution import ResolvedModel, ResolvedSelection
-from providers.selectors import resolution_local_provider_slugs
-from usage.limits_cache import generation_counter as limits_generation
 from usage.models import UsageRecord
 from usage.services.ledger import usage_record_create
 from usage.types import CallScope
@@ -50,42 +42,6 @@ R = TypeVar("R")
 
 INTERNAL_ERROR = "internal_error"
 CANCELLED = "cancelled"
-# What the configured cache backends raise when their store is unreachable.
-_CACHE_ERRORS = (redis.RedisError, OSError)
-
-
-@dataclass(frozen=True, slots=True)
-class CallState:
-    """The shared-cache state one call reads up front, in one round trip: the catalog and
-    limits generations (pinned while the call resolves, admits and settles) and the circuit
-    breakers of `breaker_slugs`."""
-
-    values: dict[str, Any]
-    breaker_slugs: tuple[str, ...]
-
-
-def call_state_read(*, generations: tuple[CacheGeneration, ...] = ()) -> CallState:
-    """The state for a call (and of any other `generations` the caller needs, such as the
-    consumer keys' one for authentication). The breakers read are those of every provider
-    this thread has resolved before (a handful); a provider that guess missed is read when
-    the call reaches it.
-
-    Raises ServiceUnavailable when the cache is unreachable: resolution, authentication and
-    admission all need it, so answering now costs one socket timeout of a silent Redis
-    instead of one per lookup that would follow."""
-    slugs = resolution_local_provider_slugs()
-    try:
-        values = cache_values_read(
-            (catalog, limits_generation, *generations), breaker_state_keys(slugs)
-        )
-    except _CACHE_ERRORS as exc:
-        raise unavailable(exc) from exc
-    return CallState(values=values, breaker_slugs=slugs)
-
-
-def call_state_pinned(state: CallState | None) -> AbstractContextManager[None]:
-    """Pin the generations read with `state` (nothing pinned without one)."""
-    return generations_pinned(state.values if state is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +54,17 @@ class Prepared(Generic[R]):
     prompt_tokens: int
 
 
-class AttemptClock:
-    """Wall time of one attempt, and the moment its first token arrived (streams)."""
+class Attempt:
+    """One attempt: its wall time, the moment its first token arrived (streams), and the
+    usage the provider reported before an error (streams), for its record."""
+
+    __slots__ = ("created_at", "first_token_ms", "started", "usage")
 
     def __init__(self) -> None:
         self.created_at: datetime = timezone.now()
         self.started = time.perf_counter()
         self.first_token_ms: int | None = None
+        self.usage: Usage | None = None
 
     def first_token(self) -> None:
         if self.first_token_ms is None:
@@ -122,7 +82,7 @@ class CallRun(ResponseCacheSteps):
         context: CallContext | None,
         operation: str,
         streamed: bool = False,
-        state: CallState | None = None,
+        state: CallState,
     ) -> None:
         self.selection = selection
         self.state = state
@@ -133,8 +93,7 @@ class CallRun(ResponseCacheSteps):
         self.policy = RetryPolicy.from_settings()
         self.deadline = Deadline(self.policy.total_seconds)
         self.breaker = CircuitBreaker()
-        if state is not None:
-            self.breaker.prefetched(state.breaker_slugs, state.values)
+        self.breaker.prefetched(state.breaker_slugs, state.values)
         self.attempts = 0
         # What the ledger holds for this call: the sum of its attempts' costs, an unpriced
         # attempt counting 0 (its record has no cost either), in total and per provider.
@@ -143,9 +102,9 @@ class CallRun(ResponseCacheSteps):
         self.tokens = 0
         self.admission: Admission | None = None
         self.last_error: ProviderError | None = None
-        self._skipped: dict[str, list[str]] = {}
-        self._excluded_models: set[str] = set()
-        self._min_context: int | None = None
+        self.skipped: dict[str, list[str]] = {}
+        self.excluded_models: set[str] = set()
+        self.min_context: int | None = None
         # Model groups: the router of this call, why each member stands where it does, and
         # the member attempt in flight (released when the attempt is recorded).
         self.router: Router | None = None
@@ -179,7 +138,7 @@ class CallRun(ResponseCacheSteps):
             total = max(total, estimate)
             slug = candidate.provider_slug
             by_provider[slug] = max(by_provider.get(slug, Decimal(0)), estimate)
-        with call_state_pinned(self.state):
+        with generations_pinned(self.state.values):
             self.admission = admission_open(
                 scope=self._scope(),
                 estimated_tokens=tokens,
@@ -204,7 +163,7 @@ class CallRun(ResponseCacheSteps):
         """Turn the reservation into what the ledger holds for this call (each provider's
         budgets get the cost of that provider's attempts)."""
         if self.admission is not None:
-            with call_state_pinned(self.state):
+            with generations_pinned(self.state.values):
                 admission_close(
                     admission=self.admission,
                     actual_tokens=self.tokens,
@@ -233,7 +192,7 @@ class CallRun(ResponseCacheSteps):
                     else:
                         yield Prepared(candidate, request, index > 0, prompt_tokens)
                         continue
-            self._skipped.setdefault(reason, []).append(candidate.model_string)
+            self.skipped.setdefault(reason, []).append(candidate.model_string)
 
     def _routed(self) -> tuple[ResolvedModel, ...]:
         """The candidates in the order to try them: a group's members as its strategy ranks
@@ -253,7 +212,7 @@ class CallRun(ResponseCacheSteps):
         self.routes = {member.model.model_id: info for member, info in ordered}
         return route_candidates(self.selection.candidates, group, [m for m, _ in ordered])
 
-    def attempt_begin(self, prepared: Prepared) -> AttemptClock:
+    def attempt_begin(self, prepared: Prepared) -> Attempt:
         """Start timing an attempt; a group member's attempt is counted in flight and
         against its per-minute quota until it is recorded."""
         candidate = prepared.candidate
@@ -266,13 +225,13 @@ class CallRun(ResponseCacheSteps):
                     attempt_id=f"{self.request_id}:{self.attempts + 1}",
                     tokens=prepared.prompt_tokens + max_tokens,
                 )
-        return AttemptClock()
+        return Attempt()
 
-    def _release(self, clock: AttemptClock, usage: Usage | None, ok: bool, elapsed: int) -> None:
+    def _release(self, attempt: Attempt, usage: Usage | None, ok: bool, elapsed: int) -> None:
         claim, self._claim = self._claim, None
         if claim is None or self.router is None:
             return
-        latency = (clock.first_token_ms or elapsed) if ok else None
+        latency = (attempt.first_token_ms or elapsed) if ok else None
         self.router.release(
             claim,
             latency_ms=latency,
@@ -284,39 +243,11 @@ class CallRun(ResponseCacheSteps):
             return "kind"
         if needs - candidate.capabilities:
             return "capability"
-        if candidate.model_string in self._excluded_models:
+        if candidate.model_string in self.excluded_models:
             return "model_not_found"
-        if self._min_context is not None and (candidate.context_window or 0) <= self._min_context:
+        if self.min_context is not None and (candidate.context_window or 0) <= self.min_context:
             return "context_window"
         return None
-
-    def may_attempt_again(self, candidate: ResolvedModel) -> bool:
-        return self.breaker.allow(candidate.provider_slug)
-
-    # -- after an error ---------------------------------------------------------------------
-    def retry_delay(
-        self, *, error: ProviderError, candidate: ResolvedModel, retries: int
-    ) -> float | None:
-        """Seconds to wait before retrying the same candidate; None to fail over.
-
-        Raises `error` when the call must end here (a non-retryable error that no other
-        candidate can cure: authentication, permission, bad request)."""
-        self.last_error = error
-        if error.retryable:
-            self.breaker.record_failure(candidate.provider_slug)
-            if retries >= candidate.provider_max_retries:
-                return None
-            delay = self.policy.backoff(retry_number=retries + 1, retry_after=error.retry_after)
-            return delay if self.deadline.allows(delay) else None
-        if isinstance(error, ModelNotFoundError):
-            self._excluded_models.add(candidate.model_string)
-            return None
-        if isinstance(error, ContextLengthExceededError):
-            window = candidate.context_window or 0
-            self._min_context = max(self._min_context or 0, window)
-            self._excluded_models.add(candidate.model_string)
-            return None
-        raise error
 
     def out_of_time(self) -> bool:
         return self.deadline.remaining() <= 0
@@ -330,44 +261,12 @@ class CallRun(ResponseCacheSteps):
         self.last_error = error
         return error
 
-    def no_candidate_error(self) -> Exception:
-        """What to raise when every candidate was skipped or failed."""
-        if self.last_error is not None:
-            return self.last_error
-        skipped = {reason: models for reason, models in self._skipped.items()}
-        if "capability" in skipped and len(skipped) == 1:
-            return InvalidInput(
-                "No model of this selection supports what the request needs "
-                "(tools, images or JSON output).",
-                details={"skipped": skipped},
-            )
-        if "context_window" in skipped and len(skipped) == 1:
-            return ContextLengthExceededError(
-                "The request does not fit the context window of any model of this selection.",
-                details={"skipped": skipped},
-            )
-        if "kind" in skipped and len(skipped) == 1:
-            return InvalidInput(
-                f"No model of this selection is a {self.operation} model.",
-                details={"skipped": skipped},
-            )
-        retry_after = None
-        if "circuit_open" in skipped:
-            opened = set(skipped["circuit_open"])
-            slugs = {c.provider_slug for c in self.selection.candidates if c.model_string in opened}
-            retry_after = self.breaker.seconds_until_half_open(sorted(slugs))
-        return ProviderUnavailableError(
-            "No model of this selection can serve the request right now.",
-            retry_after=retry_after,
-            details={"skipped": skipped},
-        )
-
     # -- the ledger -------------------------------------------------------------------------
     def record(
         self,
         *,
         prepared: Prepared,
-        clock: AttemptClock,
+        attempt: Attempt,
         usage: Usage | None = None,
         error: BaseException | None = None,
         outcome: str | None = None,
@@ -386,8 +285,8 @@ class CallRun(ResponseCacheSteps):
             error.call_request_id = error.call_request_id or self.request_id
         elif error is not None:
             message = type(error).__name__
-        elapsed = clock.elapsed_ms()
-        self._release(clock, usage, outcome == "ok", elapsed)
+        elapsed = attempt.elapsed_ms()
+        self._release(attempt, usage, outcome == "ok", elapsed)
         route = self.routes.get(prepared.candidate.model_id)
         record = usage_record_create(
             request_id=self.request_id,
@@ -401,7 +300,7 @@ class CallRun(ResponseCacheSteps):
             streamed=self.streamed,
             operation=self.operation,
             latency_ms=elapsed,
-            time_to_first_token_ms=clock.first_token_ms,
+            time_to_first_token_ms=attempt.first_token_ms,
             service=self.selection.service,
             user_id=self.context.user_id,
             api_key_id=self.context.api_key_id,
@@ -410,7 +309,7 @@ class CallRun(ResponseCacheSteps):
             tags=self.context.tags,
             provider_request_id=provider_request_id,
             model_reported=model_reported,
-            created_at=clock.created_at,
+            created_at=attempt.created_at,
             route=route.as_record(prepared.candidate.model_string) if route else None,
         )
         if usage is not None:

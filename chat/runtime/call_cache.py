@@ -12,8 +12,8 @@ from chat.runtime.response_cache import (
     response_cache_key,
     response_cache_put,
 )
-from chat.runtime.types import CallContext
-from providers.cache import generations_pinned
+from chat.types import CallContext
+from config.generation_cache import generations_pinned
 from providers.resolution import ResolvedModel, ResolvedSelection
 from usage.models import UsageRecord
 from usage.ratelimits import rate_limit_admit
@@ -21,13 +21,14 @@ from usage.services.ledger import usage_record_create
 from usage.types import CallScope
 
 if TYPE_CHECKING:
-    from chat.runtime.call import AttemptClock, CallState
+    from chat.runtime.call import Attempt
+    from chat.runtime.state import CallState
 
 
 class ResponseCacheSteps:
     selection: ResolvedSelection
     context: CallContext
-    state: "CallState | None"
+    state: "CallState"
     request_id: str
     operation: str
     streamed: bool
@@ -59,7 +60,7 @@ class ResponseCacheSteps:
             return None
         if not (answer.events if self.streamed else answer.response):
             return None
-        with generations_pinned(self.state.values if self.state is not None else None):
+        with generations_pinned(self.state.values):
             rate_limit_admit(scope=self._scope(), estimated_tokens=0)
         self.cached, self.cache_status = answer, HIT
         return answer
@@ -77,7 +78,7 @@ class ResponseCacheSteps:
             response_cache_put(self.cache_key, answer, ttl=self.selection.cache_ttl)
 
     def record_cache_hit(
-        self, *, clock: "AttemptClock", outcome: str = "ok", model_reported: str = ""
+        self, *, attempt: "Attempt", outcome: str = "ok", model_reported: str = ""
     ) -> UsageRecord:
         """The ledger row of an answer replayed from the cache: cost 0, the cost it saved."""
         answer = self.cached
@@ -92,8 +93,8 @@ class ResponseCacheSteps:
             attempt=self.attempts,
             streamed=self.streamed,
             operation=self.operation,
-            latency_ms=clock.elapsed_ms(),
-            time_to_first_token_ms=clock.first_token_ms,
+            latency_ms=attempt.elapsed_ms(),
+            time_to_first_token_ms=attempt.first_token_ms,
             service=self.selection.service,
             user_id=self.context.user_id,
             api_key_id=self.context.api_key_id,
@@ -101,7 +102,7 @@ class ResponseCacheSteps:
             end_user=self.context.end_user,
             tags=self.context.tags,
             model_reported=model_reported,
-            created_at=clock.created_at,
+            created_at=attempt.created_at,
             cache_hit=True,
             saved_cost=answer.cost,
         )

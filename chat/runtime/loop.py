@@ -1,15 +1,17 @@
-"""The run loops of unstreamed calls: chat completions and embeddings.
+"""Opening a call, and running it unstreamed: chat completions and embeddings.
 
-resolve -> admit -> for each candidate that fits: call, retry retryable errors with backoff,
-then fail over -> record every attempt -> settle. Streams share the same pieces in
-chat.runtime.streaming.
+`chat_call_open` / `embedding_call_open`: validate the request, check the consumer's access
+and resolve the model in one resolution, look up the response cache, admit against rate
+limits and budgets. `chat_complete` / `embedding_complete`: the attempt loop
+(chat.runtime.attempts), the serving attempt's record, settling the reservation. Streams
+open the same way and share the loop (chat.runtime.streaming).
 """
 
 import dataclasses
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
+from chat.runtime.attempts import attempt_loop
 from chat.runtime.bounds import (
     client_max_tokens_check,
     embedding_tokens_max,
@@ -17,14 +19,7 @@ from chat.runtime.bounds import (
     prompt_tokens_max,
     usage_completed,
 )
-from chat.runtime.call import (
-    AttemptClock,
-    CallRun,
-    CallState,
-    Prepared,
-    call_state_pinned,
-    call_state_read,
-)
+from chat.runtime.call import Attempt, CallRun, Prepared
 from chat.runtime.request import (
     fits_context,
     history_trim,
@@ -34,10 +29,11 @@ from chat.runtime.request import (
     required_capabilities,
 )
 from chat.runtime.response_cache import HIT, MISS, CachedAnswer
-from chat.runtime.types import CallContext, ChatResult, EmbeddingResult
-from config.errors import InvalidInput
+from chat.runtime.state import call_state_read
+from chat.types import CallContext, ChatResult, EmbeddingResult, ModelNotAvailable
+from config.errors import ApplicationError, InvalidInput
+from config.generation_cache import generations_pinned
 from providers.adapters.base import ProviderAdapter, validate_chat_request
-from providers.adapters.errors import ProviderError
 from providers.adapters.types import (
     ChatRequest,
     ChatResponse,
@@ -45,21 +41,78 @@ from providers.adapters.types import (
     EmbeddingResponse,
     Usage,
 )
+from providers.consumers import ConsumerIdentity
 from providers.resolution import ResolvedModel, ResolvedSelection
-from providers.selectors import model_selection_resolve, provider_adapter_get
-from usage.models import UsageRecord
+from providers.selectors import model_selection_resolve
 from usage.pricing import tokens_estimate
 
-Resp = TypeVar("Resp", ChatResponse, EmbeddingResponse)
-Result = TypeVar("Result", ChatResult, EmbeddingResult)
+
+def selection_for(name: str, consumer: ConsumerIdentity | None) -> ResolvedSelection:
+    """The one resolution of a call. With a `consumer` (a key calling an API), a model it may
+    not use, or one that does not resolve, is ModelNotAvailable (404 without saying which,
+    as OpenAI answers)."""
+    if consumer is not None and not consumer.may_use(name):
+        raise ModelNotAvailable.for_model(name)
+    try:
+        return model_selection_resolve(name=name)
+    except ApplicationError as exc:
+        if consumer is not None and exc.http_status in (400, 404):
+            raise ModelNotAvailable.for_model(name) from None
+        raise
 
 
-def selection_resolve(name: str) -> tuple[ResolvedSelection, CallState | None]:
-    """The cached resolution of a service name or model string (NotFound / InvalidInput),
-    and the call's cache state, read in one round trip before it."""
+def _run_open(
+    name: str, context: CallContext | None, consumer: ConsumerIdentity | None, **kwargs: Any
+) -> CallRun:
+    """The call's state (read once, or as the request pinned it) and its resolution."""
     state = call_state_read()
-    with call_state_pinned(state):
-        return model_selection_resolve(name=name), state
+    with generations_pinned(state.values):
+        selection = selection_for(name, consumer)
+    return CallRun(selection=selection, context=context, state=state, **kwargs)
+
+
+def max_tokens_fitted(request: ChatRequest, selection: ResolvedSelection) -> ChatRequest:
+    """max_tokens lowered to the largest output limit among the chat candidates (Anthropic
+    clients ask for what Claude can write, read as "at most"); a candidate with a smaller
+    limit still gets its own (chat.runtime.bounds.output_cap), and one that declares no limit
+    leaves the ask as it is."""
+    if request.max_tokens is None:
+        return request
+    limits = [c.max_output_tokens for c in selection.candidates if c.kind == "chat"]
+    if not limits or not all(limits):
+        return request
+    largest = max(limit for limit in limits if limit)
+    if request.max_tokens <= largest:
+        return request
+    return dataclasses.replace(request, max_tokens=largest)
+
+
+def chat_call_open(
+    request: ChatRequest,
+    context: CallContext | None,
+    *,
+    consumer: ConsumerIdentity | None = None,
+    streamed: bool,
+    trim_history: bool,
+    fit_max_tokens: bool = False,
+) -> tuple[CallRun, ChatRequest]:
+    """Validate, resolve and admit a chat call; the request returned carries the service's
+    overrides. A request no provider would accept is refused here, before admission and any
+    record. When the response cache holds the answer, `run.cached` is set and the call is
+    admitted as a hit (chat.runtime.response_cache), not for a provider call."""
+    validate_chat_request(request)
+    run = _run_open(request.model, context, consumer, operation="chat", streamed=streamed)
+    if fit_max_tokens:
+        request = max_tokens_fitted(request, run.selection)
+    client_max_tokens_check(request.max_tokens, run.selection)
+    request = request_with_overrides(request, run.selection.overrides)
+    if run.cache_lookup(request, trim_history=trim_history) is not None:
+        return run, request
+    run.admit(
+        prompt_tokens_max=lambda kind: prompt_tokens_max(request, kind=kind),
+        max_tokens=request.max_tokens,
+    )
+    return run, request
 
 
 def chat_preparer(
@@ -97,81 +150,41 @@ def chat_preparer(
     return prepare
 
 
-def chat_run_start(
-    request: ChatRequest, context: CallContext | None, *, streamed: bool, trim_history: bool
-) -> tuple[CallRun, ChatRequest]:
-    """Resolve and admit a chat call; the request returned carries the service's overrides.
-    A request no provider would accept is refused here, before admission and any record.
-    When the response cache holds the answer, `run.cached` is set and the call is admitted
-    as a hit (chat.runtime.response_cache), not for a provider call."""
-    validate_chat_request(request)
-    selection, state = selection_resolve(request.model)
-    run = CallRun(
-        selection=selection, context=context, operation="chat", streamed=streamed, state=state
-    )
-    client_max_tokens_check(request.max_tokens, selection)
-    request = request_with_overrides(request, selection.overrides)
-    if run.cache_lookup(request, trim_history=trim_history) is not None:
-        return run, request
-    run.admit(
-        prompt_tokens_max=lambda kind: prompt_tokens_max(request, kind=kind),
-        max_tokens=request.max_tokens,
-    )
-    return run, request
-
-
-def attempts_with_retries(
-    run: CallRun, prepared: Prepared, call: Callable[[], Resp]
-) -> tuple[Resp, UsageRecord] | None:
-    """Call one candidate, retrying retryable errors: the response and its usage record, or
-    None when it is time to fail over."""
-    retries = 0
-    while True:
-        clock = run.attempt_begin(prepared)
-        try:
-            response = call()
-        except ProviderError as error:
-            run.record(prepared=prepared, clock=clock, error=error)
-            delay = run.retry_delay(error=error, candidate=prepared.candidate, retries=retries)
-            if delay is None or not run.may_attempt_again(prepared.candidate):
-                return None
-            time.sleep(delay)
-            retries += 1
-            continue
-        except Exception as error:
-            run.record(prepared=prepared, clock=clock, error=error)
-            raise
+def chat_complete(run: CallRun, request: ChatRequest, *, trim_history: bool = False) -> ChatResult:
+    """Run an opened chat call to its answer; the reservation is settled whatever happens."""
+    if run.cached is not None:
+        return _cached_result(run, run.cached)
+    try:
+        prepared, attempt, response = attempt_loop(
+            run,
+            chat_preparer(request, trim_history=trim_history),
+            required_capabilities(request),
+            _complete,
+        )
         run.breaker.record_success(prepared.candidate.provider_slug)
         record = run.record(
             prepared=prepared,
-            clock=clock,
+            attempt=attempt,
             usage=response.usage,
             provider_request_id=response.request_id,
             model_reported=response.model,
         )
-        return response, record
-
-
-def chat_complete(
-    request: ChatRequest, *, context: CallContext | None = None, trim_history: bool = False
-) -> ChatResult:
-    run, request = chat_run_start(request, context, streamed=False, trim_history=trim_history)
-    if run.cached is not None:
-        return _cached_result(run, run.cached)
-    prepare = chat_preparer(request, trim_history=trim_history)
-    result = _first_success(
-        run,
-        prepare,
-        required_capabilities(request),
-        lambda adapter, prepared: _complete(adapter, prepared),
-        ChatResult,
+    finally:
+        run.settle()
+    result = ChatResult(
+        request_id=run.request_id,
+        response=response,
+        served_by=prepared.candidate,
+        is_fallback=prepared.is_fallback,
+        attempts=run.attempts,
+        cost=record.cost,
+        usage_record_id=record.pk,
+        latency_ms=record.latency_ms,
     )
     if run.cache_status == MISS:
         run.cache_store(
             CachedAnswer(
-                model_string=result.served_by.model_string,
-                cost=result.cost,
-                response=result.response,
+                model_string=prepared.candidate.model_string, cost=record.cost, response=response
             )
         )
         result = dataclasses.replace(result, cache=MISS)
@@ -180,11 +193,10 @@ def chat_complete(
 
 def _cached_result(run: CallRun, answer: CachedAnswer) -> ChatResult:
     """The answer of a cache hit, recorded in the ledger at cost 0."""
-    clock = AttemptClock()
     response = answer.response
     if response is None:  # cache_lookup only finds a reply for an unstreamed call
         raise RuntimeError("An unstreamed cache hit needs a stored reply.")
-    record = run.record_cache_hit(clock=clock, model_reported=response.model)
+    record = run.record_cache_hit(attempt=Attempt(), model_reported=response.model)
     served = run.cache_candidate(answer)
     if served is None:  # cache_lookup only finds an answer whose model still serves
         raise RuntimeError("A cache hit needs its serving model.")
@@ -201,7 +213,7 @@ def _cached_result(run: CallRun, answer: CachedAnswer) -> ChatResult:
     )
 
 
-def _complete(adapter: ProviderAdapter, prepared: Prepared) -> ChatResponse:
+def _complete(adapter: ProviderAdapter, prepared: Prepared, attempt: Attempt) -> ChatResponse:
     """Complete; a reply that comes without usage (some compatible servers send none) is
     recorded at estimated usage, flagged so, never as a free call."""
     response = adapter.complete(prepared.request)
@@ -231,65 +243,59 @@ def _embed(adapter: ProviderAdapter, request: EmbeddingRequest, estimate: int) -
     return dataclasses.replace(response, usage=usage)
 
 
-def embedding_complete(
-    request: EmbeddingRequest, *, context: CallContext | None = None
-) -> EmbeddingResult:
+def embedding_call_open(
+    request: EmbeddingRequest,
+    context: CallContext | None,
+    *,
+    consumer: ConsumerIdentity | None = None,
+) -> CallRun:
+    """Validate, resolve and admit an embeddings call."""
     if not request.inputs or not all(isinstance(text, str) and text for text in request.inputs):
         raise InvalidInput("Embeddings need one or more non-empty strings.")
-    selection, state = selection_resolve(request.model)
-    run = CallRun(selection=selection, context=context, operation="embedding", state=state)
-    prompt_tokens = sum(tokens_estimate(chars=len(text)) for text in request.inputs)
+    run = _run_open(request.model, context, consumer, operation="embedding")
     run.admit(
         prompt_tokens_max=lambda kind: embedding_tokens_max(request.inputs, kind=kind),
         max_tokens=None,
     )
+    return run
+
+
+def embedding_complete(run: CallRun, request: EmbeddingRequest) -> EmbeddingResult:
+    """Run an opened embeddings call, with the same retries, failover and ledger as chat."""
+    estimate = sum(tokens_estimate(chars=len(text)) for text in request.inputs)
 
     def prepare(candidate: ResolvedModel) -> tuple[EmbeddingRequest, int]:
         return (
             EmbeddingRequest(
                 model=candidate.model_name, inputs=request.inputs, dimensions=request.dimensions
             ),
-            prompt_tokens,
+            estimate,
         )
 
-    return _first_success(
-        run,
-        prepare,
-        frozenset(),
-        lambda adapter, prepared: _embed(adapter, prepared.request, prompt_tokens),
-        EmbeddingResult,
-    )
-
-
-def _first_success(
-    run: CallRun,
-    prepare: Callable[[ResolvedModel], tuple[Any, int] | str],
-    needs: frozenset[str],
-    call: Callable[[ProviderAdapter, Prepared], Resp],
-    result_type: type[Result],
-) -> Result:
-    """Try the candidates in order (each with its retries) and answer with the first success;
-    the budget reservation is settled whatever happens."""
     try:
-        for prepared in run.candidates(prepare, needs):
-            adapter = provider_adapter_get(
-                slug=prepared.candidate.provider_slug, version=prepared.candidate.provider_version
-            )
-            outcome = attempts_with_retries(run, prepared, lambda p=prepared, a=adapter: call(a, p))
-            if outcome is not None:
-                response, record = outcome
-                return result_type(
-                    request_id=run.request_id,
-                    response=response,
-                    served_by=prepared.candidate,
-                    is_fallback=prepared.is_fallback,
-                    attempts=run.attempts,
-                    cost=record.cost,
-                    usage_record_id=record.pk,
-                    latency_ms=record.latency_ms,
-                )
-            if run.out_of_time():
-                break
-        raise run.no_candidate_error()
+        prepared, attempt, response = attempt_loop(
+            run,
+            prepare,
+            frozenset(),
+            lambda adapter, prepared, _: _embed(adapter, prepared.request, estimate),
+        )
+        run.breaker.record_success(prepared.candidate.provider_slug)
+        record = run.record(
+            prepared=prepared,
+            attempt=attempt,
+            usage=response.usage,
+            provider_request_id=response.request_id,
+            model_reported=response.model,
+        )
     finally:
         run.settle()
+    return EmbeddingResult(
+        request_id=run.request_id,
+        response=response,
+        served_by=prepared.candidate,
+        is_fallback=prepared.is_fallback,
+        attempts=run.attempts,
+        cost=record.cost,
+        usage_record_id=record.pk,
+        latency_ms=record.latency_ms,
+    )

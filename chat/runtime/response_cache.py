@@ -25,14 +25,13 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 import redis
 from django.core.cache import cache
 
-from chat.runtime.types import CallContext
+from chat.types import CallContext
 from config.outages import outage_log
 from providers.adapters.types import ChatRequest, ChatResponse, StreamEvent
 from providers.resolution import ResolvedSelection
@@ -88,19 +87,6 @@ def response_cache_key(
         )
     )
     return f"runtime:response:{hashlib.sha256(material.encode()).hexdigest()}"
-
-
-def cache_bypass_requested(headers: Mapping[str, str]) -> bool:
-    """Whether request headers ask to skip the cache: `x-cache-bypass: 1` (or true), or
-    `Cache-Control: no-cache` / `no-store`."""
-    bypass = (headers.get("x-cache-bypass") or "").strip().lower()
-    control = (headers.get("cache-control") or "").lower()
-    return bypass in ("1", "true", "yes") or "no-cache" in control or "no-store" in control
-
-
-def cache_headers(status: str) -> dict[str, str]:
-    """The `x-cache` response header (none when the service caches nothing)."""
-    return {"x-cache": status} if status else {}
 
 
 def response_cache_get(key: str) -> CachedAnswer | None:

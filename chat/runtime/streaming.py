@@ -17,17 +17,18 @@ as the UTF-8 bytes of the text and tool calls already delivered (at most the cap
 the record is flagged `usage_estimated`.
 """
 
-import time
 from collections.abc import Iterator
 from decimal import Decimal
+from functools import partial
 
+from chat.runtime.attempts import attempt_loop
 from chat.runtime.bounds import usage_completed
-from chat.runtime.call import CANCELLED, AttemptClock, CallRun, Prepared
-from chat.runtime.loop import chat_preparer, chat_run_start
+from chat.runtime.call import CANCELLED, Attempt, CallRun, Prepared
+from chat.runtime.loop import chat_preparer
 from chat.runtime.request import required_capabilities
 from chat.runtime.response_cache import MISS, CachedAnswer
-from chat.runtime.types import CallContext
 from config.outages import UNAVAILABLE_ERRORS, unavailable
+from providers.adapters.base import ProviderAdapter
 from providers.adapters.errors import ProviderError, StreamInterruptedError
 from providers.adapters.types import (
     ChatRequest,
@@ -42,7 +43,6 @@ from providers.adapters.types import (
     UsageEvent,
 )
 from providers.resolution import ResolvedModel
-from providers.selectors import provider_adapter_get
 
 _CONTENT = (TextDelta, ToolCallDelta, Finish)
 
@@ -61,7 +61,7 @@ class ChatStream:
         prepared: Prepared,
         events: Iterator[StreamEvent],
         buffered: list[StreamEvent],
-        clock: AttemptClock,
+        clock: Attempt,
         usage: Usage | None,
     ) -> None:
         self.run = run
@@ -229,7 +229,7 @@ class ChatStream:
         try:
             record = self.run.record(
                 prepared=self.prepared,
-                clock=self._clock,
+                attempt=self._clock,
                 usage=self._usage_for_record(),
                 error=error,
                 outcome=outcome,
@@ -256,7 +256,7 @@ class CachedStream(ChatStream):
             prepared=prepared,
             events=iter(answer.events),
             buffered=[],
-            clock=AttemptClock(),
+            clock=Attempt(),
             usage=None,
         )
 
@@ -275,69 +275,57 @@ class CachedStream(ChatStream):
             return
         self._done = True
         record = self.run.record_cache_hit(
-            clock=self._clock, outcome=outcome or "ok", model_reported=self.model_reported
+            attempt=self._clock, outcome=outcome or "ok", model_reported=self.model_reported
         )
         self.cost = record.cost
         self.usage_record_id = record.pk
 
 
 def chat_stream_open(
-    request: ChatRequest, *, context: CallContext | None = None, trim_history: bool = False
+    run: CallRun, request: ChatRequest, *, trim_history: bool = False
 ) -> ChatStream:
-    """Start a streamed call: raises like chat_complete if no candidate produced a first chunk."""
-    run, request = chat_run_start(request, context, streamed=True, trim_history=trim_history)
+    """Start an opened streamed call (chat.runtime.loop.chat_call_open): raises like
+    chat_complete if no candidate produced a first chunk."""
     if run.cached is not None:
         return CachedStream.replay(run, run.cached)
     try:
-        prepare = chat_preparer(request, trim_history=trim_history)
-        for prepared in run.candidates(prepare, required_capabilities(request)):
-            stream = _open_candidate(run, prepared)
-            if stream is not None:
-                return stream
-            if run.out_of_time():
-                break
-        raise run.no_candidate_error()
+        prepared, attempt, (events, buffered) = attempt_loop(
+            run,
+            chat_preparer(request, trim_history=trim_history),
+            required_capabilities(request),
+            partial(_first_chunk, run),
+        )
     except BaseException:
         run.settle()
         raise
-
-
-def _open_candidate(run: CallRun, prepared: Prepared) -> ChatStream | None:
-    """Retry one candidate until its first content event; None to fail over."""
-    adapter = provider_adapter_get(
-        slug=prepared.candidate.provider_slug, version=prepared.candidate.provider_version
+    return ChatStream(
+        run=run,
+        prepared=prepared,
+        events=events,
+        buffered=buffered,
+        clock=attempt,
+        usage=attempt.usage,
     )
-    retries = 0
-    while True:
-        clock = run.attempt_begin(prepared)
-        usage: Usage | None = None
-        buffered: list[StreamEvent] = []
-        events = adapter.stream(prepared.request)
-        try:
-            for event in events:
-                if run.out_of_time():
-                    close = getattr(events, "close", None)
-                    if close is not None:
-                        close()
-                    raise run.deadline_error(prepared.candidate)
-                buffered.append(event)
-                if isinstance(event, UsageEvent):
-                    usage = event.usage
-                elif isinstance(event, TextDelta | ToolCallDelta):
-                    clock.first_token()
-                if isinstance(event, _CONTENT):
-                    break
-        except ProviderError as error:
-            run.record(prepared=prepared, clock=clock, usage=usage, error=error)
-            delay = run.retry_delay(error=error, candidate=prepared.candidate, retries=retries)
-            if delay is None or not run.may_attempt_again(prepared.candidate):
-                return None
-            time.sleep(delay)
-            retries += 1
-            continue
-        except Exception as error:
-            run.record(prepared=prepared, clock=clock, usage=usage, error=error)
-            raise
-        return ChatStream(
-            run=run, prepared=prepared, events=events, buffered=buffered, clock=clock, usage=usage
-        )
+
+
+def _first_chunk(
+    run: CallRun, adapter: ProviderAdapter, prepared: Prepared, attempt: Attempt
+) -> tuple[Iterator[StreamEvent], list[StreamEvent]]:
+    """Open the candidate's stream and read it up to its first content event: (the stream,
+    the events read). Usage seen before an error stays on `attempt` for its record."""
+    events = adapter.stream(prepared.request)
+    buffered: list[StreamEvent] = []
+    for event in events:
+        if run.out_of_time():
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+            raise run.deadline_error(prepared.candidate)
+        buffered.append(event)
+        if isinstance(event, UsageEvent):
+            attempt.usage = event.usage
+        elif isinstance(event, TextDelta | ToolCallDelta):
+            attempt.first_token()
+        if isinstance(event, _CONTENT):
+            break
+    return events, buffered

@@ -6,7 +6,7 @@ metadata, service_tier, cache_control...) are carried on the ChatRequest, and th
 provider kind decides what it sends (providers.adapters.params, docs/parameters.md).
 """
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 
@@ -17,6 +17,7 @@ from providers.adapters.types import (
     ChatRequest,
     EmbeddingRequest,
     Message,
+    Role,
     Tool,
     ToolCall,
     ToolChoice,
@@ -131,7 +132,7 @@ def _messages(value: Any) -> tuple[Message, ...]:
             raise _invalid(f"{where}.tool_call_id is required for tool messages.", where)
         messages.append(
             Message(
-                role=role,
+                role=cast(Role, role),
                 content=content_parse(content, f"{where}.content"),
                 tool_calls=_tool_calls(raw.get("tool_calls"), f"{where}.tool_calls")
                 if role == "assistant"

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from chat.http import sse_event, stream_error
-from chat.runtime.streaming import ChatStream
-from chat.runtime.types import ChatResult, EmbeddingResult
+from chat.services import ChatStream
+from chat.types import ChatResult, EmbeddingResult
 from chat.v1.errors import openai_error_from
 from providers.adapters.types import (
     ChatResponse,

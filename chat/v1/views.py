@@ -7,7 +7,7 @@ request's parameters (docs/parameters.md).
 """
 
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -16,32 +16,33 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.http import SSEBody, body_size_check, sse_response
+from chat.http import (
+    SSEBody,
+    body_size_check,
+    cache_bypass_requested,
+    cache_headers,
+    sse_response,
+)
 from chat.negotiation import EventStreamNegotiation
-from chat.runtime.call import call_state_pinned, call_state_read
-from chat.runtime.response_cache import cache_bypass_requested, cache_headers
-from chat.runtime.types import CallContext, new_request_id
-from chat.services import chat_completion_run, chat_completion_stream, embedding_run
+from chat.services import (
+    CallContext,
+    chat_completion_run,
+    chat_completion_stream,
+    embedding_run,
+    model_check,
+    new_request_id,
+    request_state_pinned,
+)
 from chat.v1.errors import openai_exception_handler
 from chat.v1.options import ignored_header
 from chat.v1.parsing import chat_request_parse, embedding_request_parse
 from chat.v1.rendering import completion_chunks, completion_json, embeddings_json
-from config.errors import ApplicationError, NotFound
 from config.request_context import current_request_id
-from providers.adapters.base import validate_chat_request
 from providers.api.authentication import ConsumerKeyAuthentication
-from providers.consumers import ConsumerIdentity, keys_generation
+from providers.consumers import ConsumerIdentity
 from providers.resolution import ResolvedModel
-from providers.selectors import (
-    model_selection_names,
-    model_selection_resolve,
-    models_available_list,
-)
+from providers.selectors import model_selection_names, models_available_list
 from usage.attribution import TAGS_HEADER, attribution_parse
-
-
-class ModelNotAvailable(NotFound):
-    code = "model_not_found"
 
 
 def served_headers(model: ResolvedModel) -> dict[str, str]:
@@ -64,15 +65,10 @@ class V1View(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self.request_id = current_request_id() or new_request_id()
         body_size_check(request)
-        self.cache_state_read()
+        # The call's shared-cache state, read once and pinned until the response:
+        # authentication and the call reuse it.
+        self.request_pins.enter_context(request_state_pinned())
         super().initial(request, *args, **kwargs)
-
-    def cache_state_read(self) -> None:
-        """Read all the shared-cache state of this request in one round trip (the consumer
-        keys', catalog and limits generations, the providers' breakers) and pin it until the
-        response: authentication, the model check and the call reuse it."""
-        state = call_state_read(generations=(keys_generation,))
-        self.request_pins.enter_context(call_state_pinned(state))
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -82,7 +78,7 @@ class V1View(APIView):
 
     @property
     def identity(self) -> ConsumerIdentity:
-        return self.request.auth
+        return cast(ConsumerIdentity, self.request.auth)
 
     def context(self) -> CallContext:
         body = self.request.data if isinstance(self.request.data, dict) else {}
@@ -101,16 +97,9 @@ class V1View(APIView):
         )
 
     def check_model(self, name: str) -> None:
-        """404 for a model the key may not use, as OpenAI answers (it does not say which)."""
-        message = f"The model `{name}` does not exist or you do not have access to it."
-        if not self.identity.may_use(name):
-            raise ModelNotAvailable(message, details={"param": "model"})
-        try:
-            model_selection_resolve(name=name)
-        except (NotFound, ApplicationError) as exc:
-            if exc.http_status in (400, 404):
-                raise ModelNotAvailable(message, details={"param": "model"}) from None
-            raise
+        """404 for a model the key may not use, as OpenAI answers (it does not say which),
+        for endpoints that make no call through chat.services."""
+        model_check(consumer=self.identity, name=name)
 
 
 class ChatCompletionsView(V1View):
@@ -121,14 +110,16 @@ class ChatCompletionsView(V1View):
     )
     def post(self, request: Request) -> Any:
         chat_request, stream, include_usage = chat_request_parse(request.data)
-        validate_chat_request(chat_request)
-        self.check_model(chat_request.model)
         if not stream:
-            result = chat_completion_run(request=chat_request, context=self.context())
+            result = chat_completion_run(
+                request=chat_request, context=self.context(), consumer=self.identity
+            )
             headers = served_headers(result.served_by) | cache_headers(result.cache)
             headers |= ignored_header(request.data, chat_request, result.served_by.provider_kind)
             return Response(completion_json(result), headers=headers)
-        chat_stream = chat_completion_stream(request=chat_request, context=self.context())
+        chat_stream = chat_completion_stream(
+            request=chat_request, context=self.context(), consumer=self.identity
+        )
         body = SSEBody(
             completion_chunks(chat_stream, include_usage=include_usage), chat_stream.close
         )
@@ -145,8 +136,9 @@ class EmbeddingsView(V1View):
     )
     def post(self, request: Request) -> Response:
         embedding_request, encoding = embedding_request_parse(request.data)
-        self.check_model(embedding_request.model)
-        result = embedding_run(request=embedding_request, context=self.context())
+        result = embedding_run(
+            request=embedding_request, context=self.context(), consumer=self.identity
+        )
         return Response(
             embeddings_json(result, encoding=encoding), headers=served_headers(result.served_by)
         )

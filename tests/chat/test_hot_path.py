@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from providers import cache as providers_cache
+from config import generation_cache
 from providers.models import ConsumerAPIKey
 from tests.chat.helpers import model_create, provider_create, selection_set
 
@@ -75,7 +75,7 @@ def test_steady_state_call_reads_the_shared_cache_once(call):
 
 def test_state_read_for_a_request_is_not_kept_after_it(call):
     call()
-    assert providers_cache._pinned.get() is None
+    assert generation_cache.pinned_values() is None
 
 
 def test_a_revoked_key_is_refused_on_the_next_request(call, django_capture_on_commit_callbacks):

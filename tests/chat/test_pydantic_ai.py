@@ -28,7 +28,7 @@ from pydantic_ai.models import ModelRequestParameters
 
 from chat.integrations.pydantic_ai import GatewayModel, provider_model
 from chat.integrations.pydantic_ai.convert import chat_request_build, usage_from, usage_map
-from chat.runtime.types import CallContext
+from chat.types import CallContext
 from providers.adapters.types import ImagePart, Usage
 from providers.models import ModelSelection
 from providers.services.selection import model_selection_update

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from chat.runtime.types import CallContext
 from chat.services import chat_completion_run, chat_completion_stream, embedding_run
+from chat.types import CallContext
 from providers.adapters.errors import (
     ProviderAuthenticationError,
     ProviderUnavailableError,

@@ -29,8 +29,8 @@ from chat.integrations.pydantic_ai.convert import (
     usage_map,
 )
 from chat.runtime.streaming import ChatStream
-from chat.runtime.types import CallContext
 from chat.services import chat_completion_run, chat_completion_stream
+from chat.types import CallContext
 from config.errors import ApplicationError
 from providers.adapters.types import (
     ChatRequest,

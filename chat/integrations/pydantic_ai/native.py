@@ -28,7 +28,7 @@ from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RequestUsage
 
 from chat.integrations.pydantic_ai.convert import usage_from
-from chat.runtime.types import new_request_id
+from chat.types import new_request_id
 from config.errors import InvalidInput
 from providers.adapters.egress import guarded_async_http_client
 from providers.adapters.errors import ProviderKeyUnboundError

@@ -1,9 +1,11 @@
-"""Plain types the call runtime takes and returns."""
+"""The public types of calling models: what chat.services takes and returns, and the error a
+consumer key gets for a model it may not use or that does not exist (views render these)."""
 
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+from config.errors import NotFound
 from providers.adapters.types import ChatResponse, EmbeddingResponse
 from providers.resolution import ResolvedModel
 
@@ -49,3 +51,17 @@ class EmbeddingResult:
     cost: Decimal | None
     usage_record_id: int
     latency_ms: int
+
+
+class ModelNotAvailable(NotFound):
+    """A model the consumer's key may not use or that does not exist: 404 without saying
+    which, as OpenAI answers."""
+
+    code = "model_not_found"
+
+    @classmethod
+    def for_model(cls, name: str) -> "ModelNotAvailable":
+        return cls(
+            f"The model `{name}` does not exist or you do not have access to it.",
+            details={"param": "model"},
+        )
