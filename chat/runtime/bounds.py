@@ -16,54 +16,15 @@ than the reservation assumed; reasoning ("thinking") tokens count within that ca
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from django.conf import settings
 
 from config.errors import InvalidInput
+from providers.adapters.overheads import prompt_overheads as overheads_for
 from providers.adapters.types import ChatRequest, ImagePart, Message, TextPart, Usage
 from providers.resolution import ModelPrices, ResolvedModel, ResolvedSelection
 from usage.pricing import COST_QUANTUM, PER_MILLION
-
-
-@dataclass(frozen=True, slots=True)
-class Overheads:
-    """Tokens a provider adds around the text it is sent (upper bounds)."""
-
-    per_request: int  # reply priming, the request's framing
-    per_message: int  # role markers and separators
-    per_tool: int  # a tool's framing beyond its name, description and schema bytes
-    tools_prompt: int  # the system prompt a provider adds when tools are offered
-    per_image: int  # the most one image can cost
-
-
-# OpenAI: 3 tokens per message + 3 priming; images at most 1,536 patches x 1.62 (gpt-4.1-mini
-# family), above the 1,445 of a high-detail 2048x768 tile image on gpt-4o.
-# Anthropic: the tool-use system prompt is 346 tokens at most (Claude 4); an image is at most
-# about 1,600 tokens (1.15 megapixels / 750).
-# Gemini: 258 tokens per image tile, 1,120 at the highest media resolution.
-# OpenAI-compatible servers (vLLM, Ollama, ...): chat templates vary; vision encoders of open
-# models can cost more per image, so the figure is the largest here.
-OVERHEADS: dict[str, Overheads] = {
-    "openai": Overheads(
-        per_request=16, per_message=8, per_tool=16, tools_prompt=64, per_image=2600
-    ),
-    "anthropic": Overheads(
-        per_request=16, per_message=8, per_tool=16, tools_prompt=512, per_image=1600
-    ),
-    "gemini": Overheads(
-        per_request=16, per_message=8, per_tool=16, tools_prompt=64, per_image=1120
-    ),
-    "openai_compatible": Overheads(
-        per_request=64, per_message=16, per_tool=32, tools_prompt=512, per_image=4096
-    ),
-}
-_UNKNOWN_KIND = OVERHEADS["openai_compatible"]
-
-
-def overheads_for(kind: str) -> Overheads:
-    return OVERHEADS.get(kind, _UNKNOWN_KIND)
 
 
 def text_bytes(text: str) -> int:

@@ -244,7 +244,7 @@ class CallRun(ResponseCacheSteps):
         if needs - candidate.capabilities:
             return "capability"
         if candidate.model_string in self.excluded_models:
-            return "model_not_found"
+            return "upstream_model_not_found"
         if self.min_context is not None and (candidate.context_window or 0) <= self.min_context:
             return "context_window"
         return None

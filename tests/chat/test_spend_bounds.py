@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 
 from chat.runtime.bounds import (
-    OVERHEADS,
     client_max_tokens_check,
     cost_max,
     output_cap,
@@ -17,6 +16,7 @@ from chat.runtime.bounds import (
 from chat.services import chat_completion_run, chat_completion_stream
 from config.errors import InvalidInput
 from providers.adapters.errors import StreamInterruptedError
+from providers.adapters.overheads import OVERHEADS
 from providers.adapters.types import (
     ChatRequest,
     ImagePart,

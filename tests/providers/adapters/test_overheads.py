@@ -16,6 +16,7 @@ from providers.adapters.overheads import (
     vertex_wire,
 )
 from providers.adapters.registry import ADAPTERS
+from providers.adapters.types import ChatRequest, Message
 
 
 def test_every_registered_kind_has_its_own_figures():
@@ -54,6 +55,15 @@ def test_vertex_without_a_model_bounds_both_of_its_wires():
         assert value <= getattr(OPENAI_COMPATIBLE, field.name)
 
 
-def test_the_figures_are_those_the_spend_bounds_use_today():
-    for kind, costs in bounds.OVERHEADS.items():
-        assert dataclasses.astuple(prompt_overheads(kind)) == dataclasses.astuple(costs)
+def test_the_spend_bounds_count_each_kind_with_its_own_figures():
+    """A new kind (Azure, Bedrock, Vertex) is bounded by its wire's overheads, not the
+    unknown-kind maximum: one message of 10 bytes costs per_request + per_message + 10."""
+    request = ChatRequest(model="m", messages=(Message(role="user", content="0123456789"),))
+    for kind in ADAPTERS:
+        costs = prompt_overheads(kind)
+        assert bounds.prompt_tokens_max(request, kind=kind) == (
+            costs.per_request + costs.per_message + 10
+        )
+    assert bounds.prompt_tokens_max(request, kind="azure_openai") < bounds.prompt_tokens_max(
+        request, kind="no-such-kind"
+    )
