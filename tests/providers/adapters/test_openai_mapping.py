@@ -96,21 +96,19 @@ def test_a_completion_without_choices_is_malformed(completion):
 
 
 def test_refusal_is_returned_as_text():
-    completion = (
-        {
-            "id": "x",
-            "object": "chat.completion",
-            "created": 0,
-            "model": "gpt-4o",
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "content_filter",
-                    "message": {"role": "assistant", "content": None, "refusal": "I can't."},
-                }
-            ],
-        }
-    )
+    completion = {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-4o",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "content_filter",
+                "message": {"role": "assistant", "content": None, "refusal": "I can't."},
+            }
+        ],
+    }
 
     response = response_from_completion(completion, request_id="req_1")
 
