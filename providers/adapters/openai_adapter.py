@@ -147,9 +147,10 @@ class OpenAIAdapter(ProviderAdapter):
         finish: FinishReason | None = None
         chunks = 0
         done = False
-        body = response.iter_bytes()
+        # Kept in a name: dropping the decoder at [DONE] would close the body before its end.
+        messages = mapping.sse_data(_sdk_errors(response))
         try:
-            for data in mapping.sse_data(_sdk_errors(body, response)):
+            for data in messages:
                 if data.startswith(b"[DONE]"):
                     done = True
                     break
@@ -170,7 +171,7 @@ class OpenAIAdapter(ProviderAdapter):
                 request_id=request_id,
             ) from exc
         if done:
-            _drain(response, body)
+            _drain(response, messages)
         if chunks == 0:
             raise MalformedResponseError(
                 "The provider answered a streamed request with no chunks.",
@@ -246,11 +247,11 @@ def _detail(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _sdk_errors(body: Iterator[bytes], response: httpx2.Response) -> Iterator[bytes]:
+def _sdk_errors(response: httpx2.Response) -> Iterator[bytes]:
     """The stream's bytes, with transport failures raised as the SDK's own stream raises
     them (APITimeoutError, APIConnectionError), so errors keep their SDK types."""
     try:
-        yield from body
+        yield from response.iter_bytes()
     except httpx2.TimeoutException as exc:
         raise openai.APITimeoutError(request=response.request) from exc
     except httpx2.RequestError as exc:
@@ -270,7 +271,7 @@ def _stream_error(error: Any, response: httpx2.Response) -> openai.APIError:
 _DRAIN_SECONDS = 0.1
 
 
-def _drain(response: httpx2.Response, body: Iterator[bytes]) -> None:
+def _drain(response: httpx2.Response, rest: Iterator[bytes]) -> None:
     """Read the body's end after [DONE] so that an HTTP/1.1 connection goes back to the pool
     (closing a response before its end closes the connection, and the next call would open
     a new one: a TCP and TLS handshake, the egress check). Each read waits at most until
@@ -288,10 +289,10 @@ def _drain(response: httpx2.Response, body: Iterator[bytes]) -> None:
 
     stream.read = bounded_read  # type: ignore[union-attr]
     try:
-        for _ in body:
+        for _ in rest:
             if time.monotonic() > deadline:
                 break
-    except httpx2.HTTPError:
+    except (httpx2.HTTPError, openai.APIError):
         pass  # the answer is complete; only the connection is lost
     finally:
         del stream.read  # type: ignore[union-attr]
