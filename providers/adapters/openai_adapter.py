@@ -10,6 +10,12 @@ Mistral, Together, OpenRouter...) through the official `openai` SDK and chat com
   deprecated and reasoning models refuse it) and as `max_tokens` to compatible servers.
 - Streams ask for `stream_options.include_usage`; the usage chunk arrives after the finish
   reason, so Finish is yielded last. A server that ignores the option yields no UsageEvent.
+- Chat and embeddings go through the SDK client's low-level `post` with a plain dict body and
+  come back as the raw HTTP response: the client still does auth, base URL, headers,
+  timeouts, Azure's deployment paths and raises its own exceptions for error statuses, but
+  the SDK's TypedDict transform and pydantic models are skipped (they were most of the
+  adapter's CPU); openai_mapping reads the JSON and the SSE lines. After a stream's [DONE]
+  the end of the body is read (briefly bounded) so the connection is reused.
 - Usage buckets: see openai_mapping (OpenAI counts cached tokens inside prompt_tokens and
   reasoning tokens inside completion_tokens; the mapping subtracts them).
 - Errors are translated by SDK exception type (and the structured error `code` for context
@@ -188,7 +194,7 @@ class OpenAIAdapter(ProviderAdapter):
 
     # -- embeddings and models ---------------------------------------------------------------
     def _embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        # "float": the SDK would otherwise ask for base64, which compatible servers lack.
+        # "float" said explicitly: the mapping reads vectors as numbers, never base64.
         body: dict[str, Any] = {
             "input": list(request.inputs),
             "model": request.model,
