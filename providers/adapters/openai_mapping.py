@@ -265,8 +265,7 @@ def response_from_completion(completion: Any, *, request_id: str | None = None) 
     """A ChatResponse from a decoded chat completion; the first choice is the answer."""
     choices = completion.get("choices") if isinstance(completion, dict) else None
     choice = choices[0] if isinstance(choices, list) and choices else None
-    message = choice.get("message") if isinstance(choice, dict) else None
-    if not isinstance(message, dict):
+    if not isinstance(choice, dict) or not isinstance(message := choice.get("message"), dict):
         raise MalformedResponseError("The provider answered a chat completion with no choices.")
     tool_calls = tuple(
         call
