@@ -159,7 +159,7 @@ def usage_from_wire(raw: Any) -> Usage:
     )
 
 
-def response_from_wire(raw: Any) -> ChatResponse:
+def response_from_wire(raw: Any, *, request_id: str | None = None) -> ChatResponse:
     """A ChatResponse from the SDK's Message; thinking blocks are its reasoning, server-tool
     blocks are dropped."""
     message = raw
@@ -181,7 +181,7 @@ def response_from_wire(raw: Any) -> ChatResponse:
         finish_reason=finish_reason_from_wire(message.stop_reason),
         usage=usage_from_wire(message.usage),
         model=message.model,
-        request_id=getattr(message, "_request_id", None),
+        request_id=request_id or getattr(message, "_request_id", None),
         reasoning=tuple(reasoning),
     )
 

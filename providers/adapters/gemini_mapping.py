@@ -307,7 +307,7 @@ def split_tool_call_id(value: str) -> tuple[str, bytes | None]:
 
 
 # -- responses ---------------------------------------------------------------------------------
-def response_from_wire(raw: Any) -> ChatResponse:
+def response_from_wire(raw: Any, *, request_id: str | None = None) -> ChatResponse:
     """A ChatResponse from a GenerateContentResponse; `model` is empty when Gemini sent no
     model version (the adapter falls back to the requested model)."""
     response: types.GenerateContentResponse = raw
@@ -326,7 +326,7 @@ def response_from_wire(raw: Any) -> ChatResponse:
         ),
         usage=usage_from_wire(response.usage_metadata),
         model=response.model_version or "",
-        request_id=response_request_id(response),
+        request_id=request_id or response_request_id(response),
     )
 
 

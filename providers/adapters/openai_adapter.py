@@ -10,6 +10,12 @@ Mistral, Together, OpenRouter...) through the official `openai` SDK and chat com
   deprecated and reasoning models refuse it) and as `max_tokens` to compatible servers.
 - Streams ask for `stream_options.include_usage`; the usage chunk arrives after the finish
   reason, so Finish is yielded last. A server that ignores the option yields no UsageEvent.
+- Chat and embeddings go through the SDK client's low-level `post` with a plain dict body and
+  come back as the raw HTTP response: the client still does auth, base URL, headers,
+  timeouts, Azure's deployment paths and raises its own exceptions for error statuses, but
+  the SDK's TypedDict transform and pydantic models are skipped (they were most of the
+  adapter's CPU); openai_mapping reads the JSON and the SSE lines. After a stream's [DONE]
+  the end of the body is read (briefly bounded) so the connection is reused.
 - Usage buckets: see openai_mapping (OpenAI counts cached tokens inside prompt_tokens and
   reasoning tokens inside completion_tokens; the mapping subtracts them).
 - Errors are translated by the base class from openai_mapping.ERRORS (by SDK exception type,
@@ -18,6 +24,7 @@ Mistral, Together, OpenRouter...) through the official `openai` SDK and chat com
   stream is being read become StreamInterruptedError: part of the answer may already be out.
 """
 
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -35,13 +42,8 @@ from providers.adapters.types import (
     Finish,
     FinishReason,
     ProviderSettings,
-    ReasoningDelta,
     RemoteModel,
     StreamEvent,
-    TextDelta,
-    ToolCallDelta,
-    Usage,
-    UsageEvent,
 )
 from providers.adapters.wire import ErrorTable, WireMapping
 
@@ -75,47 +77,57 @@ class OpenAIAdapter(ProviderAdapter):
         return mapping.request_params(request, kind=self.settings.kind)
 
     def _complete(self, request: ChatRequest) -> ChatResponse:
-        completion = self.client.chat.completions.create(**self._params(request))
-        return mapping.response_from_wire(completion)
+        response = self._post("/chat/completions", self._params(request), stream=False)
+        return mapping.response_from_wire(
+            mapping.loads(response.content), request_id=response.headers.get("x-request-id")
+        )
 
     def _stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
-        stream = self.client.chat.completions.create(
-            **self._params(request), stream=True, stream_options={"include_usage": True}
-        )
-        request_id = stream.response.headers.get("x-request-id")
-        with stream:  # releases the connection if the consumer stops early
-            yield from self._stream_events(stream, request_id)
+        body = self._params(request)
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        response = self._post("/chat/completions", body, stream=True)
+        try:  # releases the connection if the consumer stops early
+            yield from self._stream_events(response, response.headers.get("x-request-id"))
+        finally:
+            response.close()
 
-    def _stream_events(self, stream: Any, request_id: str | None) -> Iterator[StreamEvent]:
+    def _post(self, path: str, body: dict[str, Any], *, stream: bool) -> httpx2.Response:
+        """POST a plain JSON body through the SDK client (its auth, base URL, headers, timeout,
+        Azure deployment paths, and its exception for an error status) and return the raw
+        HTTP response: the SDK's TypedDict transform and pydantic models are skipped, the
+        mapping reads the JSON itself. A stream comes back unread."""
+        return self.client.post(
+            path,
+            body=body,
+            cast_to=httpx2.Response,
+            options={"security": {"bearer_auth": True}},
+            stream=stream,
+        )
+
+    def _stream_events(
+        self, response: httpx2.Response, request_id: str | None
+    ) -> Iterator[StreamEvent]:
         model = ""
         finish: FinishReason | None = None
         chunks = 0
+        done = False
+        # Kept in a name: dropping the decoder at [DONE] would close the body before its end.
+        messages = mapping.sse_data(_sdk_errors(response))
         try:
-            for chunk in stream:
+            for data in messages:
+                if data.startswith(b"[DONE]"):
+                    done = True
+                    break
+                chunk = mapping.loads(data)
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    raise _stream_error(chunk["error"], response)
+                events, reason, chunk_model = mapping.chunk_events(chunk)
                 chunks += 1
-                model = model or chunk.model or ""
-                for choice in chunk.choices or ():
-                    if choice.index != 0:
-                        continue
-                    delta = choice.delta
-                    reasoning = mapping.reasoning_from_wire(delta) if delta else ""
-                    if reasoning:
-                        yield ReasoningDelta(text=reasoning)
-                    text = (delta.content or delta.refusal) if delta else None
-                    if text:
-                        yield TextDelta(text=text, logprobs=mapping.logprobs_dumped(choice))
-                    for call in (delta.tool_calls if delta else None) or ():
-                        function = call.function
-                        yield ToolCallDelta(
-                            index=call.index,
-                            id=call.id,
-                            name=function.name if function else None,
-                            arguments=(function.arguments if function else None) or "",
-                        )
-                    if choice.finish_reason:
-                        finish = mapping.finish_reason_from_wire(choice.finish_reason)
-                if chunk.usage is not None:
-                    yield UsageEvent(usage=mapping.usage_from_wire(chunk.usage))
+                model = model or chunk_model
+                if reason:
+                    finish = mapping.finish_reason_from_wire(reason)
+                yield from events
         except (openai.APIConnectionError, httpx2.TransportError, openai.APIError) as exc:
             self.scrub_exception(exc)
             detail = self.scrub(mapping.error_detail(exc))
@@ -124,6 +136,8 @@ class OpenAIAdapter(ProviderAdapter):
                 provider=self.settings.slug,
                 request_id=request_id,
             ) from exc
+        if done:
+            _drain(response, messages)
         if chunks == 0:
             raise MalformedResponseError(
                 "The provider answered a streamed request with no chunks.",
@@ -140,29 +154,73 @@ class OpenAIAdapter(ProviderAdapter):
 
     # -- embeddings and models ---------------------------------------------------------------
     def _embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        extra: dict[str, Any] = {}
+        # "float" said explicitly: the mapping reads vectors as numbers, never base64.
+        body: dict[str, Any] = {
+            "input": list(request.inputs),
+            "model": request.model,
+            "encoding_format": "float",
+        }
         if request.dimensions is not None:
-            extra["dimensions"] = request.dimensions
-        # "float": the SDK would otherwise ask for base64, which compatible servers lack.
-        response = self.client.embeddings.create(
-            model=request.model, input=list(request.inputs), encoding_format="float", **extra
-        )
-        data = sorted(response.data or (), key=lambda item: item.index)
-        if len(data) != len(request.inputs):
-            raise MalformedResponseError(
-                f"The provider answered {len(data)} embeddings for {len(request.inputs)} inputs.",
-                provider=self.settings.slug,
-            )
-        usage = Usage()
-        if response.usage is not None:
-            raw = response.usage.model_dump(mode="json", exclude_none=True)
-            usage = Usage(input_tokens=response.usage.prompt_tokens or 0, raw=raw)
-        return EmbeddingResponse(
-            vectors=tuple(tuple(float(x) for x in item.embedding) for item in data),
-            usage=usage,
-            model=response.model or request.model,
-            request_id=getattr(response, "_request_id", None),
+            body["dimensions"] = request.dimensions
+        response = self._post("/embeddings", body, stream=False)
+        return mapping.embeddings_from_wire(
+            mapping.loads(response.content),
+            inputs=len(request.inputs),
+            model=request.model,
+            request_id=response.headers.get("x-request-id"),
+            provider=self.settings.slug,
         )
 
     def _list_models(self) -> list[RemoteModel]:
         return [mapping.remote_model(model) for model in self.client.models.list()]
+
+
+def _sdk_errors(response: httpx2.Response) -> Iterator[bytes]:
+    """The stream's bytes, with transport failures raised as the SDK's own stream raises
+    them (APITimeoutError, APIConnectionError), so errors keep their SDK types."""
+    try:
+        yield from response.iter_bytes()
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=response.request) from exc
+    except httpx2.RequestError as exc:
+        raise openai.APIConnectionError(request=response.request) from exc
+
+
+def _stream_error(error: Any, response: httpx2.Response) -> openai.APIError:
+    """The SDK's APIError for an error object sent inside a stream, as its Stream builds it."""
+    message = error.get("message") if isinstance(error, dict) else None
+    if not message or not isinstance(message, str):
+        message = "An error occurred during streaming"
+    return openai.APIError(message=message, request=response.request, body=error)
+
+
+# After [DONE], how long the end of the body may take to arrive (the SDK's async streams
+# allow the same): a server that keeps the body open loses its connection instead.
+_DRAIN_SECONDS = 0.1
+
+
+def _drain(response: httpx2.Response, rest: Iterator[bytes]) -> None:
+    """Read the body's end after [DONE] so that an HTTP/1.1 connection goes back to the pool
+    (closing a response before its end closes the connection, and the next call would open
+    a new one: a TCP and TLS handshake, the egress check). Each read waits at most until
+    the deadline; HTTP/2 streams need no draining and share their socket, so are left."""
+    if response.http_version != "HTTP/1.1":
+        return
+    stream = response.extensions.get("network_stream")
+    read = getattr(stream, "read", None)
+    if read is None:
+        return
+    deadline = time.monotonic() + _DRAIN_SECONDS
+
+    def bounded_read(max_bytes: int, timeout: float | None = None) -> bytes:
+        return read(max_bytes, max(deadline - time.monotonic(), 0.001))
+
+    stream.read = bounded_read  # type: ignore[union-attr]
+    try:
+        for _ in rest:
+            if time.monotonic() > deadline:
+                break
+    except (httpx2.HTTPError, openai.APIError):
+        pass  # the answer is complete; only the connection is lost
+    finally:
+        del stream.read  # type: ignore[union-attr]

@@ -27,11 +27,13 @@ than its total (a server bug) is clamped so no bucket goes negative.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 import httpx2
 import openai
+import orjson
 
 from providers.adapters.errors import (
     ContextLengthExceededError,
@@ -49,16 +51,22 @@ from providers.adapters.errors import (
 from providers.adapters.types import (
     ChatRequest,
     ChatResponse,
+    EmbeddingResponse,
     FinishReason,
     ImagePart,
     Message,
+    ReasoningDelta,
     ReasoningPart,
     RemoteModel,
+    StreamEvent,
+    TextDelta,
     TextPart,
     Tool,
     ToolCall,
+    ToolCallDelta,
     ToolChoice,
     Usage,
+    UsageEvent,
 )
 from providers.adapters.wire import UpstreamFailure, describe, header
 
@@ -237,6 +245,15 @@ def response_format_to_wire(request: ChatRequest) -> dict[str, Any] | None:
 
 
 # -- response ----------------------------------------------------------------------------
+# The adapter reads the SDK's raw HTTP response and maps the decoded JSON here, without the
+# SDK's pydantic models; `logprobs` and `usage.raw` are kept as sent, minus nulls (as the SDK
+# models' `model_dump(exclude_none=True)` gave them).
+def loads(data: bytes | str) -> Any:
+    """Decoded JSON; a body that is not JSON raises json.JSONDecodeError (orjson's subclasses
+    it), which the error table maps to MalformedResponseError."""
+    return orjson.loads(data)
+
+
 def finish_reason_from_wire(value: str | None, *, tool_calls: bool = False) -> FinishReason:
     """OpenAI's finish reason, normalised; anything unknown is a plain stop. (OpenAI names
     tool calls in the reason itself, so `tool_calls` is not needed.)"""
@@ -244,15 +261,15 @@ def finish_reason_from_wire(value: str | None, *, tool_calls: bool = False) -> F
 
 
 def usage_from_wire(raw: Any) -> Usage:
-    """Non-overlapping buckets from an OpenAI usage object or dict (see the module docstring)."""
-    if raw is None:
+    """Non-overlapping buckets from a decoded OpenAI usage object (see the module docstring);
+    anything else (absent, null) is no usage."""
+    if not isinstance(raw, Mapping):
         return Usage()
-    if not isinstance(raw, dict):
-        raw = raw.model_dump(mode="json", exclude_none=True)
+    raw = without_nulls(raw)
     prompt = _int(raw.get("prompt_tokens"))
     completion = _int(raw.get("completion_tokens"))
-    prompt_details = raw.get("prompt_tokens_details") or {}
-    completion_details = raw.get("completion_tokens_details") or {}
+    prompt_details = _mapping(raw.get("prompt_tokens_details"))
+    completion_details = _mapping(raw.get("completion_tokens_details"))
     cached = min(_int(prompt_details.get("cached_tokens")), prompt)
     cache_write = min(_int(prompt_details.get("cache_write_tokens")), prompt - cached)
     reasoning = min(_int(completion_details.get("reasoning_tokens")), completion)
@@ -270,56 +287,202 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
 
-def response_from_wire(raw: Any) -> ChatResponse:
-    """A ChatResponse from a ChatCompletion; the first choice is the answer."""
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else _EMPTY
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def without_nulls(value: Any) -> Any:
+    """A JSON value with the null members of its objects left out, at every depth."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
+
+
+def response_from_wire(raw: Any, *, request_id: str | None = None) -> ChatResponse:
+    """A ChatResponse from a decoded chat completion; the first choice is the answer."""
     completion = raw
-    choices = getattr(completion, "choices", None)
-    if not choices or getattr(choices[0], "message", None) is None:
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    if not isinstance(choice, dict) or not isinstance(message := choice.get("message"), dict):
         raise MalformedResponseError("The provider answered a chat completion with no choices.")
-    choice = choices[0]
-    message = choice.message
     tool_calls = tuple(
-        call for call in (_tool_call(raw) for raw in message.tool_calls or ()) if call is not None
+        call
+        for call in (_tool_call(raw) for raw in message.get("tool_calls") or ())
+        if call is not None
     )
     reasoning = reasoning_from_wire(message)
     return ChatResponse(
-        text=message.content or message.refusal or "",
+        text=_str(message.get("content")) or _str(message.get("refusal")),
         tool_calls=tool_calls,
-        finish_reason=finish_reason_from_wire(choice.finish_reason),
-        usage=usage_from_wire(completion.usage),
-        model=completion.model or "",
-        request_id=getattr(completion, "_request_id", None),
+        finish_reason=finish_reason_from_wire(choice.get("finish_reason")),
+        usage=usage_from_wire(completion.get("usage")),
+        model=_str(completion.get("model")),
+        request_id=request_id,
         reasoning=(ReasoningPart(text=reasoning),) if reasoning else (),
         logprobs=logprobs_dumped(choice),
     )
 
 
-def reasoning_from_wire(message_or_delta: Any) -> str:
-    """The reasoning text an OpenAI-compatible server sent beside the answer (not OpenAI's
-    typed fields, so read from the model's extra fields)."""
+def reasoning_from_wire(message_or_delta: Mapping[str, Any]) -> str:
+    """The reasoning text an OpenAI-compatible server sent beside the answer."""
     for name in ("reasoning_content", "reasoning"):
-        value = getattr(message_or_delta, name, None)
+        value = message_or_delta.get(name)
         if isinstance(value, str) and value:
             return value
     return ""
 
 
-def logprobs_dumped(choice: Any) -> dict[str, Any] | None:
+def logprobs_dumped(choice: Mapping[str, Any]) -> dict[str, Any] | None:
     """A choice's logprobs as sent (rendered back unchanged by /v1), or None."""
-    value = getattr(choice, "logprobs", None)
-    if value is None:
+    value = choice.get("logprobs")
+    if not isinstance(value, dict):
         return None
-    return value.model_dump(mode="json", exclude_none=True)
+    return without_nulls(value)
 
 
 def _tool_call(raw: Any) -> ToolCall | None:
-    function = getattr(raw, "function", None)
-    if function is not None:
-        return ToolCall(id=raw.id, name=function.name, arguments=function.arguments or "")
-    custom = getattr(raw, "custom", None)  # custom (free-text) tools: input is the argument
-    if custom is not None:
-        return ToolCall(id=raw.id, name=custom.name, arguments=custom.input or "")
+    if not isinstance(raw, dict):
+        return None
+    function = raw.get("function")
+    if isinstance(function, dict):
+        return ToolCall(
+            id=_str(raw.get("id")),
+            name=_str(function.get("name")),
+            arguments=_str(function.get("arguments")),
+        )
+    custom = raw.get("custom")  # custom (free-text) tools: input is the argument
+    if isinstance(custom, dict):
+        return ToolCall(
+            id=_str(raw.get("id")),
+            name=_str(custom.get("name")),
+            arguments=_str(custom.get("input")),
+        )
     return None
+
+
+def chunk_events(chunk: Any) -> tuple[list[StreamEvent], str | None, str]:
+    """A decoded stream chunk's events (choice 0 only, usage last), its finish reason and the
+    model it names. Finish is not among the events: the adapter yields it once the stream
+    has ended, after the usage chunk that follows the finish reason."""
+    if not isinstance(chunk, dict):
+        raise MalformedResponseError("The provider streamed a chunk that is not a JSON object.")
+    events: list[StreamEvent] = []
+    finish_reason = None
+    for choice in chunk.get("choices") or ():
+        if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+            continue
+        finish_reason = finish_reason or choice.get("finish_reason") or None
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            continue
+        reasoning = reasoning_from_wire(delta)
+        if reasoning:
+            events.append(ReasoningDelta(text=reasoning))
+        text = _str(delta.get("content")) or _str(delta.get("refusal"))
+        if text:
+            events.append(TextDelta(text=text, logprobs=logprobs_dumped(choice)))
+        for call in delta.get("tool_calls") or ():
+            if isinstance(call, dict):
+                events.append(_tool_call_delta(call))
+    usage = chunk.get("usage")
+    if usage is not None:
+        events.append(UsageEvent(usage=usage_from_wire(usage)))
+    return events, finish_reason, _str(chunk.get("model"))
+
+
+def _tool_call_delta(call: dict[str, Any]) -> ToolCallDelta:
+    function = _mapping(call.get("function"))
+    index, call_id, name = call.get("index", 0), call.get("id"), function.get("name")
+    return ToolCallDelta(
+        index=index if isinstance(index, int) else 0,
+        id=call_id if isinstance(call_id, str) else None,
+        name=name if isinstance(name, str) else None,
+        arguments=_str(function.get("arguments")),
+    )
+
+
+def embeddings_from_wire(
+    answer: Any, *, inputs: int, model: str, request_id: str | None, provider: str
+) -> EmbeddingResponse:
+    """An EmbeddingResponse from a decoded embeddings answer (float encoding), vectors in the
+    order of the inputs; a count or a vector that does not fit is malformed."""
+    data = answer.get("data") if isinstance(answer, dict) else None
+    items = [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+    if len(items) != inputs:
+        raise MalformedResponseError(
+            f"The provider answered {len(items)} embeddings for {inputs} inputs.",
+            provider=provider,
+        )
+    try:
+        items.sort(key=lambda item: item.get("index", 0))
+        vectors = tuple(tuple(map(float, item["embedding"])) for item in items)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedResponseError(
+            "The provider answered an embedding that is not a list of numbers.",
+            provider=provider,
+        ) from exc
+    usage = answer.get("usage")
+    if isinstance(usage, dict):
+        raw = without_nulls(usage)
+        usage_read = Usage(input_tokens=_int(raw.get("prompt_tokens")), raw=raw)
+    else:
+        usage_read = Usage()
+    return EmbeddingResponse(
+        vectors=vectors,
+        usage=usage_read,
+        model=_str(answer.get("model")) or model,
+        request_id=request_id,
+    )
+
+
+def sse_data(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The `data` of each server-sent event in a byte stream, read as the SDK's decoder reads
+    it: lines end in LF, CRLF or CR; a blank line ends an event (one with data, an event name,
+    a retry, or after any id); data lines are joined by LF; comments and unknown fields are
+    skipped; an unterminated last event is dropped."""
+    buffer = b""
+    data: list[bytes] = []
+    named = False  # an `event` or valid `retry` field in this event
+    has_id = False  # an `id` was seen: from then on every blank line ends an event
+    skip_lf = False
+    for chunk in chunks:
+        if skip_lf and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+        skip_lf = False
+        if b"\r" in chunk:
+            skip_lf = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = (buffer + chunk).split(b"\n") if buffer else chunk.split(b"\n")
+        buffer = lines.pop()
+        for line in lines:
+            if line.startswith(b"data:"):
+                value = line[5:]
+                data.append(value[1:] if value[:1] == b" " else value)
+            elif not line:
+                if data or named or has_id:
+                    yield b"\n".join(data)
+                    data = []
+                    named = False
+            elif line[:1] != b":":
+                field, _, value = line.partition(b":")
+                value = value[1:] if value[:1] == b" " else value
+                if field == b"data":
+                    data.append(value)
+                elif field == b"event":
+                    named = named or bool(value)
+                elif field == b"retry":
+                    named = named or value.strip().lstrip(b"+-").isdigit()
+                elif field == b"id" and b"\0" not in value:
+                    has_id = True
 
 
 # -- models ------------------------------------------------------------------------------
