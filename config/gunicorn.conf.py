@@ -7,9 +7,9 @@ provider (seconds, or minutes for a long stream) and a few milliseconds on our o
   give the concurrency and processes are only needed for CPU parallelism: one worker per core
   (at least 2, so one restarting worker never leaves the host unable to answer), each with
   GUNICORN_THREADS threads. More processes than cores would cost ~100 MB each (three provider
-  SDKs are loaded) and buy nothing. In-flight calls per host = workers x threads; each thread
-  keeps its own database connection (CONN_MAX_AGE), so keep workers x threads x hosts under
-  PostgreSQL's max_connections (or put PgBouncer in between).
+  SDKs are loaded) and buy nothing. In-flight calls per host = workers x threads; each worker
+  has a pool of at most `threads` database connections (DATABASE_POOL), so keep workers x
+  threads x hosts under PostgreSQL's max_connections (or put PgBouncer in between).
 - Never exposed to clients: nginx goes in front (deploy/nginx/, README "Running in
   production"). A gthread worker hands a connection to a thread as soon as it is readable, and
   the thread then blocks reading the rest of the headers and the body; a client that sends its
@@ -59,6 +59,10 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 workers = _env_int("WEB_CONCURRENCY", max(2, _cores()))
 threads = _env_int("GUNICORN_THREADS", 16)
+
+# Each worker takes its database connections from a pool of its own (config/settings/base.py,
+# DATABASE_POOL), created after the fork; Celery and commands keep plain connections.
+os.environ.setdefault("DATABASE_POOL", "true")
 
 timeout = _env_int("GUNICORN_TIMEOUT", 60)
 _call_bound = int(float(os.environ.get("RUNTIME_TOTAL_TIMEOUT_SECONDS", "120")))
