@@ -102,28 +102,27 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     )
 # The web server (config/gunicorn.conf.py sets DATABASE_POOL=true) takes its connections from
 # one psycopg pool per worker process instead of a persistent connection per thread pinged by a
-# round trip at the start of every request (CONN_HEALTH_CHECKS): a thread borrows a connection
-# for a request and returns it at the end. Sized to the worker's threads (each holds at most
-# one connection; DATABASE_POOL_MAX_SIZE, default GUNICORN_THREADS), so a thread never waits
-# for one; a connection is pinged only after DATABASE_POOL_CHECK_IDLE_SECONDS unused
-# (config/db_pool.py). Off elsewhere: Celery's prefork children must not inherit a pool (its
-# sockets and its maintenance thread) from their parent, and commands need one connection.
+# round trip at the start of every request (CONN_HEALTH_CHECKS, ~5 % of a worker's time): a
+# thread borrows a connection for a request and returns it at the end. Sized to the worker's
+# threads (each holds at most one; DATABASE_POOL_MAX_SIZE, default GUNICORN_THREADS), so a
+# thread never waits. No ping before use (Django would ping on every checkout): connections
+# unused for DATABASE_POOL_MAX_IDLE_SECONDS are closed, so one cut while idle (an idle timeout
+# of a firewall or PgBouncer) is rarely handed out; one cut by a database restart fails the
+# request that uses it (503, like a restart mid-request) and the pool discards it.
+# Off elsewhere: Celery's prefork children must not inherit a pool (its sockets and its
+# maintenance thread) from their parent, and commands need one connection.
 # Connections per host: workers x DATABASE_POOL_MAX_SIZE at most (docs/scaling.md).
 DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
-DATABASE_POOL_CHECK_IDLE_SECONDS = env.float("DATABASE_POOL_CHECK_IDLE_SECONDS", default=5.0)
 if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    from config.db_pool import check_after_idle
-
     _threads = env.int("GUNICORN_THREADS", default=16)
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # the pool's own check instead
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # a round trip per checkout otherwise
     DATABASES["default"]["OPTIONS"]["pool"] = {
-        "min_size": min(env.int("DATABASE_POOL_MIN_SIZE", default=2), _threads),
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=0),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=_threads),
         "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=10.0),
-        "max_idle": 600.0,  # close connections unused for 10 minutes, down to min_size
-        "max_lifetime": 3600.0,  # and renew every one hourly (with jitter)
-        "check": check_after_idle,
+        "max_idle": env.float("DATABASE_POOL_MAX_IDLE_SECONDS", default=60.0),
+        "max_lifetime": 3600.0,  # renewed hourly (with jitter)
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The usage ledger's INSERT does not wait for PostgreSQL's WAL flush (usage/services/ledger.py:
