@@ -242,6 +242,23 @@ def loadgen(spec: dict[str, Any]) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
+def profile_start(pid: int) -> subprocess.Popen | None:
+    """With BENCH_PYSPY=<file>: py-spy samples the worker (GIL holders, collapsed stacks) during
+    the 8-client run, for investigations; py-spy must be on PATH or in the venv."""
+    output = os.environ.get("BENCH_PYSPY")
+    if not output:
+        return None
+    command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid)]
+    command += ["--gil", "--format", "raw", "--output", output, "--rate", "500"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+
+
+def profile_stop(profiler: subprocess.Popen | None) -> None:
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=60)
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -332,7 +349,9 @@ def test_added_latency_throughput_streams_and_flat_memory(stack):
     check("added_p50_ms", via["p50"] - floor["p50"], BOUNDS["added_p50_ms"])
     check("added_p99_ms", via["p99"] - floor["p99"], BOUNDS["added_p99_ms"])
 
+    profiler = profile_start(worker)
     rate_8, cpu_8 = load(8, LOAD_CALLS)
+    profile_stop(profiler)
     rate_32, cpu_32 = load(32, LOAD_CALLS)
     print(f"8 clients: {rate_8:.0f} calls/s, worker CPU {cpu_8:.3f} ms per call")
     print(f"32 clients: {rate_32:.0f} calls/s, worker CPU {cpu_32:.3f} ms per call")
