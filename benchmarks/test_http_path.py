@@ -27,6 +27,7 @@ import re
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -92,14 +93,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def database_url() -> str:
-    """A URL at which another process sees this test's (committed) data."""
+def database_url(tmp_path: Path) -> str:
+    """A URL at which another process sees this test's (committed) data (also used by
+    tests/ops/test_metrics_gunicorn.py, which runs on SQLite too)."""
     conf = connection.settings_dict
+    if conf["ENGINE"] == "django.db.backends.sqlite3":
+        # pytest-django's SQLite test database lives in this process's memory: copy it.
+        path = tmp_path / "bench.sqlite3"
+        connection.ensure_connection()
+        with sqlite3.connect(path) as target:
+            connection.connection.backup(target)
+        return f"sqlite:///{path}"
     credentials = quote(conf["USER"] or "", safe="")
     if conf["PASSWORD"]:
         credentials += ":" + quote(conf["PASSWORD"], safe="")
-    options = {k: v for k, v in (conf.get("OPTIONS") or {}).items() if not isinstance(v, dict)}
-    query = urlencode({k: v for k, v in options.items() if k != "pool"})
+    options = {k: v for k, v in (conf.get("OPTIONS") or {}).items() if k != "pool"}
+    query = urlencode(options)
     return (
         f"postgres://{credentials}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}"
         f"/{quote(conf['NAME'])}" + (f"?{query}" if query else "")
@@ -152,16 +161,25 @@ class Gunicorn:
             "WEB_CONCURRENCY": "1",
             "GUNICORN_ACCESS_LOG": str(self.access_log),
             "PYTHONUNBUFFERED": "1",
-            "DJANGO_SETTINGS_MODULE": "config.settings.production",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "CACHE_KEY_PREFIX": prefix,
-            "STATIC_ROOT": str(tmp_path / "static"),
-            # The fake upstream listens on loopback, as a local Ollama would.
-            "PROVIDER_ALLOWED_NETWORKS": "127.0.0.0/8",
             "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
         }
+        if production_stack():
+            env |= {
+                "DJANGO_SETTINGS_MODULE": "config.settings.production",
+                "SECRET_KEY": secrets.token_urlsafe(50),
+                "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+                "CACHE_KEY_PREFIX": prefix,
+                "STATIC_ROOT": str(tmp_path / "static"),
+                # The fake upstream listens on loopback, as a local Ollama would.
+                "PROVIDER_ALLOWED_NETWORKS": "127.0.0.0/8",
+            }
+        else:  # tests/test_hardening_gunicorn.py on SQLite: benchmarks/http_settings.py
+            env |= {
+                "DJANGO_SETTINGS_MODULE": "benchmarks.http_settings",
+                "BENCH_CACHE_DIR": str(tmp_path / "cache"),
+                "BENCH_CACHE_PREFIX": prefix,
+            }
         if "BENCH_GUNICORN_THREADS" in os.environ:
             env["GUNICORN_THREADS"] = os.environ["BENCH_GUNICORN_THREADS"]
         command = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG]
@@ -177,12 +195,13 @@ class Gunicorn:
             preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, client: httpx2.Client | None = None, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"gunicorn exited:\n{self.log()}"
             try:
-                if httpx2.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                answer = client.get("/healthz") if client else httpx2.get(f"{self.url}/healthz")
+                if answer.status_code == 200:
                     return
             except httpx2.TransportError:
                 pass
@@ -211,11 +230,12 @@ class Gunicorn:
             self.process.kill()
             self.process.wait()
         self._log.close()
-        client = redis.Redis.from_url(os.environ["REDIS_URL"])  # drop this run's keys only
-        keys = list(client.scan_iter(match=f"{self.cache_prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        if os.environ.get("REDIS_URL"):  # drop this run's keys (and only those) from Redis
+            client = redis.Redis.from_url(os.environ["REDIS_URL"])
+            keys = list(client.scan_iter(match=f"{self.cache_prefix}:*", count=1000))
+            if keys:
+                client.delete(*keys)
+            client.close()
 
 
 def rss_kb(pid: int) -> int:
@@ -273,7 +293,7 @@ def stack(tmp_path: Path) -> Iterator[SimpleNamespace]:
         provider = provider_create(fake, slug="bench", kind="openai", timeout=5.0)
         selection_set("bench_service", model_create(provider, "gpt-4o-mini"))
         _, secret = consumer_key_create(name="bench-http")
-        server = Gunicorn(tmp_path, database_url())
+        server = Gunicorn(tmp_path, database_url(tmp_path))
         try:
             yield SimpleNamespace(gunicorn=server, fake=fake, secret=secret)
         finally:
