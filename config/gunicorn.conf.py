@@ -61,8 +61,9 @@ workers = _env_int("WEB_CONCURRENCY", max(2, _cores()))
 threads = _env_int("GUNICORN_THREADS", 16)
 
 # Each worker takes its database connections from a pool of its own (config/settings/base.py,
-# DATABASE_POOL), created after the fork; Celery and commands keep plain connections.
-os.environ.setdefault("DATABASE_POOL", "true")
+# DATABASE_POOL), created after the fork; Celery and commands keep plain connections. Set in
+# the arbiter's environment, which its workers inherit (DATABASE_POOL=false turns it off).
+raw_env = [f"DATABASE_POOL={os.environ.get('DATABASE_POOL', 'true')}"]
 
 timeout = _env_int("GUNICORN_TIMEOUT", 60)
 _call_bound = int(float(os.environ.get("RUNTIME_TOTAL_TIMEOUT_SECONDS", "120")))

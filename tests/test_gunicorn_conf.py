@@ -21,6 +21,7 @@ VARIABLES = (
     "GUNICORN_KEEPALIVE",
     "GUNICORN_MAX_REQUESTS",
     "RUNTIME_TOTAL_TIMEOUT_SECONDS",
+    "DATABASE_POOL",
 )
 
 
@@ -47,6 +48,9 @@ def test_defaults_suit_an_io_bound_proxy(load):
     assert conf["keepalive"] > 60  # longer than a load balancer's idle timeout
     assert conf["max_requests"] == 0
     assert conf["accesslog"] == "-"
+    # Web workers take connections from a pool (config/settings/base.py); off on request.
+    assert conf["raw_env"] == ["DATABASE_POOL=true"]
+    assert load(DATABASE_POOL="false")["raw_env"] == ["DATABASE_POOL=false"]
 
 
 def test_the_environment_overrides_every_sizing(load):
