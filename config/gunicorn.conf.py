@@ -39,6 +39,7 @@ Every value can be overridden from the environment (names below) or on the comma
 """
 
 import os
+from typing import Protocol
 
 
 def _env_int(name: str, default: int) -> int:
@@ -102,6 +103,7 @@ import importlib.util  # noqa: E402
 _spec = importlib.util.spec_from_file_location(
     "config_metrics_dir", os.path.join(os.path.dirname(os.path.abspath(__file__)), "metrics_dir.py")
 )
+assert _spec is not None and _spec.loader is not None, "config/metrics_dir.py is missing"
 metrics_dir = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(metrics_dir)
 metrics_dir.ensure_env()
@@ -111,7 +113,13 @@ def on_starting(server: object) -> None:
     metrics_dir.prepare()
 
 
-def child_exit(server: object, worker: object) -> None:
+class _Worker(Protocol):
+    """What the hooks read of gunicorn's worker (gunicorn ships no type hints)."""
+
+    pid: int
+
+
+def child_exit(server: object, worker: _Worker) -> None:
     metrics_dir.process_exited(worker.pid)
 
 
