@@ -124,10 +124,21 @@ def child_exit(server: object, worker: _Worker) -> None:
 
 
 def post_worker_init(worker: object) -> None:
-    """Import every adapter (and its provider SDK) once the worker has loaded the app, before it
-    accepts requests: commands and Celery start without the SDKs (providers.adapters.registry),
-    but a web worker's first call of each kind must not pay a second of imports."""
-    from providers.adapters.registry import ADAPTERS
+    """Import the adapters (and provider SDKs) of the provider kinds configured, once the worker
+    has loaded the app, before it accepts requests: commands and Celery start without the SDKs
+    (providers.adapters.registry), but a web worker's first call must not pay a second of
+    imports. Only the kinds in use: each SDK costs 20-70 MB of every worker's memory (a kind
+    configured later is imported by its first call). All of them if the database cannot say."""
+    from django.db import DatabaseError, connections
 
-    for kind in ADAPTERS:
+    from providers.adapters.registry import ADAPTERS
+    from providers.models import ProviderConfig
+
+    try:
+        kinds = set(ProviderConfig.objects.values_list("kind", flat=True).distinct())
+    except DatabaseError:
+        kinds = set(ADAPTERS)
+    finally:
+        connections.close_all()  # the worker's threads open their own (or borrow from the pool)
+    for kind in kinds & set(ADAPTERS):
         ADAPTERS[kind]  # the lookup is the import
