@@ -21,7 +21,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -155,7 +155,10 @@ class JSONParser(parsers.JSONParser):
     """DRF's JSON parser with the checks above (and NaN/Infinity refused)."""
 
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: dict | None = None
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         return json_loads_checked(stream.read() if stream is not None else b"")
 
@@ -170,7 +173,10 @@ def _query_dict_check(data: Any) -> None:
 
 class FormParser(parsers.FormParser):
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: dict | None = None
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         data = super().parse(stream, media_type, parser_context)
         _query_dict_check(data)
@@ -179,7 +185,10 @@ class FormParser(parsers.FormParser):
 
 class MultiPartParser(parsers.MultiPartParser):
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: dict | None = None
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         result = super().parse(stream, media_type, parser_context)
         _query_dict_check(result.data)
@@ -255,7 +264,7 @@ def _chunked_body_read(request: HttpRequest) -> None:
     body = meta["wsgi.input"].read(limit + 1)
     if len(body) > limit:
         raise PayloadTooLarge()
-    request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[attr-defined]
+    request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[assignment]
     request._read_started = False  # type: ignore[attr-defined]
     meta["CONTENT_LENGTH"] = str(len(body))
 
