@@ -46,7 +46,7 @@ test: $(STAMP)
 	$(VENV)/bin/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(VENV)/bin/pytest benchmarks -q -p no:randomly $(PYTEST_ARGS)
+	$(VENV)/bin/pytest benchmarks -q -s -p no:randomly $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

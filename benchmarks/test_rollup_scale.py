@@ -39,7 +39,7 @@ INSERT INTO usage_usagerecord (
     model_string, model_reported, conversation_id, end_user, tags, input_tokens,
     cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, raw_usage,
     usage_estimated, cost, is_priced, price_snapshot, latency_ms, time_to_first_token_ms,
-    outcome, error_message, attempt, is_fallback, streamed, operation
+    outcome, error_message, attempt, is_fallback, streamed, operation, route, cache_hit
 )
 SELECT
     %(start)s + (g %% 86400) * interval '1 second',
@@ -56,7 +56,7 @@ SELECT
     CASE WHEN g %% 50 = 0 THEN NULL ELSE (1 + g %% 997) * 0.0000001 END,
     g %% 50 <> 0, '{}'::jsonb, 50 + (g::bigint * 7919) %% 20000, NULL,
     CASE WHEN g %% 97 = 0 THEN 'timeout' ELSE 'ok' END,
-    '', 1, false, g %% 3 = 0, 'chat'
+    '', 1, false, g %% 3 = 0, 'chat', '{}'::jsonb, false
 FROM generate_series(%(first)s, %(last)s) AS g
 """
 

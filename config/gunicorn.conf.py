@@ -7,9 +7,9 @@ provider (seconds, or minutes for a long stream) and a few milliseconds on our o
   give the concurrency and processes are only needed for CPU parallelism: one worker per core
   (at least 2, so one restarting worker never leaves the host unable to answer), each with
   GUNICORN_THREADS threads. More processes than cores would cost ~100 MB each (three provider
-  SDKs are loaded) and buy nothing. In-flight calls per host = workers x threads; each thread
-  keeps its own database connection (CONN_MAX_AGE), so keep workers x threads x hosts under
-  PostgreSQL's max_connections (or put PgBouncer in between).
+  SDKs are loaded) and buy nothing. In-flight calls per host = workers x threads; each worker
+  has a pool of at most `threads` database connections (DATABASE_POOL), so keep workers x
+  threads x hosts under PostgreSQL's max_connections (or put PgBouncer in between).
 - Never exposed to clients: nginx goes in front (deploy/nginx/, README "Running in
   production"). A gthread worker hands a connection to a thread as soon as it is readable, and
   the thread then blocks reading the rest of the headers and the body; a client that sends its
@@ -60,6 +60,11 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 workers = _env_int("WEB_CONCURRENCY", max(2, _cores()))
 threads = _env_int("GUNICORN_THREADS", 16)
+
+# Each worker takes its database connections from a pool of its own (config/settings/base.py,
+# DATABASE_POOL), created after the fork; Celery and commands keep plain connections. Set in
+# the arbiter's environment, which its workers inherit (DATABASE_POOL=false turns it off).
+raw_env = [f"DATABASE_POOL={os.environ.get('DATABASE_POOL', 'true')}"]
 
 timeout = _env_int("GUNICORN_TIMEOUT", 60)
 _call_bound = int(float(os.environ.get("RUNTIME_TOTAL_TIMEOUT_SECONDS", "120")))
@@ -119,10 +124,21 @@ def child_exit(server: object, worker: _Worker) -> None:
 
 
 def post_worker_init(worker: object) -> None:
-    """Import every adapter (and its provider SDK) once the worker has loaded the app, before it
-    accepts requests: commands and Celery start without the SDKs (providers.adapters.registry),
-    but a web worker's first call of each kind must not pay a second of imports."""
-    from providers.adapters.registry import ADAPTERS
+    """Import the adapters (and provider SDKs) of the provider kinds configured, once the worker
+    has loaded the app, before it accepts requests: commands and Celery start without the SDKs
+    (providers.adapters.registry), but a web worker's first call must not pay a second of
+    imports. Only the kinds in use: each SDK costs 20-70 MB of every worker's memory (a kind
+    configured later is imported by its first call). All of them if the database cannot say."""
+    from django.db import DatabaseError, connections
 
-    for kind in ADAPTERS:
+    from providers.adapters.registry import ADAPTERS
+    from providers.models import ProviderConfig
+
+    try:
+        kinds = set(ProviderConfig.objects.values_list("kind", flat=True).distinct())
+    except DatabaseError:
+        kinds = set(ADAPTERS)
+    finally:
+        connections.close_all()  # the worker's threads open their own (or borrow from the pool)
+    for kind in kinds & set(ADAPTERS):
         ADAPTERS[kind]  # the lookup is the import

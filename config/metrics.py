@@ -85,8 +85,11 @@ class _Record(Protocol):
 
 
 class _Model(Protocol):
-    model_name: str
-    provider_kind: str
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def provider_kind(self) -> str: ...
 
 
 class _Children:

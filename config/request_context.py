@@ -90,7 +90,7 @@ class RequestContextMiddleware:
         calls: dict[str, Any] = {"attempts": 0, "tokens": 0, "cost": Decimal(0)}
         id_token = _request_id.set(request_id)
         calls_token = _calls.set(calls)
-        request.request_id = request_id
+        request.request_id = request_id  # type: ignore[attr-defined]
         try:
             response = self.get_response(request)
         except BaseException:
@@ -111,7 +111,7 @@ class RequestContextMiddleware:
 
         if response.streaming:
             # The body is produced after this returns; Django closes the response at its end.
-            response._resource_closers.append(finish)
+            response._resource_closers.append(finish)  # type: ignore[attr-defined]
         else:
             finish()
         return response

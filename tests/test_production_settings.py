@@ -208,3 +208,24 @@ def test_the_health_check_answers_plain_http_while_everything_else_redirects():
         "301",
         "https://cp.example.com/v1/models",
     ]
+
+
+POOL_SETTINGS = """
+import json
+from django.conf import settings
+db = settings.DATABASES["default"]
+print(json.dumps({"pool": db["OPTIONS"].get("pool"), "age": db["CONN_MAX_AGE"],
+                  "checks": db["CONN_HEALTH_CHECKS"]}))
+"""
+
+
+def test_web_workers_pool_connections_sized_to_their_threads():
+    """gunicorn's config sets DATABASE_POOL=true: one pool per worker, a connection per thread
+    at most, and no persistent connection or per-request ping besides."""
+    result = run(["-c", POOL_SETTINGS], DATABASE_POOL="true", GUNICORN_THREADS="24")
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["pool"]["max_size"] == 24 and shown["pool"]["min_size"] == 0
+    assert (shown["age"], shown["checks"]) == (0, False)
+    result = run(["-c", POOL_SETTINGS], unset=("DATABASE_POOL",))  # Celery, commands
+    assert json.loads(result.stdout) == {"pool": None, "age": 60, "checks": True}

