@@ -76,7 +76,10 @@ class ResolvedSelection:
     """The primary model and its usable fallbacks, in order, for a service or a model string.
 
     With a `group`, the candidates start with the group's members (which the runtime reorders
-    per call by the group's strategy), followed by the fallbacks."""
+    per call by the group's strategy), followed by the fallbacks. A fallback that is a model
+    group stands in the candidates as its members, contiguous at its position, and is in
+    `fallback_groups` (its members exclude models earlier in the chain, so each candidate
+    belongs to at most one group and is tried once)."""
 
     name: str  # what the caller asked for
     service: str | None  # None when the caller named a model string directly
@@ -84,6 +87,7 @@ class ResolvedSelection:
     overrides: ParameterOverrides = field(default_factory=ParameterOverrides)
     required_capabilities: frozenset[str] = frozenset()
     group: ResolvedGroup | None = None
+    fallback_groups: tuple[ResolvedGroup, ...] = ()
     # The response cache (chat.runtime.response_cache): seconds to keep an answer (0: off),
     # whether consumers share answers, and the selection's version the key includes.
     cache_ttl: int = 0
@@ -91,3 +95,8 @@ class ResolvedSelection:
     version: str = ""
     # Days to keep each call's request and response (chat.request_logs); 0: never kept.
     request_log_days: int = 0
+
+    @property
+    def groups(self) -> tuple[ResolvedGroup, ...]:
+        """Every group of the chain in order: the primary group, then the fallback groups."""
+        return ((self.group,) if self.group is not None else ()) + self.fallback_groups

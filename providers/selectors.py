@@ -227,9 +227,9 @@ def model_selection_list() -> QuerySet[ModelSelection]:
         "primary__prices",
         Prefetch(
             "fallbacks",
-            queryset=SelectionFallback.objects.select_related("model__provider").prefetch_related(
-                "model__prices"
-            ),
+            queryset=SelectionFallback.objects.select_related(
+                "model__provider", "group"
+            ).prefetch_related("model__prices"),
         ),
     )
 
@@ -296,29 +296,11 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
     selection = model_selection_list().filter(service=name).first()
     if selection is None:
         raise _unknown_service(name)
-    chain = [selection.primary, *selection.fallback_list()]
-    routed: ResolvedGroup | None = None
-    if selection.primary_group is not None:
-        try:
-            routed = model_group_resolve(name=selection.primary_group.name)
-        except InvalidInput:  # a disabled or emptied group: the primary model serves alone
-            routed = None
-    if routed is not None:
-        members = {m.model.model_id for m in routed.members}
-        fallbacks = [m for m in chain[1:] if m.pk not in members]
-        candidates = tuple(m.model for m in routed.members) + tuple(
-            resolved_model_build(model=m)
-            for m in fallbacks
-            if model_unusable_reason(model=m) is None
-        )
-    else:
-        candidates = tuple(
-            resolved_model_build(model=m) for m in chain if model_unusable_reason(model=m) is None
-        )
+    candidates, routed, fallback_groups, reasons = _chain_resolve(selection)
     if not candidates:
-        reasons = "; ".join(str(model_unusable_reason(model=m)) for m in chain)
         raise NoUsableModel(
-            f"No model of service {name!r} is usable: {reasons}.", details={"service": name}
+            f"No model of service {name!r} is usable: {'; '.join(reasons)}.",
+            details={"service": name},
         )
     return ResolvedSelection(
         name=name,
@@ -333,11 +315,61 @@ def _resolve_from_database(name: str) -> ResolvedSelection:
         ),
         required_capabilities=frozenset(selection.required_capabilities or ()),
         group=routed,
+        fallback_groups=fallback_groups,
         cache_ttl=selection.cache_ttl_seconds,
         cache_shared=selection.cache_shared,
         version=f"{selection.pk}:{selection.updated_at.timestamp():.6f}",
         request_log_days=selection.request_log_days,
     )
+
+
+def _chain_resolve(
+    selection: ModelSelection,
+) -> tuple[tuple[ResolvedModel, ...], ResolvedGroup | None, tuple[ResolvedGroup, ...], list[str]]:
+    """The usable candidates of a selection's chain in order, its primary group, its fallback
+    groups, and why each unusable entry was left out.
+
+    Each model is tried once, at its first place in the chain: a fallback group keeps only
+    the members not already earlier (and drops out when none is left); a disabled, emptied or
+    unknown group is skipped like an unusable model (a primary group's primary then serves
+    alone)."""
+    candidates: list[ResolvedModel] = []
+    seen: set[int] = set()
+    reasons: list[str] = []
+
+    def add_model(model: ModelConfig) -> None:
+        if model.pk in seen:
+            return
+        if (reason := model_unusable_reason(model=model)) is not None:
+            reasons.append(reason)
+            return
+        seen.add(model.pk)
+        candidates.append(resolved_model_build(model=model))
+
+    def add_group(group: ModelGroup) -> ResolvedGroup | None:
+        try:
+            resolved = model_group_resolve(name=group.name)
+        except InvalidInput as exc:
+            reasons.append(exc.message)
+            return None
+        members = tuple(m for m in resolved.members if m.model.model_id not in seen)
+        if not members:
+            return None
+        seen.update(m.model.model_id for m in members)
+        candidates.extend(m.model for m in members)
+        return ResolvedGroup(name=resolved.name, strategy=resolved.strategy, members=members)
+
+    routed = add_group(selection.primary_group) if selection.primary_group is not None else None
+    if routed is None:
+        add_model(selection.primary)
+    fallback_groups: list[ResolvedGroup] = []
+    for entry in selection.fallback_list():
+        if isinstance(entry, ModelGroup):
+            if (resolved := add_group(entry)) is not None:
+                fallback_groups.append(resolved)
+        else:
+            add_model(entry)
+    return tuple(candidates), routed, tuple(fallback_groups), reasons
 
 
 def model_group_list() -> QuerySet[ModelGroup]:
@@ -407,7 +439,8 @@ def resolved_model_build(*, model: ModelConfig) -> ResolvedModel:
 
 
 # v2: ParameterOverrides gained cache_prompt (entries cached by older code lack it).
+# v3: ResolvedSelection gained fallback_groups.
 _resolutions: GenerationCache[ResolvedSelection] = GenerationCache(
-    "providers:resolved:v2", _resolve_from_database, generation=catalog, timeout=RESOLUTION_TIMEOUT
+    "providers:resolved:v3", _resolve_from_database, generation=catalog, timeout=RESOLUTION_TIMEOUT
 )
 _provider_slugs: dict[str, None] = {}  # insertion-ordered set of provider slugs resolved here

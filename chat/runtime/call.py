@@ -22,7 +22,7 @@ from chat.runtime.breaker import CircuitBreaker
 from chat.runtime.call_cache import ResponseCacheSteps
 from chat.runtime.response_cache import CachedAnswer
 from chat.runtime.retry import Deadline, RetryPolicy
-from chat.runtime.routing import Claim, RouteInfo, Router, route_candidates
+from chat.runtime.routing import Claim, RouteInfo, Router
 from chat.runtime.state import CallState
 from chat.types import CallContext, new_request_id
 from config.generation_cache import generations_pinned
@@ -31,7 +31,7 @@ from providers.adapters.errors import (
     ProviderTimeoutError,
 )
 from providers.adapters.types import Usage
-from providers.resolution import ResolvedModel, ResolvedSelection
+from providers.resolution import ResolvedGroup, ResolvedModel, ResolvedSelection
 from usage.models import UsageRecord
 from usage.services.ledger import usage_record_create
 from usage.types import CallScope
@@ -105,11 +105,12 @@ class CallRun(ResponseCacheSteps):
         self.skipped: dict[str, list[str]] = {}
         self.excluded_models: set[str] = set()
         self.min_context: int | None = None
-        # Model groups: the router of this call, why each member stands where it does, and
-        # the member attempt in flight (released when the attempt is recorded).
-        self.router: Router | None = None
+        # Model groups: a router per group of the chain (by group name), why each member
+        # stands where it does, and the member attempt in flight with the router that counted
+        # it (released when the attempt is recorded).
+        self.routers: dict[str, Router] = {}
         self.routes: dict[int, RouteInfo] = {}
-        self._claim: Claim | None = None
+        self._claim: tuple[Router, Claim] | None = None
         # The response cache: this call's key (None: the service caches nothing), what a hit
         # replays, and "hit"/"miss" for the x-cache header.
         self.cache_key: str | None = None
@@ -194,45 +195,63 @@ class CallRun(ResponseCacheSteps):
                         continue
             self.skipped.setdefault(reason, []).append(candidate.model_string)
 
-    def _routed(self) -> tuple[ResolvedModel, ...]:
-        """The candidates in the order to try them: a group's members as its strategy ranks
-        them for this call (chat.runtime.routing), then the fallbacks."""
-        group = self.selection.group
-        if group is None:
-            return self.selection.candidates
-        self.router = Router(group)
-        self.router.read()
+    def _routed(self) -> Iterator[ResolvedModel]:
+        """The candidates in the order to try them: each group of the chain (the primary
+        group, then any fallback group at its position) contributes its members as its own
+        strategy ranks them (chat.runtime.routing), routed when the call reaches it, so a
+        fallback group costs nothing while an earlier candidate serves."""
+        groups = {
+            member.model.model_id: group
+            for group in self.selection.groups
+            for member in group.members
+        }
+        routed: set[str] = set()
+        for candidate in self.selection.candidates:
+            group = groups.get(candidate.model_id)
+            if group is None:
+                yield candidate
+            elif group.name not in routed:
+                routed.add(group.name)
+                yield from self._route(group)
+
+    def _route(self, group: ResolvedGroup) -> list[ResolvedModel]:
+        """The group's members in the order its router ranks them for this call."""
+        router = self.routers[group.name] = Router(group)
+        router.read()
         opened = {
             m.model.provider_slug
             for m in group.members
             if self.breaker.known_open(m.model.provider_slug)
         }
         tokens = self.admission.estimated_tokens if self.admission is not None else 0
-        ordered = self.router.order(tokens=tokens, circuit_open=opened)
-        self.routes = {member.model.model_id: info for member, info in ordered}
-        return route_candidates(self.selection.candidates, group, [m for m, _ in ordered])
+        ordered = router.order(tokens=tokens, circuit_open=opened)
+        self.routes.update({member.model.model_id: info for member, info in ordered})
+        return [member.model for member, _ in ordered]
 
     def attempt_begin(self, prepared: Prepared) -> Attempt:
         """Start timing an attempt; a group member's attempt is counted in flight and
-        against its per-minute quota until it is recorded."""
+        against its per-minute quota (by its group's router) until it is recorded."""
         candidate = prepared.candidate
-        if self.router is not None and candidate.model_id in self.routes:
-            member = self.router.group.member_of(candidate.model_id)
-            if member is not None:
-                max_tokens = getattr(prepared.request, "max_tokens", None) or 0
-                self._claim = self.router.claim(
-                    member,
-                    attempt_id=f"{self.request_id}:{self.attempts + 1}",
-                    tokens=prepared.prompt_tokens + max_tokens,
-                )
+        route = self.routes.get(candidate.model_id)
+        router = self.routers.get(route.group) if route is not None else None
+        member = router.group.member_of(candidate.model_id) if router is not None else None
+        if router is not None and member is not None:
+            max_tokens = getattr(prepared.request, "max_tokens", None) or 0
+            claim = router.claim(
+                member,
+                attempt_id=f"{self.request_id}:{self.attempts + 1}",
+                tokens=prepared.prompt_tokens + max_tokens,
+            )
+            self._claim = (router, claim)
         return Attempt()
 
     def _release(self, attempt: Attempt, usage: Usage | None, ok: bool, elapsed: int) -> None:
-        claim, self._claim = self._claim, None
-        if claim is None or self.router is None:
+        held, self._claim = self._claim, None
+        if held is None:
             return
+        router, claim = held
         latency = (attempt.first_token_ms or elapsed) if ok else None
-        self.router.release(
+        router.release(
             claim,
             latency_ms=latency,
             actual_tokens=usage.total_tokens if usage is not None else 0,

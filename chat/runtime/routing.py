@@ -3,7 +3,8 @@ stand in.
 
 Per call the router reads every member's shared state in one pipelined round trip (calls in
 flight, latency moving average, this minute's requests and tokens), orders the members by the
-group's strategy, and the call tries them in that order (then the selection's fallbacks):
+group's strategy, and the call tries them in that order (then the selection's fallbacks; a
+fallback that is a group is routed the same way, by its own router, when the call reaches it):
 
 - weighted: one member drawn at random in proportion to its weight, the others by weight;
 - least_busy: fewest calls in flight first;
@@ -38,7 +39,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from config.outages import outage_log
-from providers.resolution import ResolvedGroup, ResolvedMember, ResolvedModel
+from providers.resolution import ResolvedGroup, ResolvedMember
 
 logger = logging.getLogger(__name__)
 
@@ -322,12 +323,3 @@ def _weighted(members: list[ResolvedMember]) -> list[ResolvedMember]:
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-def route_candidates(
-    candidates: tuple[ResolvedModel, ...], group: ResolvedGroup, ordered: list[ResolvedMember]
-) -> tuple[ResolvedModel, ...]:
-    """The selection's candidates with the group's members replaced by `ordered`."""
-    member_ids = {m.model.model_id for m in group.members}
-    rest = tuple(c for c in candidates if c.model_id not in member_ids)
-    return tuple(m.model for m in ordered) + rest

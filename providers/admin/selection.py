@@ -93,22 +93,25 @@ class FallbackFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
         selection = self.instance
+        # A form with both or neither of model and group is refused by the model's check
+        # constraint (validated with the form), so each chosen entry is one or the other.
         if selection.primary_id is None or any(form.errors for form in self.forms):
             return
         chosen = [
             form.cleaned_data
             for form in self.forms
             if form.cleaned_data
-            and form.cleaned_data.get("model")
+            and (form.cleaned_data.get("model") or form.cleaned_data.get("group"))
             and not form.cleaned_data.get("DELETE")
         ]
         chosen.sort(key=lambda data: data.get("position") or 0)
         errors = model_selection_validate(
             service=selection.service,
             primary=selection.primary,
-            fallbacks=[data["model"] for data in chosen],
+            fallbacks=[data["model"] or data["group"] for data in chosen],
             required_capabilities=selection.required_capabilities or [],
             min_context_window=selection.min_context_window,
+            primary_group=selection.primary_group,
         )
         if errors.get("fallbacks"):
             raise ValidationError(errors["fallbacks"])
@@ -117,12 +120,15 @@ class FallbackFormSet(forms.BaseInlineFormSet):
 class SelectionFallbackInline(admin.TabularInline):
     model = SelectionFallback
     formset = FallbackFormSet
-    fields = ["position", "model"]
-    autocomplete_fields = ["model"]
+    fields = ["position", "model", "group"]
+    autocomplete_fields = ["model", "group"]
     ordering = ["position", "id"]
     extra = 1
-    verbose_name = "fallback"
-    verbose_name_plural = "fallbacks, tried in order of position after the primary"
+    verbose_name = "fallback (a model or a model group)"
+    verbose_name_plural = (
+        "fallbacks, tried in order of position after the primary (a group's members in the "
+        "order its strategy ranks them)"
+    )
 
 
 @admin.register(ModelSelection)
@@ -164,7 +170,11 @@ class ModelSelectionAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).prefetch_related("fallbacks__model__provider")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("fallbacks__model__provider", "fallbacks__group")
+        )
 
     @admin.display(description="fallbacks")
     def fallback_chain(self, obj: ModelSelection) -> str:

@@ -10,8 +10,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from providers.models import Capability, ModelSelection
-from providers.selectors import model_unusable_reason
+from config.errors import InvalidInput
+from providers.models import Capability, ModelConfig, ModelGroup, ModelSelection
+from providers.selectors import model_group_resolve, model_unusable_reason
 
 MODEL_STRING_HELP = "A model string, `provider-slug:model-name` (e.g. `openai:gpt-4.1`)."
 OVERRIDE_FIELDS = ("temperature", "max_tokens", "top_p", "system_prompt")
@@ -20,11 +21,18 @@ GROUP_HELP = (
     "the primary must be one of them. Null: the primary model alone."
 )
 
+FALLBACKS_HELP = (
+    "Tried in order when the primary fails: model strings, or model groups as `group:<name>` "
+    "(the group's members, ordered by its strategy, are tried at its position)."
+)
+
 
 class ChainEntrySerializer(serializers.Serializer):
-    model_string = serializers.CharField()
+    model_string = serializers.CharField(help_text="A model string, or `group:<name>`.")
     role = serializers.ChoiceField(choices=["primary", "fallback"])
-    usable = serializers.BooleanField(help_text="Whether a call could use this model right now.")
+    usable = serializers.BooleanField(
+        help_text="Whether a call could use this model (a group: one of its members) right now."
+    )
     reason = serializers.CharField(allow_blank=True, help_text="Why it is not usable, if not.")
 
 
@@ -32,7 +40,7 @@ class SelectionSerializer(serializers.ModelSerializer):
     """A service's model selection as stored."""
 
     primary = serializers.SerializerMethodField(help_text=MODEL_STRING_HELP)
-    fallbacks = serializers.SerializerMethodField(help_text="Fallback model strings, in order.")
+    fallbacks = serializers.SerializerMethodField(help_text=FALLBACKS_HELP)
     primary_group = serializers.SerializerMethodField(help_text=GROUP_HELP)
     required_capabilities = serializers.ListField(
         child=serializers.ChoiceField(choices=Capability.choices), read_only=True
@@ -76,23 +84,35 @@ class SelectionSerializer(serializers.ModelSerializer):
         return obj.primary_group.name if obj.primary_group is not None else None
 
     def get_fallbacks(self, obj: ModelSelection) -> list[str]:
-        return [model.model_string for model in obj.fallback_list()]
+        return [entry.model_string for entry in obj.fallback_list()]
 
     @extend_schema_field(ChainEntrySerializer(many=True))
     def get_chain(self, obj: ModelSelection) -> list[dict[str, Any]]:
-        chain = [("primary", obj.primary)] + [("fallback", m) for m in obj.fallback_list()]
+        chain: list[tuple[str, ModelConfig | ModelGroup]] = [("primary", obj.primary)]
+        chain += [("fallback", entry) for entry in obj.fallback_list()]
         entries = []
-        for role, model in chain:
-            reason = model_unusable_reason(model=model)
+        for role, entry in chain:
+            reason = _unusable_reason(entry)
             entries.append(
                 {
-                    "model_string": model.model_string,
+                    "model_string": entry.model_string,
                     "role": role,
                     "usable": reason is None,
                     "reason": reason or "",
                 }
             )
         return entries
+
+
+def _unusable_reason(entry: ModelConfig | ModelGroup) -> str | None:
+    """Why a chain entry cannot serve now; a group can while one of its members can."""
+    if isinstance(entry, ModelConfig):
+        return model_unusable_reason(model=entry)
+    try:
+        model_group_resolve(name=entry.name)
+    except InvalidInput as exc:
+        return exc.message
+    return None
 
 
 class SelectionWriteSerializer(serializers.Serializer):
@@ -103,7 +123,7 @@ class SelectionWriteSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=300),
         required=False,
         max_length=20,
-        help_text="Model strings tried in order when the primary fails.",
+        help_text=FALLBACKS_HELP,
     )
     primary_group = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, max_length=100, help_text=GROUP_HELP

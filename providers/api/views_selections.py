@@ -90,7 +90,9 @@ SELECTION_RESPONSE_EXAMPLE = OpenApiExample(
         "creates it if the service has none yet (201, needs `add_modelselection`). Refused, "
         "field by field, for a malformed model string, an unknown provider or model, a "
         "disabled model, an inactive or keyless provider, a kind or capability mismatch or a "
-        "too small context window. Applies to the next call in every process; the change is "
+        "too small context window (a fallback group, `group:<name>`, is refused when unknown, "
+        "disabled, without an enabled member, or when one of its enabled members would be). "
+        "Applies to the next call in every process; the change is "
         "recorded with who, when and what. Needs `change_modelselection`.",
         request=SelectionWriteSerializer,
         responses={200: SelectionSerializer, 201: SelectionSerializer, **WRITE_ERRORS},

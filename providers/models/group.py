@@ -1,10 +1,11 @@
 """ModelGroup: one logical model served by several deployments (provider models, keys, regions).
 
 A group is called like a model: by the model string `group:<name>` (the slug `group` is
-reserved for providers, so the prefix can never name one), or as the primary of a selection
-(`ModelSelection.primary_group`). Each call the runtime orders the group's healthy members by
-the group's strategy (chat.runtime.routing), tries the rest of the members as in-group
-failover, then the selection's fallbacks.
+reserved for providers, so the prefix can never name one), as the primary of a selection
+(`ModelSelection.primary_group`), or as one of its fallbacks (`SelectionFallback.group`). Each
+call the runtime orders the group's healthy members by the group's strategy
+(chat.runtime.routing), tries the rest of the members as in-group failover, then the next
+entries of the selection's chain.
 
 A member's `rpm_limit`/`tpm_limit` are the quotas of that deployment's provider contract, entered
 by staff: the router counts each member's requests and tokens per minute in Redis and steers

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from providers.models.catalog import ModelConfig, capabilities_validate
+from providers.models.group import ModelGroup
 
 service_validator = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$",
@@ -94,16 +95,28 @@ class ModelSelection(models.Model):
     def __str__(self) -> str:
         return self.service
 
-    def fallback_list(self) -> list[ModelConfig]:
-        """The fallback models in order (uses prefetched rows when loaded)."""
-        return [f.model for f in sorted(self.fallbacks.all(), key=lambda f: f.position)]
+    def fallback_list(self) -> list[ModelConfig | ModelGroup]:
+        """The fallback entries (models or model groups) in order (uses prefetched rows when
+        loaded)."""
+        return [f.entry for f in sorted(self.fallbacks.all(), key=lambda f: (f.position, f.pk))]
 
 
 class SelectionFallback(models.Model):
     selection = models.ForeignKey(
         ModelSelection, on_delete=models.CASCADE, related_name="fallbacks"
     )
-    model = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="+")
+    model = models.ForeignKey(
+        ModelConfig, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    group = models.ForeignKey(
+        ModelGroup,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="fallback_for",
+        help_text="A model group standing at this position: its members, ordered by the "
+        "group's strategy, are tried here.",
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -112,11 +125,29 @@ class SelectionFallback(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["selection", "model"], name="unique_fallback_model_per_selection"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["selection", "group"], name="unique_fallback_group_per_selection"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(model__isnull=False, group__isnull=True)
+                    | models.Q(model__isnull=True, group__isnull=False)
+                ),
+                name="fallback_model_xor_group",
+                violation_error_message="A fallback is either a model or a model group.",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.position}: {self.model}"
+        return f"{self.position}: {self.entry}"
+
+    @property
+    def entry(self) -> ModelConfig | ModelGroup:
+        """The model or the model group at this position."""
+        entry = self.model if self.model_id is not None else self.group
+        assert entry is not None  # the check constraint: exactly one is set
+        return entry
 
 
 class ChangeAction(models.TextChoices):

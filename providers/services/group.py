@@ -131,13 +131,17 @@ def model_group_upsert(
 
 
 def model_group_delete(*, group: ModelGroup) -> None:
-    """Delete a group; Conflict while a selection routes through it."""
+    """Delete a group; Conflict while a selection routes through it (as its primary group or
+    as a fallback)."""
     try:
         group.delete()
     except ProtectedError:
-        services = sorted(group.selections.values_list("service", flat=True))
+        services = sorted(
+            set(group.selections.values_list("service", flat=True))
+            | set(group.fallback_for.values_list("selection__service", flat=True))
+        )
         raise Conflict(
-            f"Group {group.name!r} is the primary group of {', '.join(services)}; "
-            "change those selections first.",
+            f"Group {group.name!r} is the primary group or a fallback of "
+            f"{', '.join(services)}; change those selections first.",
             details={"group": group.name, "services": services},
         ) from None

@@ -19,6 +19,7 @@ from providers.models import (
     ModelSelection,
     SelectionFallback,
 )
+from providers.models.group import GROUP_PREFIX
 from providers.models.selection import service_validator
 from providers.selectors import model_config_get, model_unusable_reason
 from providers.services.selection_audit import (
@@ -44,7 +45,7 @@ def model_selection_validate(
     *,
     service: str | None,
     primary: ModelConfig | None,
-    fallbacks: Sequence[ModelConfig] = (),
+    fallbacks: Sequence[ModelConfig | ModelGroup] = (),
     required_capabilities: Sequence[str] = (),
     min_context_window: int | None = None,
     overrides: dict[str, Any] | None = None,
@@ -53,7 +54,9 @@ def model_selection_validate(
     """Field errors of a proposed selection ({} when it may be saved).
 
     With a `primary_group`, the primary model must be one of its enabled members: it stands
-    for the group in the checks below (kind, capabilities, context window).
+    for the group in the checks below (kind, capabilities, context window). A fallback may be
+    a model group: it must be enabled, have an enabled member, and every enabled member must
+    pass the checks a fallback model would.
 
     Keys: service, primary, fallbacks, required_capabilities, min_context_window, temperature,
     max_tokens, top_p, system_prompt, overrides. Errors about one fallback are under
@@ -115,37 +118,91 @@ def model_selection_validate(
             f"below the required minimum of {min_context_window}.",
         )
 
-    seen = {primary.pk}
-    for model in fallbacks:
-        label = model.model_string
-        if model.pk in seen:
+    seen: set[int] = {primary.pk}
+    groups_seen: set[int] = {primary_group.pk} if primary_group is not None else set()
+    for entry in fallbacks:
+        label = entry.model_string
+        if isinstance(entry, ModelGroup):
+            if entry.pk in groups_seen:
+                add("fallbacks", f"{label} appears twice in the chain; each group may appear once.")
+                continue
+            groups_seen.add(entry.pk)
+            for message in _fallback_group_errors(
+                entry, primary, required, minimum, min_context_window
+            ):
+                add("fallbacks", message)
+            continue
+        if entry.pk in seen:
             add("fallbacks", f"{label} appears twice in the chain; each model may appear once.")
             continue
-        seen.add(model.pk)
-        if reason := model_unusable_reason(model=model):
+        seen.add(entry.pk)
+        if reason := model_unusable_reason(model=entry):
             add("fallbacks", f"Fallback {label} cannot be used: {reason}.")
-        if model.kind != primary.kind:
-            add(
-                "fallbacks",
-                f"Fallback {label} is {_a(model.kind)} model but the primary "
-                f"{primary.model_string} is {_a(primary.kind)} model; kinds must match.",
-            )
-            continue  # its other limits do not matter: it can never stand in
-        if missing := _missing(model, required):
-            add("fallbacks", f"Fallback {label} lacks the required capability {missing}.")
-        if minimum and model.context_window is None and min_context_window:
-            add(
-                "fallbacks",
-                f"Fallback {label} has no known context window, so it cannot be shown to meet "
-                f"the required minimum of {minimum} tokens.",
-            )
-        elif minimum and model.context_window is not None and model.context_window < minimum:
-            add(
-                "fallbacks",
-                f"Fallback {label} has a context window of {model.context_window} tokens, "
-                f"smaller than the required minimum of {minimum}.",
-            )
+        for message in _fallback_model_errors(
+            entry, f"Fallback {label}", primary, required, minimum, min_context_window
+        ):
+            add("fallbacks", message)
     return errors
+
+
+def _fallback_group_errors(
+    group: ModelGroup,
+    primary: ModelConfig,
+    required: Sequence[str],
+    minimum: int | None,
+    min_context_window: int | None,
+) -> list[str]:
+    """Why a model group cannot stand in the chain as a fallback: each of its enabled members
+    must be able to stand in for the primary."""
+    label = group.model_string
+    if not group.enabled:
+        return [f"Fallback {label} cannot be used: the group is disabled."]
+    enabled = group.members.filter(enabled=True).select_related("model_config__provider")
+    if not enabled:
+        return [f"Fallback {label} cannot be used: the group has no enabled member."]
+    messages: list[str] = []
+    for member in enabled:
+        model = member.model_config
+        messages += _fallback_model_errors(
+            model,
+            f"Member {model.model_string} of fallback {label}",
+            primary,
+            required,
+            minimum,
+            min_context_window,
+        )
+    return messages
+
+
+def _fallback_model_errors(
+    model: ModelConfig,
+    label: str,
+    primary: ModelConfig,
+    required: Sequence[str],
+    minimum: int | None,
+    min_context_window: int | None,
+) -> list[str]:
+    """Why `model` cannot stand in for the primary (kind, capabilities, context window)."""
+    if model.kind != primary.kind:
+        # Its other limits do not matter: it can never stand in.
+        return [
+            f"{label} is {_a(model.kind)} model but the primary {primary.model_string} is "
+            f"{_a(primary.kind)} model; kinds must match."
+        ]
+    messages = []
+    if missing := _missing(model, required):
+        messages.append(f"{label} lacks the required capability {missing}.")
+    if minimum and model.context_window is None and min_context_window:
+        messages.append(
+            f"{label} has no known context window, so it cannot be shown to meet the required "
+            f"minimum of {minimum} tokens."
+        )
+    elif minimum and model.context_window is not None and model.context_window < minimum:
+        messages.append(
+            f"{label} has a context window of {model.context_window} tokens, smaller than the "
+            f"required minimum of {minimum}."
+        )
+    return messages
 
 
 def _a(kind: str) -> str:
@@ -206,7 +263,8 @@ def model_selection_upsert(
     source: str = "api",
 ) -> ModelSelection:
     """Create the selection of `service`, or replace all of its settings (PUT semantics:
-    omitted fallbacks/overrides/capabilities become empty). Model strings are "slug:name".
+    omitted fallbacks/overrides/capabilities become empty). Model strings are "slug:name"; a
+    fallback may be a model group, `group:<name>`.
     Raises InvalidInput with details {"fields": {field: [messages]}}."""
     errors: FieldErrors = {}
     try:
@@ -242,11 +300,10 @@ def model_selection_update(
     *, selection: ModelSelection, actor: Any = None, source: str = "api", **changes: Any
 ) -> ModelSelection:
     """Change some settings of an existing selection (PATCH semantics). Keys: primary (model
-    string), fallbacks (list of model strings, replaces the chain), overrides (a dict merged
-    into the current overrides; a None value clears one), required_capabilities,
-    min_context_window, description, primary_group (a group name, or None),
-    cache_ttl_seconds, cache_shared. Raises
-    InvalidInput like `model_selection_upsert`."""
+    string), fallbacks (list of model strings or `group:<name>`, replaces the chain),
+    overrides (a dict merged into the current overrides; a None value clears one),
+    required_capabilities, min_context_window, description, primary_group (a group name, or
+    None), cache_ttl_seconds, cache_shared. Raises InvalidInput like `model_selection_upsert`."""
     unknown = sorted(set(changes) - UPDATABLE_FIELDS)
     if unknown:
         raise _invalid({key: ["This field cannot be changed."] for key in unknown})
@@ -288,14 +345,18 @@ def _apply(
 ) -> ModelSelection:
     errors: FieldErrors = {}
     primary = _lookup(state["primary"], "primary", errors)
-    fallback_models = []
+    fallback_models: list[ModelConfig | ModelGroup] = []
     if not isinstance(state["fallbacks"], list):
         errors.setdefault("fallbacks", []).append("Fallbacks must be a list of model strings.")
     else:
         for value in state["fallbacks"]:
-            model = _lookup(value, "fallbacks", errors)
-            if model is not None:
-                fallback_models.append(model)
+            entry: ModelConfig | ModelGroup | None
+            if isinstance(value, str) and value.startswith(GROUP_PREFIX):
+                entry = _group_lookup(value, errors, field="fallbacks")
+            else:
+                entry = _lookup(value, "fallbacks", errors)
+            if entry is not None:
+                fallback_models.append(entry)
     group = _group_lookup(state.get("primary_group"), errors)
     ttl = state["cache_ttl_seconds"]
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_CACHE_TTL:
@@ -356,7 +417,7 @@ def _save(
     state: dict[str, Any],
     primary: ModelConfig,
     group: ModelGroup | None,
-    fallback_models: list[ModelConfig],
+    fallback_models: list[ModelConfig | ModelGroup],
     capabilities: list[str],
     actor: Any,
     source: str,
@@ -406,17 +467,19 @@ def _lookup(value: Any, field: str, errors: FieldErrors) -> ModelConfig | None:
         return None
 
 
-def _group_lookup(value: Any, errors: FieldErrors) -> ModelGroup | None:
+def _group_lookup(
+    value: Any, errors: FieldErrors, field: str = "primary_group"
+) -> ModelGroup | None:
     """The group named `value` (a name, or `group:<name>`); None for no group."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        errors.setdefault("primary_group", []).append("Give a group name, or null.")
+        errors.setdefault(field, []).append("Give a group name, or null.")
         return None
-    name = value.removeprefix("group:")
+    name = value.removeprefix(GROUP_PREFIX)
     group = ModelGroup.objects.filter(name=name).first()
     if group is None:
-        errors.setdefault("primary_group", []).append(f"Unknown model group {name[:100]!r}.")
+        errors.setdefault(field, []).append(f"Unknown model group {name[:100]!r}.")
     return group
 
 
@@ -425,12 +488,16 @@ def _invalid(errors: FieldErrors) -> InvalidInput:
     return InvalidInput(f"{first_field}: {messages[0]}", details={"fields": errors})
 
 
-def fallbacks_replace(*, selection: ModelSelection, models: Sequence[ModelConfig]) -> None:
-    """Make `models` the selection's fallback chain, in this order."""
+def fallbacks_replace(
+    *, selection: ModelSelection, models: Sequence[ModelConfig | ModelGroup]
+) -> None:
+    """Make `models` (models or model groups) the selection's fallback chain, in this order."""
     selection.fallbacks.all().delete()
     SelectionFallback.objects.bulk_create(
-        SelectionFallback(selection=selection, model=model, position=index)
-        for index, model in enumerate(models)
+        SelectionFallback(selection=selection, group=entry, position=index)
+        if isinstance(entry, ModelGroup)
+        else SelectionFallback(selection=selection, model=entry, position=index)
+        for index, entry in enumerate(models)
     )
     # bulk_create sends no post_save: the resolution cache learns of the change from this save.
     if hasattr(selection, "_prefetched_objects_cache"):

@@ -16,14 +16,14 @@ def model_selection_snapshot(*, selection: ModelSelection) -> dict[str, Any]:
     """A JSON-able picture of a selection, as kept in SelectionChange.before/after."""
     fallbacks = (
         SelectionFallback.objects.filter(selection=selection)
-        .select_related("model__provider")
+        .select_related("model__provider", "group")
         .order_by("position", "id")
     )
     return {
         "service": selection.service,
         "primary": selection.primary.model_string if selection.primary_id else None,
         "primary_group": selection.primary_group.name if selection.primary_group else None,
-        "fallbacks": [f.model.model_string for f in fallbacks] if selection.pk else [],
+        "fallbacks": [f.entry.model_string for f in fallbacks] if selection.pk else [],
         "temperature": selection.temperature,
         "max_tokens": selection.max_tokens,
         "top_p": selection.top_p,

@@ -3,7 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
-from providers.models import ModelConfig, ModelPrice, ModelSelection, ProviderConfig
+from providers.models import ModelConfig, ModelGroup, ModelPrice, ModelSelection, ProviderConfig
 from providers.models.selection import SelectionFallback
 
 ALL_CAPABILITIES = ["tools", "vision", "json_output", "streaming"]
@@ -67,7 +67,10 @@ def model_create(
 
 
 def selection_set(
-    service: str, primary: ModelConfig, fallbacks: tuple[ModelConfig, ...] = (), **overrides: Any
+    service: str,
+    primary: ModelConfig,
+    fallbacks: tuple[ModelConfig | ModelGroup, ...] = (),
+    **overrides: Any,
 ) -> ModelSelection:
     """Create or repoint a service (straight on the models: tests may build chains the
     selection validation would refuse, such as a fallback with a smaller context window)."""
@@ -75,8 +78,9 @@ def selection_set(
         service=service, defaults={"primary": primary, **overrides}
     )
     SelectionFallback.objects.filter(selection=selection).delete()
-    for position, model in enumerate(fallbacks):
-        SelectionFallback.objects.create(selection=selection, model=model, position=position)
+    for position, entry in enumerate(fallbacks):
+        target = "group" if isinstance(entry, ModelGroup) else "model"
+        SelectionFallback.objects.create(selection=selection, position=position, **{target: entry})
     return selection
 
 

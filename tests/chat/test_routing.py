@@ -276,3 +276,108 @@ def test_group_through_the_sdk_and_an_unknown_one_is_model_not_found(
             sdk.chat.completions.create(
                 model="group:nope", messages=[{"role": "user", "content": "hi"}]
             )
+
+
+# -- a model group as a fallback -------------------------------------------------------------
+SOLO, NORTH, SOUTH = "solo:gpt-solo", "north:o4-mini", "south:gpt-4o"
+
+
+@pytest.fixture
+def more_deployments(openai_fake):
+    """Three more providers on the fake: `solo` (a plain primary), `north` and `south`."""
+    openai_fake.models.extend(["gpt-4o", "gpt-solo"])
+    solo = model_create(provider_create(openai_fake, slug="solo", kind="openai"), "gpt-solo")
+    north = model_create(provider_create(openai_fake, slug="north", kind="openai"), "o4-mini")
+    south = model_create(provider_create(openai_fake, slug="south", kind="openai"), "gpt-4o")
+    return solo, north, south
+
+
+def member_states(name):
+    """Each member's shared routing state (calls in flight, requests this minute) as the
+    group's next router reads it."""
+    group = next(g for g in model_selection_resolve(name="assistant").groups if g.name == name)
+    router = Router(group)
+    router.read()
+    states = {m.model.model_string: router.states[m.model.model_id] for m in group.members}
+    return {model: (state.in_flight, state.requests) for model, state in states.items()}
+
+
+def test_a_failing_primary_model_fails_over_to_a_fallback_group_by_its_strategy(
+    deployments, more_deployments, openai_fake
+):
+    east, west = deployments
+    solo, _, _ = more_deployments
+    pool = group_create("pool", "least_busy", [(east, {}), (west, {})])
+    selection_set("assistant", solo, (pool,))
+    resolved = model_selection_resolve(name="assistant")
+    assert [c.model_string for c in resolved.candidates] == [SOLO, EAST, WEST]
+    assert resolved.group is None and [g.name for g in resolved.groups] == ["pool"]
+    # East is busy with other workers' calls: the least-busy strategy picks west.
+    seed_in_flight(east, 3)
+    openai_fake.model_status["gpt-solo"] = 500
+    result = ask("assistant")
+    assert result.served_by.model_string == WEST and result.is_fallback
+    failed = UsageRecord.objects.filter(model_string=SOLO)
+    assert failed.exists() and not failed.filter(outcome="ok").exists()
+    assert all(record.route == {} for record in failed)
+    served = UsageRecord.objects.get(pk=result.usage_record_id)
+    assert served.route["group"] == "pool" and served.route["strategy"] == "least_busy"
+    assert served.route["reason"] == "least_busy" and served.route["rank"] == 0
+    assert served.route["member"] == WEST and served.route["in_flight"] == 0
+    # The claim on west was released (nothing in flight) and counted this minute; east only
+    # has the other workers' calls.
+    assert member_states("pool") == {EAST: (3, 0), WEST: (0, 1)}
+    # While the primary answers, the fallback group is never routed nor claimed.
+    openai_fake.model_status.clear()
+    assert ask("assistant").served_by.model_string == SOLO
+    assert member_states("pool") == {EAST: (3, 0), WEST: (0, 1)}
+
+
+def test_primary_group_then_fallback_group_each_routed_with_its_own_claims(
+    deployments, more_deployments, openai_fake
+):
+    east, west = deployments
+    _, north, south = more_deployments
+    front = group_create("front", "least_busy", [(east, {}), (west, {})])
+    back = group_create("back", "weighted", [(north, {"weight": 0}), (south, {"weight": 1})])
+    selection_set("assistant", east, (back,), primary_group=front)
+    resolved = model_selection_resolve(name="assistant")
+    assert [g.name for g in resolved.groups] == ["front", "back"]
+    assert {c.model_string for c in resolved.candidates[:2]} == {EAST, WEST}
+    assert [c.model_string for c in resolved.candidates[2:]] == [NORTH, SOUTH]
+    openai_fake.model_status.update({"gpt-4o-mini": 500, "gpt-4.1": 500})
+    result = ask("assistant")
+    assert result.served_by.model_string == SOUTH and result.is_fallback
+    records = list(UsageRecord.objects.order_by("id"))
+    front_records = [r for r in records if r.model_string in (EAST, WEST)]
+    assert {r.model_string for r in front_records} == {EAST, WEST}
+    assert all(r.outcome != "ok" for r in front_records)
+    assert {(r.route["group"], r.route["strategy"]) for r in front_records} == {
+        ("front", "least_busy")
+    }
+    served = records[-1]
+    assert served.pk == result.usage_record_id and served.model_string == SOUTH
+    assert served.route["group"] == "back" and served.route["strategy"] == "weighted"
+    assert served.route["reason"] == "weighted" and served.route["rank"] == 0
+    assert not UsageRecord.objects.filter(model_string=NORTH).exists()
+    # Every attempt was claimed on its own group's member and released: nothing in flight,
+    # one request this minute per attempt.
+    attempts = Counter(r.model_string for r in records)
+    assert member_states("front") == {EAST: (0, attempts[EAST]), WEST: (0, attempts[WEST])}
+    assert member_states("back") == {NORTH: (0, 0), SOUTH: (0, 1)}
+
+
+def test_a_fallback_groups_circuit_open_member_is_skipped(more_deployments, openai_fake):
+    solo, north, south = more_deployments
+    back = group_create("back", "weighted", [(north, {"weight": 1}), (south, {"weight": 0})])
+    selection_set("assistant", solo, (back,))
+    openai_fake.model_status["gpt-solo"] = 500
+    # North's circuit is open: the weighted draw picks it, the router ranks it last and the
+    # breaker skips it, so south serves.
+    cache.set("runtime:breaker:north:open-until", time.time() + 60, timeout=120)
+    result = ask("assistant")
+    assert result.served_by.model_string == SOUTH and result.is_fallback
+    assert not UsageRecord.objects.filter(model_string=NORTH).exists()
+    served = UsageRecord.objects.get(pk=result.usage_record_id)
+    assert served.route["group"] == "back" and served.route["rank"] == 0
+    assert member_states("back") == {NORTH: (0, 0), SOUTH: (0, 1)}

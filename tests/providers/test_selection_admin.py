@@ -214,3 +214,46 @@ def test_a_selection_routed_through_a_group_with_a_cache_in_the_admin(admin_clie
     assert after["primary_group"] == "pool" and after["cache_ttl_seconds"] == 300
     page = admin_client.get(reverse("admin:providers_modelselection_change", args=[selection.pk]))
     assert page.status_code == 200 and "group:pool" in page.content.decode()
+
+
+def test_the_fallback_inline_saves_a_model_group(admin_client, superuser, models):
+    from providers.models import ModelGroup, ModelGroupMember
+
+    group = ModelGroup.objects.create(name="pool")
+    ModelGroupMember.objects.create(group=group, model_config=models["mini"])
+    url = reverse("admin:providers_modelselection_add")
+
+    def post(**entries):
+        data = _selection_post(models["big"])
+        data["fallbacks-TOTAL_FORMS"] = "1"
+        data["fallbacks-0-position"] = "1"
+        data.update({f"fallbacks-0-{key}": value for key, value in entries.items()})
+        return admin_client.post(url, data)
+
+    both = post(model=models["mini"].pk, group=group.pk)
+    assert both.status_code == 200
+    assert "A fallback is either a model or a model group." in both.content.decode()
+    neither = post()
+    assert neither.status_code == 200
+    assert "A fallback is either a model or a model group." in neither.content.decode()
+    small = ModelGroup.objects.create(name="small")
+    ModelGroupMember.objects.create(group=small, model_config=models["small"])
+    too_small = post(group=small.pk)
+    assert too_small.status_code == 200
+    assert (
+        "Member openai:gpt-small of fallback group:small has a context window of 8000 tokens"
+        in too_small.content.decode()
+    )
+    assert not ModelSelection.objects.exists()
+
+    saved = post(group=group.pk)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    selection = ModelSelection.objects.get(service="rag_agent")
+    assert selection.fallback_list() == [group]
+    row = SelectionChange.objects.get()
+    assert (row.source, row.changed_by) == ("admin", superuser)
+    assert row.after["fallbacks"] == ["group:pool"]
+    page = admin_client.get(reverse("admin:providers_modelselection_change", args=[selection.pk]))
+    assert page.status_code == 200 and "group:pool" in page.content.decode()
+    listing = admin_client.get(reverse("admin:providers_modelselection_changelist"))
+    assert "group:pool" in listing.content.decode()

@@ -4,7 +4,7 @@ through a group."""
 import pytest
 
 from config.errors import Conflict, InvalidInput
-from providers.models import ModelGroup, ProviderConfig
+from providers.models import ModelGroup, ModelSelection, ProviderConfig, SelectionChange
 from providers.selectors import model_selection_resolve
 from providers.services.group import model_group_delete, model_group_upsert
 from providers.services.selection import model_selection_update, model_selection_upsert
@@ -212,3 +212,95 @@ def test_admin_group_pages(client, superuser, catalog):
     added = client.post("/admin/providers/modelgroup/add/", {**data, "name": "other"})
     assert added.status_code == 302, added.content[:2000]
     assert ModelGroup.objects.get(name="other").members.count() == 2
+
+
+def test_selection_with_a_group_fallback_through_the_api(admin_client_api, catalog):
+    model_group_upsert(
+        name="pool",
+        members=[{"model": "openai:gpt-4.1"}, {"model": "anthropic:claude-sonnet-4-5"}],
+    )
+    created = admin_client_api.put(
+        "/api/selections/rag/",
+        {"primary": "openai:gpt-4o-mini", "fallbacks": ["group:pool"]},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["fallbacks"] == ["group:pool"]
+    assert body["chain"][1] == {
+        "model_string": "group:pool",
+        "role": "fallback",
+        "usable": True,
+        "reason": "",
+    }
+    resolved = model_selection_resolve(name="rag")
+    assert resolved.group is None and [g.name for g in resolved.fallback_groups] == ["pool"]
+    assert [c.model_string for c in resolved.candidates] == [
+        "openai:gpt-4o-mini",
+        "openai:gpt-4.1",
+        "anthropic:claude-sonnet-4-5",
+    ]
+    # PATCH: a model after the group; the audit trail keeps the group by its model string.
+    updated = admin_client_api.patch(
+        "/api/selections/rag/", {"fallbacks": ["group:pool", "openai:gpt-4.1"]}, format="json"
+    )
+    assert updated.status_code == 200, updated.content
+    assert updated.json()["fallbacks"] == ["group:pool", "openai:gpt-4.1"]
+    change = SelectionChange.objects.filter(service="rag").order_by("-id").first()
+    assert change.before["fallbacks"] == ["group:pool"]
+    assert change.after["fallbacks"] == ["group:pool", "openai:gpt-4.1"]
+    # gpt-4.1 is already in the chain through the group: tried once, at the group's place.
+    assert [c.model_string for c in model_selection_resolve(name="rag").candidates] == [
+        "openai:gpt-4o-mini",
+        "openai:gpt-4.1",
+        "anthropic:claude-sonnet-4-5",
+    ]
+    # A group that serves as a fallback cannot be deleted either.
+    refused = admin_client_api.delete("/api/groups/pool/")
+    assert refused.status_code == 409 and error_of(refused)["details"]["services"] == ["rag"]
+
+
+def test_group_fallback_validation_errors_in_the_api_shape(admin_client_api, catalog):
+    model_group_upsert(name="vectors", members=[{"model": "openai:text-embedding-3-small"}])
+    model_group_upsert(name="off", members=[{"model": "openai:gpt-4.1"}], enabled=False)
+    model_group_upsert(name="pool", members=[{"model": "openai:gpt-4.1"}])
+    cases = [
+        (["group:nope"], "Unknown model group 'nope'."),
+        (["group:off"], "Fallback group:off cannot be used: the group is disabled."),
+        (["group:vectors"], "Member openai:text-embedding-3-small of fallback group:vectors is"),
+        (["group:pool", "group:pool"], "group:pool appears twice in the chain"),
+    ]
+    for fallbacks, message in cases:
+        response = admin_client_api.put(
+            "/api/selections/rag/",
+            {"primary": "anthropic:claude-sonnet-4-5", "fallbacks": fallbacks},
+            format="json",
+        )
+        assert response.status_code == 400, response.content
+        error = error_of(response)
+        assert error["code"] == "invalid"
+        assert error["details"]["fields"]["fallbacks"][0].startswith(message), error
+    assert not ModelSelection.objects.exists()
+
+
+def test_a_fallback_group_change_invalidates_the_resolution(
+    catalog, django_capture_on_commit_callbacks
+):
+    model_group_upsert(
+        name="pool",
+        members=[{"model": "openai:gpt-4.1"}, {"model": "anthropic:claude-sonnet-4-5"}],
+    )
+    model_selection_upsert(service="rag", primary="openai:gpt-4o-mini", fallbacks=["group:pool"])
+    assert len(model_selection_resolve(name="rag").candidates) == 3
+    with django_capture_on_commit_callbacks(execute=True):
+        model_group_upsert(name="pool", members=[{"model": "openai:gpt-4.1"}])
+    resolved = model_selection_resolve(name="rag")
+    assert [c.model_string for c in resolved.candidates] == [
+        "openai:gpt-4o-mini",
+        "openai:gpt-4.1",
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        model_group_upsert(name="pool", members=[{"model": "openai:gpt-4.1"}], enabled=False)
+    resolved = model_selection_resolve(name="rag")
+    assert resolved.fallback_groups == ()
+    assert [c.model_string for c in resolved.candidates] == ["openai:gpt-4o-mini"]
