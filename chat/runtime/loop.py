@@ -9,7 +9,7 @@ open the same way and share the loop (chat.runtime.streaming).
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from chat.runtime.attempts import attempt_loop
 from chat.runtime.bounds import (
@@ -44,7 +44,10 @@ from providers.adapters.types import (
 from providers.consumers import ConsumerIdentity
 from providers.resolution import ResolvedModel, ResolvedSelection
 from providers.selectors import model_selection_resolve
+from usage.models import UsageRecord
 from usage.pricing import tokens_estimate
+
+Resp = TypeVar("Resp", ChatResponse, EmbeddingResponse)
 
 
 def selection_for(name: str, consumer: ConsumerIdentity | None) -> ResolvedSelection:
@@ -154,33 +157,13 @@ def chat_complete(run: CallRun, request: ChatRequest, *, trim_history: bool = Fa
     """Run an opened chat call to its answer; the reservation is settled whatever happens."""
     if run.cached is not None:
         return _cached_result(run, run.cached)
-    try:
-        prepared, attempt, response = attempt_loop(
-            run,
-            chat_preparer(request, trim_history=trim_history),
-            required_capabilities(request),
-            _complete,
-        )
-        run.breaker.record_success(prepared.candidate.provider_slug)
-        record = run.record(
-            prepared=prepared,
-            attempt=attempt,
-            usage=response.usage,
-            provider_request_id=response.request_id,
-            model_reported=response.model,
-        )
-    finally:
-        run.settle()
-    result = ChatResult(
-        request_id=run.request_id,
-        response=response,
-        served_by=prepared.candidate,
-        is_fallback=prepared.is_fallback,
-        attempts=run.attempts,
-        cost=record.cost,
-        usage_record_id=record.pk,
-        latency_ms=record.latency_ms,
+    prepared, response, record = _served(
+        run,
+        chat_preparer(request, trim_history=trim_history),
+        required_capabilities(request),
+        _complete,
     )
+    result = ChatResult(response=response, **_result_fields(run, prepared, record))
     if run.cache_status == MISS:
         run.cache_store(
             CachedAnswer(
@@ -272,13 +255,25 @@ def embedding_complete(run: CallRun, request: EmbeddingRequest) -> EmbeddingResu
             estimate,
         )
 
+    prepared, response, record = _served(
+        run,
+        prepare,
+        frozenset(),
+        lambda adapter, prepared, _: _embed(adapter, prepared.request, estimate),
+    )
+    return EmbeddingResult(response=response, **_result_fields(run, prepared, record))
+
+
+def _served(
+    run: CallRun,
+    prepare: Callable[[ResolvedModel], tuple[Any, int] | str],
+    needs: frozenset[str],
+    call: Callable[[ProviderAdapter, Prepared, Attempt], Resp],
+) -> tuple[Prepared, Resp, UsageRecord]:
+    """The attempt loop to its answer, and the serving attempt's ledger row; the reservation
+    is settled whatever happens."""
     try:
-        prepared, attempt, response = attempt_loop(
-            run,
-            prepare,
-            frozenset(),
-            lambda adapter, prepared, _: _embed(adapter, prepared.request, estimate),
-        )
+        prepared, attempt, response = attempt_loop(run, prepare, needs, call)
         run.breaker.record_success(prepared.candidate.provider_slug)
         record = run.record(
             prepared=prepared,
@@ -289,13 +284,17 @@ def embedding_complete(run: CallRun, request: EmbeddingRequest) -> EmbeddingResu
         )
     finally:
         run.settle()
-    return EmbeddingResult(
-        request_id=run.request_id,
-        response=response,
-        served_by=prepared.candidate,
-        is_fallback=prepared.is_fallback,
-        attempts=run.attempts,
-        cost=record.cost,
-        usage_record_id=record.pk,
-        latency_ms=record.latency_ms,
-    )
+    return prepared, response, record
+
+
+def _result_fields(run: CallRun, prepared: Prepared, record: UsageRecord) -> dict[str, Any]:
+    """What a chat or embeddings result says about the call beside the answer."""
+    return {
+        "request_id": run.request_id,
+        "served_by": prepared.candidate,
+        "is_fallback": prepared.is_fallback,
+        "attempts": run.attempts,
+        "cost": record.cost,
+        "usage_record_id": record.pk,
+        "latency_ms": record.latency_ms,
+    }
