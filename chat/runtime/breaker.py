@@ -23,16 +23,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
 
+from config.generation_cache import CACHE_ERRORS
 from config.outages import outage_log
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-# What the configured cache backends raise when their store is unreachable.
-_CACHE_ERRORS = (redis.RedisError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +72,7 @@ class CircuitBreaker:
             return fallback
         try:
             return operation()
-        except _CACHE_ERRORS as exc:
+        except CACHE_ERRORS as exc:
             self._cache_failed = True
             outage_log(
                 logger,

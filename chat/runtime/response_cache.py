@@ -28,17 +28,16 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-import redis
 from django.core.cache import cache
 
 from chat.types import CallContext
+from config.generation_cache import CACHE_ERRORS
 from config.outages import outage_log
 from providers.adapters.types import ChatRequest, ChatResponse, StreamEvent
 from providers.resolution import ResolvedSelection
 
 logger = logging.getLogger(__name__)
 
-_CACHE_ERRORS = (redis.RedisError, OSError)
 HIT = "hit"
 MISS = "miss"
 
@@ -92,7 +91,7 @@ def response_cache_key(
 def response_cache_get(key: str) -> CachedAnswer | None:
     try:
         answer = cache.get(key)
-    except _CACHE_ERRORS as exc:
+    except CACHE_ERRORS as exc:
         outage_log(logger, logging.WARNING, "Cache unavailable: response cache not read", exc=exc)
         return None
     return answer if isinstance(answer, CachedAnswer) else None
@@ -101,5 +100,5 @@ def response_cache_get(key: str) -> CachedAnswer | None:
 def response_cache_put(key: str, answer: CachedAnswer, *, ttl: int) -> None:
     try:
         cache.set(key, answer, timeout=ttl)
-    except _CACHE_ERRORS as exc:
+    except CACHE_ERRORS as exc:
         outage_log(logger, logging.WARNING, "Cache unavailable: response not cached", exc=exc)

@@ -34,16 +34,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
 
+from config.generation_cache import CACHE_ERRORS
 from config.outages import outage_log
 from providers.resolution import ResolvedGroup, ResolvedMember
 
 logger = logging.getLogger(__name__)
 
-_CACHE_ERRORS = (redis.RedisError, OSError)
 _WINDOW = 60
 _LATENCY_TTL = 3600
 
@@ -140,7 +139,7 @@ class Router:
             return None
         try:
             return _client()
-        except _CACHE_ERRORS as exc:  # pragma: no cover - the pool is built lazily
+        except CACHE_ERRORS as exc:  # pragma: no cover - the pool is built lazily
             self._fail(operation, exc)
             return None
 
@@ -172,7 +171,7 @@ class Router:
             pipe.hmget(f"{base}:m:{window}", "r", "t")
         try:
             values = pipe.execute()
-        except _CACHE_ERRORS as exc:
+        except CACHE_ERRORS as exc:
             self._fail("read", exc)
             self.states = {m.model.model_id: MemberState() for m in members}
             return
@@ -276,7 +275,7 @@ class Router:
         pipe.expire(window_key, 2 * _WINDOW)
         try:
             pipe.execute()
-        except _CACHE_ERRORS as exc:
+        except CACHE_ERRORS as exc:
             self._fail("written", exc)
         return claim
 
@@ -298,7 +297,7 @@ class Router:
             pipe.hincrby(claim.window_key, "t", actual_tokens - claim.tokens)
         try:
             pipe.execute()
-        except _CACHE_ERRORS as exc:
+        except CACHE_ERRORS as exc:
             self._fail("written", exc)
 
 
