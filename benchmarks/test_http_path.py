@@ -248,6 +248,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """utime + stime per thread of the process: its main thread (the server's event loop)
+    apart from the rest (the threads that run requests, and the pools' helpers)."""
+    split = {"main": 0.0, "others": 0.0}
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        split["main" if stat.parent.name == str(pid) else "others"] += seconds
+    return split
+
+
 def loadgen(spec: dict[str, Any]) -> dict[str, Any]:
     """benchmarks/loadgen.py in its own process(es), on the non-worker cores."""
     spec = {**spec, "cpus": sorted(OTHER_CPUS or ())}
@@ -263,13 +277,16 @@ def loadgen(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def profile_start(pid: int) -> subprocess.Popen | None:
-    """With BENCH_PYSPY=<file>: py-spy samples the worker (GIL holders, collapsed stacks) during
-    the 8-client run, for investigations; py-spy must be on PATH or in the venv."""
+    """With BENCH_PYSPY=<file>: py-spy samples the worker (collapsed stacks) during the 8-client
+    run, for investigations; py-spy must be in the venv. BENCH_PYSPY_FLAGS picks what is
+    sampled (default `--gil`: GIL holders; a GIL holder the OS has descheduled counts too, so
+    compare with the per-thread CPU split the bench prints)."""
     output = os.environ.get("BENCH_PYSPY")
     if not output:
         return None
     command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid)]
-    command += ["--gil", "--format", "raw", "--output", output, "--rate", "500"]
+    command += os.environ.get("BENCH_PYSPY_FLAGS", "--gil").split()
+    command += ["--format", "raw", "--output", output, "--rate", "500"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
 
 
@@ -334,6 +351,7 @@ def test_added_latency_throughput_streams_and_flat_memory(stack):
         """(calls per second, worker CPU ms per call)."""
         nonlocal served
         cpu_before = cpu_seconds(worker)
+        threads_before = thread_cpu_seconds(worker)
         result = loadgen(
             {
                 "mode": "load",
@@ -345,6 +363,15 @@ def test_added_latency_throughput_streams_and_flat_memory(stack):
         )
         served += result["calls"]
         assert not result["failures"], result["failure_samples"]
+        threads_after = thread_cpu_seconds(worker)
+        main, others = (
+            (threads_after[name] - threads_before[name]) * 1000 / result["calls"]
+            for name in ("main", "others")
+        )
+        print(
+            f"{clients} clients: worker CPU per call in its main thread {main:.3f} ms, "
+            f"in its other threads {others:.3f} ms"
+        )
         return result["rate"], (cpu_seconds(worker) - cpu_before) * 1000 / result["calls"]
 
     def check(name: str, value: float, bound: float, *, at_least: bool = False) -> None:

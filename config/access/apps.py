@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.core import checks
 from django.db.models.signals import post_migrate
 
 
@@ -15,6 +16,9 @@ class AccessConfig(AppConfig):
         # After every `migrate` (once all apps' permissions exist), top up the roles, so a
         # model added later reaches Administrators without anyone running setup_roles.
         post_migrate.connect(_sync_roles, dispatch_uid="access_sync_roles")
+        from config.browser_middleware import browser_middleware_check
+
+        checks.register(browser_middleware_check)
 
 
 def _sync_roles(sender: Any, using: str = "default", **kwargs: Any) -> None:
