@@ -10,14 +10,15 @@ refused when it could reach something that is not a provider:
 
 The check runs on the *resolved* addresses, so a name pointing at a metadata address is
 refused too, and it runs again inside the HTTP transport every time a connection is opened
-(`guarded_http_client`), connecting to the very address it checked: a name that resolved to a
-public address at save time and to 169.254.169.254 later (DNS rebinding) is caught there.
+(`guarded_http_client`, over providers/adapters/transport.py), connecting to the very address
+it checked: a name that resolved to a public address at save time and to 169.254.169.254
+later (DNS rebinding) is caught there.
 """
 
 import ipaddress
 import socket
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ import httpcore2
 import httpx2
 
 from config.http_client import ObservedTransport
+from providers.adapters.transport import GuardedURLLib3Transport
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -147,47 +149,27 @@ def base_url_destination_problem(url: str, allowed: Iterable[str]) -> str | None
     return None
 
 
-class GuardedBackend(httpcore2.SyncBackend):
-    """Resolves the host itself, checks every address against the policy and connects to the
-    address it checked (TLS still verifies and sends the host name)."""
-
-    def __init__(self, allowed: tuple[str, ...] | None) -> None:
-        self.allowed = allowed
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.NetworkStream:
-        if problem := host_problem(host):
-            raise DestinationRefused(problem)
-        try:
-            addresses = resolved_addresses(host, port)
-        except (OSError, UnicodeError) as exc:
-            raise httpcore2.ConnectError(f"Could not resolve the provider's host: {exc}") from exc
-        allowed = self.allowed if self.allowed is not None else configured_networks()
-        problems = [address_problem(address, allowed) for address in addresses]
-        permitted = [a for a, p in zip(addresses, problems, strict=True) if p is None]
-        if not permitted:
-            raise DestinationRefused(next(p for p in problems if p))
-        last_error: Exception | None = None
-        for address in permitted:
-            try:
-                return super().connect_tcp(
-                    address, port, timeout, local_address, socket_options or []
-                )
-            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-                last_error = exc
-        assert last_error is not None
-        raise last_error
+def permitted_addresses(host: str, port: int, allowed: tuple[str, ...] | None) -> list[str]:
+    """The addresses `host` resolves to that the policy permits (the new transport connects to
+    one of these very addresses); raises DestinationRefused when there is none, ConnectError
+    when the name does not resolve."""
+    if problem := host_problem(host):
+        raise DestinationRefused(problem)
+    try:
+        addresses = resolved_addresses(host, port)
+    except (OSError, UnicodeError) as exc:
+        raise httpcore2.ConnectError(f"Could not resolve the provider's host: {exc}") from exc
+    allowed = allowed if allowed is not None else configured_networks()
+    problems = [address_problem(address, allowed) for address in addresses]
+    permitted = [a for a, p in zip(addresses, problems, strict=True) if p is None]
+    if not permitted:
+        raise DestinationRefused(next(p for p in problems if p))
+    return permitted
 
 
 class AsyncGuardedBackend(httpcore2.AnyIOBackend):
-    """GuardedBackend for asyncio clients (the PydanticAI bridge's native models): the same
-    policy, the blocking resolution run in a worker thread."""
+    """httpcore2's network backend for asyncio clients (the PydanticAI bridge's native models):
+    the policy of `permitted_addresses`, the blocking resolution run in a worker thread."""
 
     def __init__(self, allowed: tuple[str, ...] | None) -> None:
         self.allowed = allowed
@@ -250,17 +232,19 @@ def guarded_http_client(
 ) -> httpx2.Client:
     """An httpx2 client whose every connection passes the address policy.
 
-    Environment proxies are not used (trust_env=False): through a proxy the policy could not
-    see where the key goes. Redirects are not followed: an SDK API never needs one.
+    Its transport sends over urllib3 (providers/adapters/transport.py: less CPU per call than
+    httpx2's own), resolving and checking the host at every connect. Environment proxies are
+    not used (trust_env=False): through a proxy the policy could not see where the key goes.
+    Redirects are not followed: an SDK API never needs one.
     """
-    transport = httpx2.HTTPTransport(trust_env=False)
-    # httpx2 builds its connection pool without a way to pass a network backend; the pool
-    # reads this attribute for every new connection.
-    transport._pool._network_backend = GuardedBackend(allowed)
+    transport = GuardedURLLib3Transport(resolve=partial(_permitted_for, allowed), max_keepalive=100)
     return client_class(
         transport=ObservedTransport(transport),  # request id header, tracing span
         timeout=timeout,
         trust_env=False,
         follow_redirects=False,
-        limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100),
     )
+
+
+def _permitted_for(allowed: tuple[str, ...] | None, host: str, port: int) -> list[str]:
+    return permitted_addresses(host, port, allowed)

@@ -39,9 +39,9 @@ def answered_with(monkeypatch, fake, change) -> None:
     monkeypatch.setattr(fake, "route", changed)
 
 
-def open_connections(adapter: OpenAIAdapter) -> list:
-    # httpcore's pool (public `connections`) behind the SDK's client and our transport.
-    return adapter.client._client._transport.inner._pool.connections
+def host_pools(adapter: OpenAIAdapter) -> list:
+    # The transport's per-host pools (providers/adapters/transport.py) behind the SDK's client.
+    return list(adapter.client._client._transport.inner.pools.values())
 
 
 def test_streams_and_completions_reuse_one_connection(adapter):
@@ -49,8 +49,8 @@ def test_streams_and_completions_reuse_one_connection(adapter):
         assert isinstance(list(adapter.stream(REQUEST))[-1], Finish)
         adapter.complete(REQUEST)
 
-    [connection] = open_connections(adapter)
-    assert "Request Count: 6" in repr(connection)
+    [pool] = host_pools(adapter)
+    assert (pool.opened, pool.requests, len(pool.idle)) == (1, 6, 1)
 
 
 def test_a_body_held_open_after_done_does_not_hold_the_stream(adapter, openai_fake, monkeypatch):
