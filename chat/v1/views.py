@@ -9,6 +9,7 @@ request's parameters (docs/parameters.md).
 from contextlib import ExitStack
 from typing import Any, cast
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAuthenticated
@@ -21,6 +22,7 @@ from chat.http import (
     body_size_check,
     cache_bypass_requested,
     cache_headers,
+    json_response,
     sse_response,
 )
 from chat.negotiation import EventStreamNegotiation
@@ -116,7 +118,7 @@ class ChatCompletionsView(V1View):
             )
             headers = served_headers(result.served_by) | cache_headers(result.cache)
             headers |= ignored_header(request.data, chat_request, result.served_by.provider_kind)
-            return Response(completion_json(result), headers=headers)
+            return json_response(completion_json(result), headers)
         chat_stream = chat_completion_stream(
             request=chat_request, context=self.context(), consumer=self.identity
         )
@@ -134,13 +136,13 @@ class EmbeddingsView(V1View):
         responses={200: OpenApiTypes.OBJECT},
         description="OpenAI's embeddings (float or base64 encoding).",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         embedding_request, encoding = embedding_request_parse(request.data)
         result = embedding_run(
             request=embedding_request, context=self.context(), consumer=self.identity
         )
-        return Response(
-            embeddings_json(result, encoding=encoding), headers=served_headers(result.served_by)
+        return json_response(
+            embeddings_json(result, encoding=encoding), served_headers(result.served_by)
         )
 
 
