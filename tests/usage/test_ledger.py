@@ -87,3 +87,76 @@ def test_inside_a_transaction_the_insert_commits_with_it(django_assert_num_queri
     with django_assert_num_queries(1) as captured:
         usage_record_create(request_id="req_tx", model=MODEL)
     assert captured.captured_queries[0]["sql"].startswith("INSERT INTO")
+
+
+def _stored_row(pk: int) -> tuple:
+    """Every column but the id, as the database returns it (JSON columns decoded)."""
+    from django.db import connection
+
+    meta = UsageRecord._meta
+    columns = [f.column for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(meta.db_table)} "
+            f"WHERE {quote(meta.pk.column)} = %s",
+            [pk],
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"prompt_tokens": 10, "details": {"cached": [1, 2.5, None, True]}, "note": 'é ✓ "q"'},
+        {1: "a key that is not a string: json.dumps's path"},
+        {},
+    ],
+)
+def test_the_insert_writes_what_model_save_writes(raw):
+    """The one-statement INSERT builds its parameters without the fields' save methods where
+    the value's type is known; the row must be the one `Model.save()` writes, column by column."""
+    from datetime import UTC, datetime
+
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create(username="ledger-eq")
+    record = usage_record_create(
+        request_id="req_eq",
+        model=MODEL,
+        usage=Usage(input_tokens=1234, output_tokens=56, reasoning_tokens=7, raw=raw),
+        usage_estimated=True,
+        outcome="provider_error",
+        error_message="failed: ünïcode",
+        attempt=3,
+        is_fallback=True,
+        streamed=True,
+        operation="chat",
+        latency_ms=321,
+        time_to_first_token_ms=45,
+        service="svc",
+        user_id=user.pk,
+        conversation_id=2**40,
+        end_user="eu",
+        tags=("team:a", "x"),
+        provider_request_id="chatcmpl-1",
+        model_reported="gpt-4o-mini-2024",
+        created_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        route={"group": "g", "rank": 1, "why": ["a", 0.5]},
+    )
+    saved = UsageRecord(
+        **{
+            f.attname: getattr(record, f.attname)
+            for f in UsageRecord._meta.concrete_fields
+            if not f.primary_key
+        }
+    )
+    saved.save(force_insert=True)
+    assert record.pk != saved.pk
+    fast, slow = _stored_row(record.pk), _stored_row(saved.pk)
+    assert fast == slow
+    assert [type(v) for v in fast] == [type(v) for v in slow]
+    stored = UsageRecord.objects.get(pk=record.pk)
+    assert stored.cost == Decimal("0.0013600000") and stored.raw_usage == {
+        str(k): v for k, v in raw.items()
+    }
