@@ -1,49 +1,18 @@
 """The shipped nginx site (deploy/nginx/control-plane.conf) is valid as installed: `nginx -t`
 on it, with its snippet under snippets/ and a throwaway certificate in place of the real one."""
 
-import datetime
 import subprocess
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.outside_in.conftest import require_stack_tools
 from tests.outside_in.stack import NGINX_SNIPPET, REPO, nginx_binary
+from tests.tls import self_signed
 
 SITE = REPO / "deploy" / "nginx" / "control-plane.conf"
 
 
-def self_signed(folder) -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "control-plane.example.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
-
-
 def test_shipped_site_passes_nginx_t(tmp_path):
     require_stack_tools(nginx_only=True)
-    cert, key = self_signed(tmp_path)
+    cert, key = self_signed("control-plane.example.com", tmp_path)
     (tmp_path / "snippets").mkdir()
     (tmp_path / "snippets" / NGINX_SNIPPET.name).write_text(NGINX_SNIPPET.read_text())
     site = SITE.read_text()
