@@ -18,7 +18,7 @@ later (DNS rebinding) is caught there.
 import ipaddress
 import socket
 from collections.abc import Iterable
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -184,17 +184,7 @@ class AsyncGuardedBackend(httpcore2.AnyIOBackend):
     ) -> httpcore2.AsyncNetworkStream:
         import anyio.to_thread
 
-        if problem := host_problem(host):
-            raise DestinationRefused(problem)
-        try:
-            addresses = await anyio.to_thread.run_sync(resolved_addresses, host, port)
-        except (OSError, UnicodeError) as exc:
-            raise httpcore2.ConnectError(f"Could not resolve the provider's host: {exc}") from exc
-        allowed = self.allowed if self.allowed is not None else configured_networks()
-        problems = [address_problem(address, allowed) for address in addresses]
-        permitted = [a for a, p in zip(addresses, problems, strict=True) if p is None]
-        if not permitted:
-            raise DestinationRefused(next(p for p in problems if p))
+        permitted = await anyio.to_thread.run_sync(permitted_addresses, host, port, self.allowed)
         last_error: Exception | None = None
         for address in permitted:
             try:
@@ -237,14 +227,12 @@ def guarded_http_client(
     not used (trust_env=False): through a proxy the policy could not see where the key goes.
     Redirects are not followed: an SDK API never needs one.
     """
-    transport = GuardedURLLib3Transport(resolve=partial(_permitted_for, allowed), max_keepalive=100)
+    transport = GuardedURLLib3Transport(
+        resolve=lambda host, port: permitted_addresses(host, port, allowed), max_keepalive=100
+    )
     return client_class(
         transport=ObservedTransport(transport),  # request id header, tracing span
         timeout=timeout,
         trust_env=False,
         follow_redirects=False,
     )
-
-
-def _permitted_for(allowed: tuple[str, ...] | None, host: str, port: int) -> list[str]:
-    return permitted_addresses(host, port, allowed)
