@@ -1,5 +1,8 @@
 # The two commands a new machine needs: `make run` and `make test`. Both set up .venv first.
-PYTHON ?= python3
+# The interpreter .venv is built with: the fastest CPython 3.11+ found (scripts/python_pick says
+# how it chooses); `make PYTHON=/path/to/python3` picks another. An existing .venv is kept:
+# `make clean` first to rebuild it with another interpreter.
+PYTHON ?= $(shell sh scripts/python_pick)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
@@ -10,7 +13,8 @@ export PORT
 .PHONY: run test bench lint typecheck format migrate superuser clean var
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	@test -x $(PY) || echo "Building $(VENV) with $(PYTHON)"
+	@test -x $(PY) || $(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
