@@ -19,6 +19,7 @@ from config.request_context import request_id_reset, request_id_set
 from providers.adapters.azure_openai_adapter import AzureOpenAIAdapter
 from providers.adapters.egress import guarded_http_client
 from providers.adapters.errors import ProviderError
+from providers.adapters.http_wire import header_lines
 from providers.adapters.openai_adapter import OpenAIAdapter
 from providers.adapters.openai_direct import MAX_SHAPES, DirectPoster, direct_path_refusal
 from providers.adapters.types import ChatRequest, EmbeddingRequest, Message, ProviderSettings
@@ -362,3 +363,17 @@ def test_a_refused_connection_raises_what_the_sdk_raises():
         _same(first, second)
     finally:
         adapter.close()
+
+
+def test_a_header_that_would_break_the_request_is_refused_before_sending(recorder):
+    adapter = OpenAIAdapter(openai_settings(recorder.url))
+    try:
+        with request_id("req_1\r\nX-Injected: yes"), pytest.raises(ValueError, match="header"):
+            adapter.complete(CHAT)
+        with pytest.raises(ValueError, match="header"):
+            header_lines([(b"X-Ok", b"a\nb")])
+        with pytest.raises(ValueError, match="header"):
+            header_lines([(b"X Bad", b"a")])
+    finally:
+        adapter.close()
+    assert recorder.requests == []
