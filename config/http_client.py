@@ -12,6 +12,7 @@ A transport wrapper rather than event hooks: it sees failures (a refused connect
 too, and ends its span on them.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -31,13 +32,23 @@ class ObservedTransport(httpx2.BaseTransport):
         self.inner = inner
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        return self._observed(request, self.inner.handle_request)
+
+    def send_direct(self, request: Any) -> Any:
+        """The same for a request prepared as bytes (the OpenAI adapter's direct path, see
+        providers/adapters/openai_direct.py), sent by the inner transport's `send_direct`.
+        Such a request offers what is used here: `method`, `url`, and `headers` that answer
+        `in` and take item assignment."""
+        return self._observed(request, self.inner.send_direct)  # type: ignore[attr-defined]
+
+    def _observed(self, request: Any, send: Callable[[Any], Any]) -> Any:
         request_id = current_request_id()
         if request_id and CLIENT_REQUEST_ID_HEADER not in request.headers:
             request.headers[CLIENT_REQUEST_ID_HEADER] = request_id
         if span_factory is None:
-            return self.inner.handle_request(request)
+            return send(request)
         with span_factory(request) as span:
-            response = self.inner.handle_request(request)
+            response = send(request)
             span.set_attribute("http.response.status_code", response.status_code)
             return response
 

@@ -12,6 +12,10 @@ table (the Azure client raises the same SDK exceptions) are inherited.
   (`Authorization: Bearer`, not renewed); or an app registration (tenant, client id, client
   secret) whose tokens are requested and renewed before expiry (adapters.entra, as the SDK's
   `azure_ad_token_provider`). Nothing is read from AZURE_OPENAI_* or OPENAI_* variables.
+  With a key or a static token, calls take the inherited direct path (adapters.openai_direct:
+  the Azure client's own head, deployment path and api-version, derived once per path and
+  deployment); with an app registration, each call goes through the SDK client, which asks
+  the token provider for the current token.
 - Deployment per model: a model's name is called as the deployment of that name unless the
   kind's `deployments` field maps it to another deployment ({"gpt-4o": "prod-gpt4o"}).
 - `max_tokens` is sent as `max_completion_tokens` (GA API versions accept it; o-series

@@ -10,12 +10,16 @@ Mistral, Together, OpenRouter...) through the official `openai` SDK and chat com
   deprecated and reasoning models refuse it) and as `max_tokens` to compatible servers.
 - Streams ask for `stream_options.include_usage`; the usage chunk arrives after the finish
   reason, so Finish is yielded last. A server that ignores the option yields no UsageEvent.
-- Chat and embeddings go through the SDK client's low-level `post` with a plain dict body and
-  come back as the raw HTTP response: the client still does auth, base URL, headers,
-  timeouts, Azure's deployment paths and raises its own exceptions for error statuses, but
-  the SDK's TypedDict transform and pydantic models are skipped (they were most of the
-  adapter's CPU); openai_mapping reads the JSON and the SSE lines. After a stream's [DONE]
-  the end of the body is read (briefly bounded) so the connection is reused.
+- Chat and embeddings are plain dict bodies that come back as the raw HTTP response: the
+  SDK's TypedDict transform and pydantic models are skipped (they were most of the adapter's
+  CPU); openai_mapping reads the JSON and the SSE lines. They are sent by the direct path
+  (adapters.openai_direct: the head the SDK client would send, derived from the client once
+  per path and model, written with the body straight to our transport) unless the client's
+  heads can change between calls (an Entra token provider, a callable key...:
+  `direct_path_refusal`); then by the SDK client's low-level `post`. Either way the client
+  is the source of auth, base URL, headers, timeouts and Azure's deployment paths, and its
+  exception classes are raised. After a stream's [DONE] the end of the body is read (briefly
+  bounded) so the connection is reused.
 - Usage buckets: see openai_mapping (OpenAI counts cached tokens inside prompt_tokens and
   reasoning tokens inside completion_tokens; the mapping subtracts them).
 - Errors are translated by the base class from openai_mapping.ERRORS (by SDK exception type,
@@ -34,6 +38,7 @@ import openai
 from providers.adapters import openai_mapping as mapping
 from providers.adapters.base import ProviderAdapter
 from providers.adapters.errors import MalformedResponseError, StreamInterruptedError
+from providers.adapters.openai_direct import DirectPoster, direct_path_refusal
 from providers.adapters.types import (
     ChatRequest,
     ChatResponse,
@@ -55,6 +60,13 @@ class OpenAIAdapter(ProviderAdapter):
     supports_embeddings = True
     mapping: ClassVar[WireMapping] = mapping
     errors: ClassVar[ErrorTable] = mapping.ERRORS
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        super().__init__(settings)
+        # None when the client's requests must each go through the SDK (openai_direct).
+        self.direct: DirectPoster | None = (
+            None if direct_path_refusal(self.client) else DirectPoster(self.client)
+        )
 
     def build_client(self, settings: ProviderSettings) -> openai.OpenAI:
         client = openai.OpenAI(
@@ -92,11 +104,13 @@ class OpenAIAdapter(ProviderAdapter):
         finally:
             response.close()
 
-    def _post(self, path: str, body: dict[str, Any], *, stream: bool) -> httpx2.Response:
-        """POST a plain JSON body through the SDK client (its auth, base URL, headers, timeout,
-        Azure deployment paths, and its exception for an error status) and return the raw
-        HTTP response: the SDK's TypedDict transform and pydantic models are skipped, the
+    def _post(self, path: str, body: dict[str, Any], *, stream: bool) -> Any:
+        """POST a plain JSON body as the SDK client would (its auth, base URL, headers,
+        timeout, Azure deployment paths, and its exception for an error status) and return
+        the raw HTTP response (`headers`, `content`, `iter_bytes`, `close`, `request`): the
         mapping reads the JSON itself. A stream comes back unread."""
+        if self.direct is not None:
+            return self.direct.post(path, body, stream=stream)
         return self.client.post(
             path,
             body=body,
@@ -105,9 +119,7 @@ class OpenAIAdapter(ProviderAdapter):
             stream=stream,
         )
 
-    def _stream_events(
-        self, response: httpx2.Response, request_id: str | None
-    ) -> Iterator[StreamEvent]:
+    def _stream_events(self, response: Any, request_id: str | None) -> Iterator[StreamEvent]:
         model = ""
         finish: FinishReason | None = None
         chunks = 0
@@ -175,7 +187,7 @@ class OpenAIAdapter(ProviderAdapter):
         return [mapping.remote_model(model) for model in self.client.models.list()]
 
 
-def _sdk_errors(response: httpx2.Response) -> Iterator[bytes]:
+def _sdk_errors(response: Any) -> Iterator[bytes]:
     """The stream's bytes, with transport failures raised as the SDK's own stream raises
     them (APITimeoutError, APIConnectionError), so errors keep their SDK types."""
     try:
@@ -186,7 +198,7 @@ def _sdk_errors(response: httpx2.Response) -> Iterator[bytes]:
         raise openai.APIConnectionError(request=response.request) from exc
 
 
-def _stream_error(error: Any, response: httpx2.Response) -> openai.APIError:
+def _stream_error(error: Any, response: Any) -> openai.APIError:
     """The SDK's APIError for an error object sent inside a stream, as its Stream builds it."""
     message = error.get("message") if isinstance(error, dict) else None
     if not message or not isinstance(message, str):
@@ -199,7 +211,7 @@ def _stream_error(error: Any, response: httpx2.Response) -> openai.APIError:
 _DRAIN_SECONDS = 0.1
 
 
-def _drain(response: httpx2.Response, rest: Iterator[bytes]) -> None:
+def _drain(response: Any, rest: Iterator[bytes]) -> None:
     """Read the body's end after [DONE] so that an HTTP/1.1 connection goes back to the pool
     (closing a response before its end closes the connection, and the next call would open
     a new one: a TCP and TLS handshake, the egress check). Each read waits at most until
@@ -215,7 +227,7 @@ def _drain(response: httpx2.Response, rest: Iterator[bytes]) -> None:
     def bounded_read(max_bytes: int, timeout: float | None = None) -> bytes:
         return read(max_bytes, max(deadline - time.monotonic(), 0.001))
 
-    stream.read = bounded_read  # type: ignore[union-attr]
+    stream.read = bounded_read
     try:
         for _ in rest:
             if time.monotonic() > deadline:
@@ -223,4 +235,4 @@ def _drain(response: httpx2.Response, rest: Iterator[bytes]) -> None:
     except (httpx2.HTTPError, openai.APIError):
         pass  # the answer is complete; only the connection is lost
     finally:
-        del stream.read  # type: ignore[union-attr]
+        del stream.read

@@ -8,18 +8,26 @@ CPU per call (benchmarks/test_adapter_path.py: complete, stream and embed alike)
 still see httpx2 requests, responses and exceptions, so their own errors (APIConnectionError,
 APITimeoutError) and the adapters' error tables are unchanged.
 
+How a request goes out (`GuardedURLLib3Transport.send`): its head and body are written as
+bytes in one write (one system call, one segment for small requests, instead of urllib3's
+line-by-line head and a second write for the body); header names and values are checked as
+http.client would check them, and exactly the headers given are sent (no User-Agent,
+Accept-Encoding, Host or framing header of our own). `handle_request` does this for every
+httpx2 request whose body is in memory; the OpenAI adapter's direct path
+(providers/adapters/openai_direct.py) for heads it prepared once; a streamed request body is
+written by urllib3's `request` as httpx2 framed it. The answer's head is parsed by http.client
+and its body handed back raw (httpx2 decodes any Content-Encoding itself): see http_wire.py.
+
 What it does, and does not:
 - every new connection goes through `resolve` (egress.py's address policy): it returns the
   addresses the host may be reached at, or raises (DestinationRefused); the socket connects to
   one of those very addresses, and TLS still sends the host name (SNI) and verifies it;
 - keeps up to `max_keepalive` idle connections per host, never reuses one whose response body
-  was not read to its end, and never waits for a free connection (no pool limit to time out);
-- sends the request's headers as httpx2 set them (urllib3 adds no User-Agent,
-  Accept-Encoding, Host or framing header of its own) and hands back the raw body (httpx2
-  decodes any Content-Encoding itself);
+  was not read to its end (or whose server said it will close), and never waits for a free
+  connection (no pool limit to time out);
 - no proxies, no redirects, no retries: the SDK client and the runtime own those decisions;
 - timeouts: httpx2's connect, write and read timeouts each bound their phase; there is no pool
-  timeout since nothing waits for a connection.
+  timeout since nothing waits for a connection; failures are raised as httpx2's exceptions.
 """
 
 import http.client
@@ -29,19 +37,23 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from typing import Any, cast
 
-import httpcore2
 import httpx2
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.util import SKIP_HEADER
 from urllib3.util.connection import create_connection
 
+from providers.adapters.http_wire import (
+    DirectRequest,
+    RawResponse,
+    ResponseBody,
+    header_lines,
+    origin_of,
+    raise_translated,
+    request_line,
+)
+
 # (host, port) -> the addresses a connection may be opened to; raises to refuse the host.
 Resolver = Callable[[str, int], list[str]]
-
-# The most a streamed read returns at once: whatever has arrived, up to this.
-READ_SIZE = 65536
 
 
 def _guarded_socket(connection: "GuardedHTTPConnection | GuardedHTTPSConnection") -> socket.socket:
@@ -168,122 +180,13 @@ def _header_lines(headers: httpx2.Headers) -> _HeaderLines:
     return _HeaderLines(lines)
 
 
-_TIMEOUTS: dict[str, type[httpx2.TimeoutException]] = {
-    "connect": httpx2.ConnectTimeout,
-    "write": httpx2.WriteTimeout,
-    "read": httpx2.ReadTimeout,
-}
-_FAILURES: dict[str, type[httpx2.TransportError]] = {
-    "connect": httpx2.ConnectError,
-    "write": httpx2.WriteError,
-    "read": httpx2.ReadError,
-}
-
-
-def translated(exc: Exception, stage: str) -> Exception:
-    """The httpx2 exception for a failure while `stage` (connect, write, read) was under way,
-    as httpx2's own transport would raise it; anything else is returned unchanged."""
-    if isinstance(exc, httpx2.TransportError):
-        return exc
-    if isinstance(exc, httpcore2.ConnectError):  # the policy's DestinationRefused among them
-        error: type[httpx2.TransportError] = httpx2.ConnectError
-    elif isinstance(exc, http.client.HTTPException):
-        error = httpx2.RemoteProtocolError  # a malformed answer, or one cut short
-    elif isinstance(exc, ssl.SSLError | ssl.CertificateError | Urllib3SSLError):
-        error = httpx2.ConnectError if stage == "connect" else httpx2.ReadError
-    elif isinstance(exc, TimeoutError):
-        error = _TIMEOUTS[stage]
-    elif isinstance(exc, OSError | Urllib3Error):
-        error = _FAILURES[stage]
-    else:
-        return exc
-    return error(str(exc) or type(exc).__name__)
-
-
-def _raise_translated(exc: Exception, stage: str) -> None:
-    mapped = translated(exc, stage)
-    if mapped is exc:
-        raise exc
-    raise mapped from exc
-
-
-class ResponseBody(httpx2.SyncByteStream):
-    """A response's body as it arrives; its connection goes back to the pool once the body was
-    read to its end, and is closed if the body is closed before that.
-
-    Read through http.client's response directly (urllib3's response wrapper would only add
-    CPU: the body is handed over undecoded). Also httpcore's `network_stream` interface
-    (`read(max_bytes, timeout)`): the OpenAI adapter bounds the reads that drain a stream's
-    end after [DONE] by replacing `read`."""
-
-    def __init__(
-        self,
-        pool: HostPool,
-        connection: HTTPConnection,
-        response: http.client.HTTPResponse,
-        whole: bool,
-    ) -> None:
-        self.pool = pool
-        self.connection: HTTPConnection | None = connection
-        self.response = response
-        self.whole = whole  # a Content-Length body that is not an event stream: one read
-
-    def read(self, max_bytes: int | None, timeout: float | None = None) -> bytes:
-        """The next bytes as soon as any have arrived, all of the body if `max_bytes` is None
-        (b"" at the end); `timeout` bounds this read only."""
-        connection = self.connection
-        if connection is None:
-            return b""
-        sock = connection.sock if timeout is not None else None
-        if sock is not None:
-            previous = sock.gettimeout()
-            sock.settimeout(timeout)
-        response = self.response
-        try:
-            data = response.read1(max_bytes) if max_bytes else response.read()
-            if not data and response.length:  # http.client's read1 ends quietly when cut
-                raise http.client.IncompleteRead(b"", response.length)
-        except Exception as exc:
-            self.close()
-            _raise_translated(exc, "read")
-            raise  # unreachable: for the type checker
-        finally:
-            if sock is not None and connection.sock is not None:
-                sock.settimeout(previous)
-        if response.length == 0 or response.isclosed():  # the body's end
-            self._release()
-        return data
-
-    def __iter__(self) -> Iterator[bytes]:
-        if self.whole:
-            data = self.read(None)
-            if data:
-                yield data
-        while self.connection is not None:
-            chunk = self.read(READ_SIZE)
-            if not chunk:
-                break
-            yield chunk
-
-    def _release(self) -> None:
-        if self.connection is not None:
-            connection, self.connection = self.connection, None
-            self.response.close()  # the body only (http.client leaves a counted body open)
-            self.pool.checkin(connection)
-
-    def close(self) -> None:
-        if self.connection is None:
-            return
-        if self.response.length == 0 or self.response.isclosed():
-            self._release()
-            return
-        connection, self.connection = self.connection, None
-        self.response.close()
-        connection.close()  # part of the body is unread: the connection cannot serve again
-
-
 class GuardedURLLib3Transport(httpx2.BaseTransport):
-    """An httpx2 transport sending over urllib3 connections that pass the address policy."""
+    """An httpx2 transport sending over urllib3 connections that pass the address policy.
+
+    `send` is the one way a request goes out: a whole request as bytes in one write (what
+    `handle_request` does for httpx2 requests whose body is in memory, and the OpenAI
+    adapter's direct path for prepared requests), or, for a streamed request body, urllib3's
+    `request` writing it as httpx2 framed it."""
 
     def __init__(
         self,
@@ -297,11 +200,7 @@ class GuardedURLLib3Transport(httpx2.BaseTransport):
         self.max_keepalive = max_keepalive
         self.pools: dict[tuple[str, str, int], HostPool] = {}
 
-    def _pool(self, url: httpx2.URL) -> HostPool:
-        scheme = url.scheme
-        if scheme not in ("http", "https"):
-            raise httpx2.UnsupportedProtocol(f"Request URL has an unsupported protocol {scheme!r}.")
-        key = (scheme, url.raw_host.decode("ascii"), url.port or (443 if scheme == "https" else 80))
+    def _pool(self, key: tuple[str, str, int]) -> HostPool:
         pool = self.pools.get(key)
         if pool is None:
             pool = self.pools.setdefault(
@@ -316,12 +215,39 @@ class GuardedURLLib3Transport(httpx2.BaseTransport):
         return pool
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        pool = self._pool(request.url)
+        origin = origin_of(request.url)
         timeouts = request.extensions.get("timeout") or {}
+        target = request.url.raw_path
         try:
-            body: Any = request.content or None
-        except httpx2.RequestNotRead:
-            body = cast(Iterable[bytes], request.stream)  # sent as httpx2 framed it
+            content = request.content
+        except httpx2.RequestNotRead:  # a streamed body: urllib3 writes it as httpx2 framed it
+            raw = self.send(
+                origin,
+                request.method,
+                timeouts,
+                streamed=(target, cast(Iterable[bytes], request.stream), request.headers),
+            )
+        else:
+            head = request_line(request.method, target) + header_lines(request.headers.raw)
+            raw = self.send(origin, request.method, timeouts, head + b"\r\n" + content)
+        return raw.as_httpx()
+
+    def send_direct(self, request: DirectRequest) -> RawResponse:
+        return self.send(request.origin, request.method, request.timeouts, request.message())
+
+    def send(
+        self,
+        origin: tuple[str, str, int],
+        method: str,
+        timeouts: dict[str, float | None],
+        message: bytes = b"",
+        *,
+        streamed: tuple[bytes, Iterable[bytes], httpx2.Headers] | None = None,
+    ) -> RawResponse:
+        """Send `message` (a whole request: head, blank line, body) over a pooled connection
+        to `origin` and read the answer's head; or, given `streamed` (target, body, headers),
+        the request with urllib3. Failures are raised as httpx2's exceptions."""
+        pool = self._pool(origin)
         connection = pool.checkout()
         stage = "connect"
         try:
@@ -329,45 +255,46 @@ class GuardedURLLib3Transport(httpx2.BaseTransport):
                 connection.timeout = timeouts.get("connect")
                 connection.connect()
             stage = "write"
-            connection.timeout = timeouts.get("write")
-            # A server may answer (413, 401...) and close before reading the whole body.
-            with suppress(BrokenPipeError, ConnectionResetError):
-                connection.request(
-                    request.method,
-                    request.url.raw_path.decode("ascii"),
-                    body=body,
-                    headers=cast(Any, _header_lines(request.headers)),
-                    preload_content=False,
-                    decode_content=False,
-                )
-            stage = "read"
-            if connection.sock is not None:
-                connection.sock.settimeout(timeouts.get("read"))
-            # http.client's own response: urllib3's wrapper around it would only add CPU.
-            response = http.client.HTTPConnection.getresponse(connection)
+            if streamed is None:
+                sock = cast(socket.socket, connection.sock)
+                sock.settimeout(timeouts.get("write"))
+                # A server may answer (413, 401...) and close before reading the whole body.
+                with suppress(BrokenPipeError, ConnectionResetError):
+                    sock.sendall(message)
+                stage = "read"
+                sock.settimeout(timeouts.get("read"))
+                response = http.client.HTTPResponse(sock, method=method)
+                response.begin()
+                if response.will_close:
+                    connection.close()  # the response keeps reading its own file
+            else:
+                target, body, headers = streamed
+                connection.timeout = timeouts.get("write")
+                with suppress(BrokenPipeError, ConnectionResetError):
+                    connection.request(
+                        method,
+                        target.decode("ascii"),
+                        body=body,
+                        headers=cast(Any, _header_lines(headers)),
+                        preload_content=False,
+                        decode_content=False,
+                    )
+                stage = "read"
+                if connection.sock is not None:
+                    connection.sock.settimeout(timeouts.get("read"))
+                # http.client's own response: urllib3's wrapper around it would only add CPU.
+                response = http.client.HTTPConnection.getresponse(connection)
         except Exception as exc:
             connection.close()
-            _raise_translated(exc, stage)
+            raise_translated(exc, stage)
             raise  # unreachable: for the type checker
         except BaseException:
             connection.close()
             raise
         pool.requests += 1
-        # http.client decodes header lines as Latin-1: encoding back gives the bytes received.
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.msg.items()]
         content_type = response.msg.get("content-type") or ""
         whole = response.length is not None and "event-stream" not in content_type
-        stream = ResponseBody(pool, connection, response, whole)
-        return httpx2.Response(
-            status_code=response.status,
-            headers=headers,
-            stream=stream,
-            extensions={
-                "http_version": b"HTTP/1.1" if response.version == 11 else b"HTTP/1.0",
-                "reason_phrase": response.reason.encode("ascii", "replace"),
-                "network_stream": stream,
-            },
-        )
+        return RawResponse(response, ResponseBody(pool, connection, response, whole))
 
     def close(self) -> None:
         for pool in list(self.pools.values()):
