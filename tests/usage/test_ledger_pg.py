@@ -7,7 +7,7 @@ import logging
 from decimal import Decimal
 
 import pytest
-from django.db import DataError, IntegrityError, connection
+from django.db import DataError, IntegrityError, OperationalError, connection
 from django.db.models.signals import post_init, pre_save
 
 from config import metrics
@@ -88,15 +88,18 @@ def test_the_statement_survives_a_reconnection_and_a_deallocation():
         cursor.execute("DEALLOCATE ALL")  # as a pooler's DISCARD ALL would
     third = usage_record_create(request_id="req_3", model=MODEL)
     assert "cp_ledger_insert_async" in _prepared()
-    assert list(
-        UsageRecord.objects.order_by("pk").values_list("pk", "request_id")
-    ) == [(first.pk, "req_1"), (second.pk, "req_2"), (third.pk, "req_3")]
+    assert list(UsageRecord.objects.order_by("pk").values_list("pk", "request_id")) == [
+        (first.pk, "req_1"),
+        (second.pk, "req_2"),
+        (third.pk, "req_3"),
+    ]
 
 
 def test_behind_a_transaction_pooler_nothing_is_prepared(monkeypatch):
     """DATABASE_DISABLE_SERVER_SIDE_CURSORS (PgBouncer in transaction pooling mode): the
     statement is sent unnamed, so no session keeps any state of ours."""
-    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
     monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", True)
     record = usage_record_create(request_id="req_pooled", model=MODEL)
     assert UsageRecord.objects.get(pk=record.pk).request_id == "req_pooled"
@@ -114,6 +117,30 @@ def test_a_database_error_is_djangos_and_the_record_is_logged(caplog):
     assert metrics.LEDGER_WRITE_FAILURES._value.get() == failures + 1
     # The connection is still usable, and the statement still prepared.
     assert usage_record_create(request_id="req_after", model=MODEL).pk
+
+
+def test_a_lost_connection_is_an_operational_error(caplog):
+    """As psycopg's cursor says it (so the call answers 503, not 500), and the record is
+    logged; the next connection writes again."""
+    import psycopg
+
+    usage_record_create(request_id="req_before", model=MODEL)
+    params = connection.get_connection_params()
+    params.pop("pool", None)
+    with psycopg.connect(**params, autocommit=True) as other:  # as a restart would
+        other.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    try:
+        with pytest.raises(OperationalError):
+            usage_record_create(request_id="req_lost", model=MODEL)
+    finally:
+        connection.close()  # as Django does at the end of the request (errors_occurred)
+    logged = [r for r in caplog.records if r.getMessage().startswith("Usage record not written")]
+    assert json.loads(logged[0].getMessage().split(": ", 1)[1])["request_id"] == "req_lost"
+    usage_record_create(request_id="req_after", model=MODEL)
+    assert sorted(UsageRecord.objects.values_list("request_id", flat=True)) == [
+        "req_after",
+        "req_before",
+    ]
 
 
 def test_a_nul_character_fails_as_it_does_through_save(caplog):

@@ -239,7 +239,7 @@ def _execute(connection: BaseDatabaseWrapper, stmt: _Statement, params: list[Any
             _prepare(pgconn, stmt)
             result = pgconn.exec_prepared(stmt.name, params)
     if result.status != pq.ExecStatus.TUPLES_OK:
-        raise errors.error_from_result(result)
+        raise _error(pgconn, result)
     return int(cast(bytes, result.get_value(0, 0)))
 
 
@@ -248,7 +248,16 @@ def _prepare(pgconn: Any, stmt: _Statement) -> None:
     if result.status != pq.ExecStatus.COMMAND_OK and (
         result.error_field(pq.DiagnosticField.SQLSTATE) != _DUPLICATE_STATEMENT
     ):
-        raise errors.error_from_result(result)
+        raise _error(pgconn, result)
+
+
+def _error(pgconn: Any, result: Any) -> errors.Error:
+    """The psycopg error psycopg's own cursor would raise: the server's, by its SQLSTATE, or,
+    for a failure of libpq's own (the connection lost), an OperationalError."""
+    if pgconn.status == pq.ConnStatus.BAD or not result.error_field(pq.DiagnosticField.SQLSTATE):
+        message = result.error_message.decode("utf-8", "replace").strip()
+        return errors.OperationalError(f"consuming input failed: {message}")
+    return errors.error_from_result(result)
 
 
 def _log(
