@@ -66,22 +66,6 @@ def test_no_save_receiver_listens_to_the_ledger():
     assert not post_save.has_listeners(UsageRecord)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_insert_alone_skips_the_wal_flush(django_assert_num_queries):
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("synchronous_commit is PostgreSQL's")
-    with django_assert_num_queries(1) as captured:
-        record = usage_record_create(request_id="req_async", model=MODEL, service="svc")
-    sql = captured.captured_queries[0]["sql"]
-    assert sql.startswith("SET LOCAL synchronous_commit = off; INSERT INTO")
-    assert UsageRecord.objects.get(pk=record.pk).request_id == "req_async"
-    with connection.cursor() as cursor:  # the setting ended with that statement
-        cursor.execute("SHOW synchronous_commit")
-        assert cursor.fetchone()[0] == "on"
-
-
 def test_inside_a_transaction_the_insert_commits_with_it(django_assert_num_queries):
     """Within a caller's transaction (as in this test) the statement is the plain INSERT."""
     with django_assert_num_queries(1) as captured:
@@ -105,29 +89,44 @@ def _stored_row(pk: int) -> tuple:
         return cursor.fetchone()
 
 
+AUTOCOMMIT = [
+    pytest.param(True, marks=pytest.mark.django_db(transaction=True), id="autocommit"),
+    pytest.param(False, id="in-a-transaction"),
+]
+
+
+@pytest.mark.parametrize("autocommit", AUTOCOMMIT)
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "cache_hit"),
     [
-        {"prompt_tokens": 10, "details": {"cached": [1, 2.5, None, True]}, "note": 'é ✓ "q"'},
-        {1: "a key that is not a string: json.dumps's path"},
-        {},
+        ({"prompt_tokens": 10, "details": {"cached": [1, 2.5, None, True]}, "note": 'é ✓ "q"'}, 0),
+        ({1: "a key that is not a string: json.dumps's path"}, 0),
+        ({}, 1),
+        ({"tiny": 1e-7, "exponent": 1e16, "neg": -0.0, "nul": "\\u0000 escaped"}, 0),
+        ({"beyond 64 bits": 2**70}, 1),
     ],
 )
-def test_the_insert_writes_what_model_save_writes(raw):
+def test_the_insert_writes_what_model_save_writes(raw, cache_hit, autocommit):
     """The one-statement INSERT builds its parameters without the fields' save methods where
-    the value's type is known; the row must be the one `Model.save()` writes, column by column."""
-    from datetime import UTC, datetime
+    the value's type is known (in autocommit on PostgreSQL, as text bound by the server); the
+    row must be the one `Model.save()` writes, column by column, and so must the record."""
+    from datetime import UTC, datetime, timedelta, timezone
 
     from django.contrib.auth import get_user_model
+    from django.db import connection
 
+    from tests.usage.records import make_api_key
+
+    assert connection.in_atomic_block is not autocommit
     user = get_user_model().objects.create(username="ledger-eq")
+    odd_zone = timezone(timedelta(hours=5, minutes=30, seconds=15))
     record = usage_record_create(
         request_id="req_eq",
         model=MODEL,
         usage=Usage(input_tokens=1234, output_tokens=56, reasoning_tokens=7, raw=raw),
         usage_estimated=True,
         outcome="provider_error",
-        error_message="failed: ünïcode",
+        error_message="failed: ünïcode 'quoted' \\ back\\slash\n",
         attempt=3,
         is_fallback=True,
         streamed=True,
@@ -136,27 +135,37 @@ def test_the_insert_writes_what_model_save_writes(raw):
         time_to_first_token_ms=45,
         service="svc",
         user_id=user.pk,
+        api_key_id=make_api_key().pk,
         conversation_id=2**40,
         end_user="eu",
         tags=("team:a", "x"),
         provider_request_id="chatcmpl-1",
         model_reported="gpt-4o-mini-2024",
-        created_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        created_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=odd_zone if cache_hit else UTC),
         route={"group": "g", "rank": 1, "why": ["a", 0.5]},
+        cache_hit=bool(cache_hit),
+        saved_cost=Decimal("0.000123456789012345"),
     )
-    saved = UsageRecord(
-        **{
-            f.attname: getattr(record, f.attname)
-            for f in UsageRecord._meta.concrete_fields
-            if not f.primary_key
-        }
-    )
+    values = {
+        f.attname: getattr(record, f.attname)
+        for f in UsageRecord._meta.concrete_fields
+        if not f.primary_key
+    }
+    saved = UsageRecord(**values)
+    # The record returned is what the model's constructor makes of the same values.
+    assert {k: v for k, v in vars(record).items() if k != "_state"} == {
+        **{k: v for k, v in vars(saved).items() if k != "_state"},
+        "id": record.pk,
+    }
+    assert (record._state.adding, record._state.db) == (False, "default")
     saved.save(force_insert=True)
     assert record.pk != saved.pk
     fast, slow = _stored_row(record.pk), _stored_row(saved.pk)
     assert fast == slow
     assert [type(v) for v in fast] == [type(v) for v in slow]
     stored = UsageRecord.objects.get(pk=record.pk)
-    assert stored.cost == Decimal("0.0013600000") and stored.raw_usage == {
-        str(k): v for k, v in raw.items()
-    }
+    assert stored.raw_usage == {str(k): v for k, v in raw.items()}
+    if cache_hit:
+        assert (stored.cost, stored.saved_cost) == (0, Decimal("0.0001234568"))
+    else:
+        assert stored.cost == Decimal("0.0013600000") and stored.saved_cost is None
