@@ -16,6 +16,10 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
 EVENT_STREAM = "text/event-stream"
+# Accept headers that DRF's negotiation always answers with a JSON first renderer: most API
+# clients send one of these or none (an empty header is DRF's 406). Answered without parsing
+# media ranges, which cost about as much as the rest of DRF's request handling together.
+_JSON_ACCEPTS = frozenset({"*/*", "application/json"})
 
 
 def accepts_event_stream(request: Request) -> bool:
@@ -30,6 +34,16 @@ class EventStreamNegotiation(DefaultContentNegotiation):
     def select_renderer(
         self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: Any = None
     ) -> tuple[BaseRenderer, str]:
+        renderers = list(renderers)
+        accept = request.META.get("HTTP_ACCEPT")
+        if (
+            format_suffix is None
+            and not request.META.get("QUERY_STRING")  # no ?format= override
+            and (accept is None or accept.strip() in _JSON_ACCEPTS)
+            and renderers
+            and renderers[0].media_type == "application/json"
+        ):
+            return renderers[0], renderers[0].media_type
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except NotAcceptable:

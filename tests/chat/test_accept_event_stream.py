@@ -83,3 +83,46 @@ def test_conversation_stream_accepts_event_stream(client, django_user_model, ser
     assert response["Content-Type"] == "text/event-stream"
     text = b"".join(response.streaming_content).decode()
     assert text.startswith("event: start") and "event: done" in text
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        None,
+        "",
+        "*/*",
+        "application/json",
+        " application/json ",
+        "application/json; indent=4",
+        "text/event-stream",
+        "text/html",
+        "application/*",
+        "text/event-stream, */*;q=0.1",
+    ],
+)
+@pytest.mark.parametrize("query", ["", "format=json", "format=xml"])
+def test_negotiation_answers_as_drfs_own_would(rf, accept, query):
+    """The shortcut for plain JSON Accept headers picks what DRF's negotiation picks."""
+    from django.http import Http404
+    from rest_framework.exceptions import NotAcceptable
+    from rest_framework.negotiation import DefaultContentNegotiation
+    from rest_framework.renderers import JSONRenderer
+    from rest_framework.request import Request
+
+    from chat.negotiation import EventStreamNegotiation
+
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    request = Request(rf.post(f"/v1/chat/completions?{query}" if query else "/", **headers))
+
+    def outcome(negotiation):
+        try:
+            renderer, media_type = negotiation.select_renderer(request, [JSONRenderer()])
+        except (NotAcceptable, Http404) as exc:
+            return type(exc)
+        return type(renderer), media_type
+
+    ours, drfs = outcome(EventStreamNegotiation()), outcome(DefaultContentNegotiation())
+    if drfs is NotAcceptable and accept and "text/event-stream" in accept:
+        assert ours == (JSONRenderer, "application/json")  # the stream case, served
+    else:
+        assert ours == drfs
