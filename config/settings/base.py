@@ -133,6 +133,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # maintenance thread) from their parent, and commands need one connection.
 # Connections per host: workers x DATABASE_POOL_MAX_SIZE at most (docs/scaling.md).
 DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
+# How long a request waits for a pooled connection. A thread never waits for another's (see
+# above) and a new connection takes milliseconds, so this is what a request waits while the
+# database is unreachable before its 503: the pool retries connecting in the background, and
+# without this bound every request would hang for it (psycopg_pool's default is 30 s).
+DATABASE_POOL_TIMEOUT_SECONDS = env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=2.0)
 if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _threads = env.int("GUNICORN_THREADS", default=16)
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
@@ -140,7 +145,7 @@ if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postg
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=0),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=_threads),
-        "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=10.0),
+        "timeout": DATABASE_POOL_TIMEOUT_SECONDS,
         "max_idle": env.float("DATABASE_POOL_MAX_IDLE_SECONDS", default=60.0),
         "max_lifetime": 3600.0,  # renewed hourly (with jitter)
     }

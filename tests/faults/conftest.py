@@ -161,15 +161,23 @@ def assert_settled(expected_spend: Decimal) -> None:
 
 
 @contextmanager
-def database_down() -> Iterator[None]:
+def database_down(pool: dict[str, Any] | None = None) -> Iterator[None]:
     """This thread's default connection closed and its port pointed where nothing listens;
-    the next query fails to connect, as when PostgreSQL is down. Restored on exit."""
+    the next query fails to connect, as when PostgreSQL is down. Restored on exit. With
+    `pool` (psycopg_pool options), connections come from a pool made for the dead port, as
+    gunicorn's workers take theirs (DATABASE_POOL)."""
     connection = connections["default"]
-    saved = connection.settings_dict.get("PORT")
+    saved = dict(connection.settings_dict)
     connection.close()
     connection.settings_dict["PORT"] = str(closed_port())
+    if pool is not None:  # as config/settings/base.py sets the pool up
+        connection.settings_dict["OPTIONS"] = {**saved["OPTIONS"], "pool": pool}
+        connection.settings_dict["CONN_MAX_AGE"] = 0
+        connection.settings_dict["CONN_HEALTH_CHECKS"] = False
     try:
         yield
     finally:
         connection.close()
-        connection.settings_dict["PORT"] = saved
+        if pool is not None:
+            connection.close_pool()
+        connection.settings_dict.update(saved)

@@ -5,6 +5,7 @@ connection is closed (or killed by PostgreSQL) and its port pointed where nothin
 
 import json
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -162,3 +163,24 @@ def test_service_api_stream_raises_service_unavailable_mid_stream(deployment):
     assert isinstance(next(events), TextDelta)
     with database_down(), pytest.raises(ServiceUnavailable):
         list(events)
+
+
+def test_through_the_web_servers_pool_an_outage_answers_503_after_the_pool_timeout(
+    client, deployment, caplog
+):
+    """gunicorn's workers borrow connections from a psycopg pool (DATABASE_POOL), which keeps
+    retrying an unreachable database in the background while a request waits for a
+    connection: the request gives up after DATABASE_POOL_TIMEOUT_SECONDS (psycopg_pool's own
+    default is 30 s, every request of an outage held that long) and answers 503."""
+    bound = settings.DATABASE_POOL_TIMEOUT_SECONDS
+    assert bound <= 3, "an outage holds every request (and its thread) this long"
+    with database_down(pool={"min_size": 0, "max_size": 2, "timeout": bound}):
+        started = time.monotonic()
+        response = v1_chat(client, deployment)
+        waited = time.monotonic() - started
+    assert response.status_code == 503, response.content
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert not infrastructure_named(response.content.decode())
+    assert_outage_logged(caplog)
+    # It waited for the pool (a refused connection without one fails at once), then gave up.
+    assert bound * 0.9 <= waited < bound + 3, waited
