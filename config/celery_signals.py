@@ -6,6 +6,8 @@
   (`x_request_id`); the worker makes it current while the task runs, so the task's log lines
   (and any provider call it makes) carry it. A task with no such header (beat's) runs under
   its own Celery task id.
+- Beat says when it is ready: its scheduler has loaded (the database scheduler has written its
+  default entries), which `beat: Starting...` precedes.
 - Worker processes count tasks into the shared PROMETHEUS_MULTIPROC_DIR (config/metrics_dir.py;
   set it for the worker, to the web's directory on the same host, and `/metrics` includes it).
 """
@@ -18,6 +20,7 @@ from typing import Any
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
+    beat_init,
     before_task_publish,
     task_postrun,
     task_prerun,
@@ -45,6 +48,12 @@ def _format_handlers(logger: logging.Logger, **kwargs: Any) -> None:
 
 after_setup_logger.connect(_format_handlers, weak=False)
 after_setup_task_logger.connect(_format_handlers, weak=False)
+
+
+@beat_init.connect(weak=False)
+def _beat_ready(sender: Any = None, **kwargs: Any) -> None:
+    scheduler = getattr(sender, "scheduler", None)  # built before beat_init is sent
+    logging.getLogger(__name__).info("beat: ready (%s)", type(scheduler).__name__)
 
 
 @before_task_publish.connect(weak=False)

@@ -17,7 +17,9 @@ from django.db import connection
 from tests.fixtures import requires_postgres
 
 ROOT = Path(settings.BASE_DIR)
-READY = ("Quit the server with CONTROL-C.", "ready.", "beat: Starting...")
+# Beat is ready once its scheduler has written its entries (config/celery_signals.py): a Ctrl-C
+# during that setup, right after `beat: Starting...`, interrupts a database write.
+READY = ("Quit the server with CONTROL-C.", "ready.", "beat: ready (DatabaseScheduler)")
 
 
 def _free_port() -> int:

@@ -218,7 +218,7 @@ class ProductionStack:
         if worker:
             self.processes["worker"].wait_for_log(" ready.", timeout=60)
         if beat:
-            self.processes["beat"].wait_for_log("beat: Starting", timeout=60)
+            self.processes["beat"].wait_for_log("beat: ready", timeout=60)
 
     def start_web(self) -> None:
         command = [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]
