@@ -44,8 +44,8 @@ class Server:
                 return
             self.connections += 1
             thread = threading.Thread(target=self._run, args=(sock,), daemon=True)
+            self.threads.append(thread)  # before it runs: a test that joins them sees it
             thread.start()
-            self.threads.append(thread)
 
     def _run(self, sock: socket.socket) -> None:
         with sock, suppress(OSError):
