@@ -35,19 +35,7 @@ import orjson
 from django.conf import settings
 from django.db import DatabaseError, connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import (
-    AutoField,
-    BigAutoField,
-    BigIntegerField,
-    BooleanField,
-    CharField,
-    Field,
-    ForeignKey,
-    JSONField,
-    PositiveBigIntegerField,
-    PositiveIntegerField,
-    PositiveSmallIntegerField,
-)
+from django.db.models import Field, JSONField
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, post_save, pre_init, pre_save
 from django.utils import timezone
@@ -159,34 +147,25 @@ def _record_json(record: UsageRecord) -> str:
     return json.dumps(values, default=str, sort_keys=True)
 
 
-# Field classes whose save value is the attribute itself when it has one of these types (or is
-# None): `pre_save` returns the attribute and `get_db_prep_save` returns it unchanged (on
-# PostgreSQL Django wraps integers in psycopg's Int2/Int4/Int8, which quote as the same literal).
-# Exact classes only: a subclass may convert its values (an encrypted CharField).
-_AS_IS: dict[type[Field], tuple[type, ...]] = {
-    CharField: (str, type(None)),
-    BooleanField: (bool, type(None)),
-    BigIntegerField: (int, type(None)),
-    PositiveBigIntegerField: (int, type(None)),
-    PositiveIntegerField: (int, type(None)),
-    PositiveSmallIntegerField: (int, type(None)),
-    AutoField: (int, type(None)),
-    BigAutoField: (int, type(None)),
-}
+# Kinds of value a field's save methods return unchanged, as themselves (ledger_pg's table of
+# exact field classes; on PostgreSQL Django wraps integers in psycopg's Int2/Int4/Int8, which
+# quote as the same literal).
+_PASSED_AS_IS = (str, bool, int)
 
 
 class _Column:
-    """How one field's value becomes its parameter, decided once per vendor: unchanged when its
-    type is one `_AS_IS` allows, as JSON text when `json_text`, else through the field's own
-    `pre_save` and `get_db_prep_save`, as `Model.save()` does."""
+    """How one field's value becomes its parameter, decided once per vendor: unchanged when it
+    is None or of the field's kind (`ledger_pg.field_kind`, for the kinds passed as they are),
+    as JSON text when `json_text`, else through the field's own `pre_save` and
+    `get_db_prep_save`, as `Model.save()` does."""
 
     __slots__ = ("as_is", "attname", "field", "json_text")
 
     def __init__(self, field: Field, connection: BaseDatabaseWrapper) -> None:
         self.field = field
         self.attname = field.attname
-        target = field.target_field if type(field) is ForeignKey else field
-        self.as_is = _AS_IS.get(type(target), ())
+        kind = ledger_pg.field_kind(field)
+        self.as_is = (kind, type(None)) if kind in _PASSED_AS_IS else ()
         # On PostgreSQL a JSONField's value is sent as psycopg's Jsonb, which quotes the text of
         # json.dumps(value); the same document as a plain string literal is cast to jsonb by the
         # INSERT, and jsonb keeps no trace of the text it was parsed from.

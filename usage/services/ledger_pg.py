@@ -90,7 +90,9 @@ _KINDS: dict[type[Field], type] = {
 }
 
 
-def _kind(field: Field) -> type | None:
+def field_kind(field: Field) -> type | None:
+    """The one type of value `field`'s save methods send unchanged (or, for `_Json`, serialize
+    as JSON); None when they may convert it."""
     target = field.target_field if type(field) is ForeignKey else field
     kind = _KINDS.get(type(target))
     if kind is _Json and getattr(field, "encoder", None) is not None:
@@ -182,7 +184,7 @@ def statement(*, async_commit: bool) -> _Statement | None:
     save methods convert values: only Django's cursor writes what save() would)."""
     if async_commit not in _STATEMENTS:
         fields = [f for f in UsageRecord._meta.concrete_fields if not f.primary_key]
-        kinds = [_kind(f) for f in fields]
+        kinds = [field_kind(f) for f in fields]
         _STATEMENTS[async_commit] = (
             _Statement(
                 name=b"cp_ledger_insert_async" if async_commit else b"cp_ledger_insert",
