@@ -13,12 +13,16 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from config.request_context import current_request_id
 
 # Attributes every LogRecord has: not copied as extra fields.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 # Extras Django and Celery attach that are objects, not data (the request, the socket).
 _SKIPPED = frozenset({"request", "server_time", "status_code"})
+# orjson writes what json.dumps(default=str) wrote: datetimes and dataclasses through str().
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,4 +47,7 @@ class JsonFormatter(logging.Formatter):
             entry["exc_info"] = record.exc_text
         if record.stack_info:
             entry["stack_info"] = record.stack_info
-        return json.dumps(entry, default=str, separators=(",", ":"))
+        try:
+            return orjson.dumps(entry, default=str, option=_ORJSON_OPTIONS).decode()
+        except orjson.JSONEncodeError:  # a key that is not a string, an integer past 64 bits
+            return json.dumps(entry, default=str, separators=(",", ":"))

@@ -14,6 +14,11 @@ from config.metrics_view import metrics
 from config.views import RedocUIView, SwaggerUIView
 
 urlpatterns = [
+    # The call APIs first: Django tries the patterns in order on every request, and these
+    # take nearly all of them (their prefixes are no one else's, so the order changes nothing
+    # else).
+    path("v1/", include("chat.v1_urls")),
+    path("anthropic/", include("chat.anthropic_api.urls")),
     path("healthz", healthz, name="healthz"),
     path("livez", livez, name="livez"),
     path("readyz", readyz, name="readyz"),
@@ -27,8 +32,6 @@ urlpatterns = [
     path("api/", include("usage.urls")),
     path("api/", include("chat.urls")),
     path("api/", include("config.audit.urls")),
-    path("v1/", include("chat.v1_urls")),
-    path("anthropic/", include("chat.anthropic_api.urls")),
     path("playground/", include("chat.playground_urls")),
     path("", landing, name="landing"),
 ]

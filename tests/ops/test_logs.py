@@ -4,6 +4,8 @@ the request id reaches providers (X-Client-Request-Id) and Celery tasks."""
 import json
 import logging
 import logging.config
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import openai
 import pytest
@@ -128,6 +130,26 @@ def test_production_logs_are_json_and_redacted(capsys):
     assert lines[0]["n"] == 3 and lines[0]["level"] == "WARNING"
     assert "sk-live-abcdefghijklmnop" not in lines[0]["message"]
     assert "ValueError" in lines[1]["exc_info"] and "AIzaSyA1234567890" not in lines[1]["exc_info"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "written"),
+    [
+        # As json.dumps(default=str) wrote them: datetimes and Decimals through str().
+        ({"at": datetime(2026, 12, 1, 13, 0, tzinfo=UTC)}, {"at": "2026-12-01 13:00:00+00:00"}),
+        ({"cost": Decimal("0.0000625")}, {"cost": "0.0000625"}),
+        # What orjson refuses goes through json: keys that are not strings, huge integers.
+        ({"by_id": {7: "a"}}, {"by_id": {"7": "a"}}),
+        ({"big": 2**70}, {"big": 2**70}),
+    ],
+)
+def test_json_lines_write_extras_as_text(extra, written):
+    record = logging.getLogger("x").makeRecord(
+        "x", logging.INFO, "f", 1, "m", (), None, extra=extra
+    )
+    entry = json.loads(JsonFormatter().format(record))
+    assert {name: entry[name] for name in written} == written
+    assert entry["message"] == "m" and entry["level"] == "INFO"
 
 
 def test_unknown_log_format_is_refused():
