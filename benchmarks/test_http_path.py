@@ -17,7 +17,10 @@ Measured, with the bound that fails the bench (environment variable, default):
 - the worker's RSS after BENCH_HTTP_TOTAL_CALLS (50,000) calls (BENCH_MAX_RSS_MB, 200) and its
   growth over the last BENCH_HTTP_RSS_WINDOW (20,000) of them (BENCH_MAX_RSS_GROWTH_KB, 2048).
 Every figure is printed (`make bench` runs pytest with -s) and every miss is listed before the
-test fails. The access log is checked for query strings and credentials. Without PostgreSQL
+test fails. Beside them, never checked: the CPU seconds a fixed pure-Python loop takes on the
+worker's core at the start and at the end (`reference_loop_s`), because a VM's speed moves
+between runs and within one (by half, seen here) and the figures only mean something next to
+it. The access log is checked for query strings and credentials. Without PostgreSQL
 and Redis (DATABASE_URL, REDIS_URL) the bench is skipped: the targets are about that stack.
 """
 
@@ -296,6 +299,29 @@ def profile_stop(profiler: subprocess.Popen | None) -> None:
         profiler.wait(timeout=60)
 
 
+REFERENCE_LOOP = """
+import time
+started = time.process_time()
+total = 0
+for number in range(5_000_000):
+    total += number
+print(time.process_time() - started)
+"""
+
+
+def reference_loop_seconds() -> float:
+    """CPU seconds of REFERENCE_LOOP in a process of its own on the worker's core."""
+    cpus = WORKER_CPUS
+    result = subprocess.run(  # noqa: S603 - a fixed command, no shell
+        [sys.executable, "-c", REFERENCE_LOOP],
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
+    return float(result.stdout)
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -383,6 +409,7 @@ def test_added_latency_throughput_streams_and_flat_memory(stack):
         f"\ngunicorn {GUNICORN_CONFIG}, 1 worker on CPUs {sorted(WORKER_CPUS or [])}, "
         f"fake and clients on {sorted(OTHER_CPUS or [])}; load average {load_average()}"
     )
+    figures["reference_loop_s_start"] = reference_loop_seconds()
     load(8, 500)  # warm-up: every thread, its database connection, pools and caches
 
     paired = loadgen({"mode": "paired", "a": proxy, "b": direct, "calls": LATENCY_CALLS})
@@ -431,6 +458,12 @@ def test_added_latency_throughput_streams_and_flat_memory(stack):
     )
     check("rss_mb", rss_end / 1024, BOUNDS["rss_mb"])
     check("rss_growth_kb", rss_end - rss_start, BOUNDS["rss_growth_kb"])
+    figures["reference_loop_s_end"] = reference_loop_seconds()
+    print(
+        "this machine's speed, a fixed Python loop on the worker's core: "
+        f"{figures['reference_loop_s_start']:.3f} s at the start, "
+        f"{figures['reference_loop_s_end']:.3f} s at the end"
+    )
     print("figures: " + json.dumps({k: round(v, 3) for k, v in figures.items()}))
 
     # The access log: one line per request, no query string, no credential.
