@@ -87,3 +87,12 @@ def stack(production_stack: ProductionStack, hostile: HostileServer) -> Producti
         production_stack.start_web()
     production_stack.wait_ready()
     return production_stack
+
+
+@pytest.fixture(autouse=True)
+def web_serving(request: pytest.FixtureRequest) -> None:
+    """Every test that uses the stack, also through a module's fixture of its own (test_spend's
+    `spend`), finds gunicorn serving: test_lifecycle stops it with SIGTERM, and xdist may run
+    another module's tests after that one on the same worker."""
+    if "production_stack" in request.fixturenames:
+        request.getfixturevalue("stack")
