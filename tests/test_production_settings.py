@@ -215,7 +215,7 @@ import json
 from django.conf import settings
 db = settings.DATABASES["default"]
 print(json.dumps({"pool": db["OPTIONS"].get("pool"), "age": db["CONN_MAX_AGE"],
-                  "checks": db["CONN_HEALTH_CHECKS"]}))
+                  "checks": db["CONN_HEALTH_CHECKS"], "engine": db["ENGINE"]}))
 """
 
 
@@ -226,6 +226,13 @@ def test_web_workers_pool_connections_sized_to_their_threads():
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert shown["pool"]["max_size"] == 24 and shown["pool"]["min_size"] == 0
+    # Lent without a round trip, but never once the server has closed it (a restart).
+    assert shown["engine"] == "config.db_postgresql"
     assert (shown["age"], shown["checks"]) == (0, False)
     result = run(["-c", POOL_SETTINGS], unset=("DATABASE_POOL",))  # Celery, commands
-    assert json.loads(result.stdout) == {"pool": None, "age": 60, "checks": True}
+    assert json.loads(result.stdout) == {
+        "pool": None,
+        "age": 60,
+        "checks": True,
+        "engine": "django.db.backends.postgresql",
+    }

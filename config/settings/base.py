@@ -125,10 +125,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # round trip at the start of every request (CONN_HEALTH_CHECKS, ~5 % of a worker's time): a
 # thread borrows a connection for a request and returns it at the end. Sized to the worker's
 # threads (each holds at most one; DATABASE_POOL_MAX_SIZE, default GUNICORN_THREADS), so a
-# thread never waits. No ping before use (Django would ping on every checkout): connections
-# unused for DATABASE_POOL_MAX_IDLE_SECONDS are closed, so one cut while idle (an idle timeout
-# of a firewall or PgBouncer) is rarely handed out; one cut by a database restart fails the
-# request that uses it (503, like a restart mid-request) and the pool discards it.
+# thread never waits. No ping before use (Django would ping on every checkout): a connection
+# the server has closed while idle (a restart, a failover) is told by its readable socket, one
+# `poll` with no wait, and the pool swept of the others (config/db_postgresql); connections unused
+# for DATABASE_POOL_MAX_IDLE_SECONDS are closed, so one cut silently while idle (an idle timeout
+# of a firewall) is rarely handed out, and fails the request that uses it (503, as a cut
+# mid-request does).
 # Off elsewhere: Celery's prefork children must not inherit a pool (its sockets and its
 # maintenance thread) from their parent, and commands need one connection.
 # Connections per host: workers x DATABASE_POOL_MAX_SIZE at most (docs/scaling.md).
@@ -140,6 +142,7 @@ DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
 DATABASE_POOL_TIMEOUT_SECONDS = env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=2.0)
 if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _threads = env.int("GUNICORN_THREADS", default=16)
+    DATABASES["default"]["ENGINE"] = "config.db_postgresql"  # Django's, its pool checked
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # a round trip per checkout otherwise
     DATABASES["default"]["OPTIONS"]["pool"] = {

@@ -53,7 +53,7 @@ if _engine == "django.db.backends.sqlite3":
         "DATABASE_URL points at SQLite, which production refuses: budgets lock rows across "
         "processes and hosts, and SQLite cannot share them. Use postgres://..."
     )
-if _engine != "django.db.backends.postgresql":
+if _engine not in ("django.db.backends.postgresql", "config.db_postgresql"):  # pooled: base.py
     raise ImproperlyConfigured(
         "DATABASE_URL must be a PostgreSQL URL (postgres://...), the only database this "
         "project is tested on besides SQLite."

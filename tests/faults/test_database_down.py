@@ -6,20 +6,27 @@ connection is closed (or killed by PostgreSQL) and its port pointed where nothin
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import OperationalError, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql import base as stock_backend
 
 from chat.services import chat_completion_run, chat_completion_stream
 from config import views
+from config.db_postgresql import base as pooled_backend
 from config.errors import ServiceUnavailable
 from providers.adapters.types import ChatRequest, Message, TextDelta
 from tests.faults.conftest import closed_port, database_down, provider_hook, v1_chat
 from tests.fixtures import requires_postgres
 from usage.budgets import budget_reservations_release_stale
-from usage.models import BudgetHold, BudgetPeriod, UsageRecord
+from usage.models import BudgetHold, BudgetPeriod, Outcome, UsageRecord
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 
@@ -184,3 +191,102 @@ def test_through_the_web_servers_pool_an_outage_answers_503_after_the_pool_timeo
     assert_outage_logged(caplog)
     # It waited for the pool (a refused connection without one fails at once), then gave up.
     assert bound * 0.9 <= waited < bound + 3, waited
+
+
+@contextmanager
+def web_pool(backend: type[BaseDatabaseWrapper]) -> Iterator[BaseDatabaseWrapper]:
+    """This thread's default connection replaced by one of `backend` borrowing from a pool of
+    3-4 connections to the live database, as gunicorn's workers borrow theirs (DATABASE_POOL).
+    """
+    original = connections["default"]
+    original.close()
+    pool = {"min_size": 3, "max_size": 4, "timeout": 2.0}
+    settings_dict = {
+        **original.settings_dict,
+        "OPTIONS": {**original.settings_dict["OPTIONS"], "pool": pool},
+        "CONN_MAX_AGE": 0,
+        "CONN_HEALTH_CHECKS": False,
+    }
+    pooled = backend(settings_dict, alias="default")
+    connections["default"] = pooled
+    try:
+        yield pooled
+    finally:
+        pooled.close()
+        pooled.close_pool()
+        connections["default"] = original
+
+
+def server_terminates_other_sessions(params: dict[str, Any]) -> int:
+    """What a restart or failover does to every session but ours: PostgreSQL ends them."""
+    with psycopg.connect(**params, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [pooled_backend.DatabaseWrapper, stock_backend.DatabaseWrapper],
+    ids=["shipped", "django"],
+)
+def test_through_the_web_servers_pool_a_database_restart_loses_no_call(
+    client, deployment, caplog, backend
+):
+    """A restart leaves every idle pooled connection dead. The shipped backend lends none of
+    them: the first it finds (its socket readable: no round trip) makes it sweep the pool,
+    and every call after the restart answers 200 with its record written. With Django's
+    backend as it comes (the control), the first call borrows a dead connection and answers
+    503 for an attempt the provider has answered."""
+
+    def served(connection: BaseDatabaseWrapper) -> Any:
+        """A call, its connection back to the pool at the end as under gunicorn (Django's test
+        client keeps it instead)."""
+        try:
+            return v1_chat(client, deployment)
+        finally:
+            connection.close()
+
+    with web_pool(backend) as connection:
+        first = served(connection)
+        assert first.status_code == 200, first.content
+        connection.pool.wait(timeout=10)  # min_size connections idle in the pool
+        params = connection.get_connection_params()
+        assert server_terminates_other_sessions(params) >= 3
+        time.sleep(0.2)  # the termination notices reach the pooled connections' sockets
+        responses = [served(connection) for _ in range(4)]
+        lost = connection.pool.get_stats().get("connections_lost", 0)
+    statuses = [response.status_code for response in responses]
+    if backend is stock_backend.DatabaseWrapper:
+        assert statuses[0] == 503, statuses
+        return
+    assert statuses == [200] * 4, [r.content for r in responses]
+    assert lost >= 2  # swept: the idle connections after the first found dead
+    assert "closed by the server" in caplog.text
+    assert UsageRecord.objects.filter(outcome=Outcome.OK).count() == 5
+
+
+def test_a_connection_closed_by_the_server_is_told_without_a_round_trip():
+    """An idle connection with nothing to read is as it was left; one with a notification to
+    read (LISTEN) is fine too and loses nothing; one the server has ended says so."""
+    params = connections["default"].get_connection_params()
+    with (
+        psycopg.connect(**params, autocommit=True) as idle,
+        psycopg.connect(**params, autocommit=True) as other,
+    ):
+        assert not pooled_backend.closed_by_server(idle)
+        idle.execute("LISTEN cp_pool_check")
+        other.execute("NOTIFY cp_pool_check, 'kept'")
+        time.sleep(0.1)
+        assert not pooled_backend.closed_by_server(idle)
+        heard: list[str] = []
+        idle.add_notify_handler(lambda notify: heard.append(notify.payload))
+        idle.execute("SELECT 1")
+        assert heard == ["kept"]  # read, and handed on with the connection's next command
+        other.execute("SELECT pg_terminate_backend(%s)", [idle.info.backend_pid])
+        time.sleep(0.2)
+        assert pooled_backend.closed_by_server(idle)
+        assert pooled_backend.closed_by_server(idle)  # and stays so (libpq marked it bad)
