@@ -3,10 +3,10 @@
 The web server's workers borrow connections from a pool (DATABASE_POOL) instead of pinging a
 persistent one with a round trip per request (CONN_HEALTH_CHECKS). An idle connection the
 server has closed (a restart, a failover, `pg_terminate_backend`, an idle timeout) would fail
-the request that borrows it with a 503: one request per pooled connection after a restart (8
-of 40 calls right after a real restart of PostgreSQL under 8 clients, measured). Where no
-budget applies, the first query of a call may be the usage ledger's INSERT, after the
-provider has answered: a 503 for a call the provider billed, which the client then retries.
+the request that borrows it with a 503, one per pooled connection after a restart. Measured
+with the production stack (1 worker, 8 clients) and a real restart of PostgreSQL: with
+Django's backend, 8 of 40 calls made right after it, and 8 of ~3,100 calls made through it,
+answered 503; with this one, none.
 
 Such a connection says so without a round trip: the server wrote its termination notice
 (or just closed the socket) while the connection sat idle, so its socket is readable. One
