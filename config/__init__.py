@@ -1,5 +1,8 @@
-"""Project configuration: settings, URLs, the Celery app and the API error handling."""
+"""Project configuration: settings, URLs, the API error handling and the Celery app.
 
-from config.celery import app as celery_app
-
-__all__ = ("celery_app",)
+The Celery app (config/celery.py) is not imported with the package, as Django's usual recipe
+has it: no web request publishes a task, and importing Celery cost every process ~0.2 s of
+start-up (`manage.py` commands, gunicorn workers). Celery's own processes load it
+(`celery -A config` finds config.celery), and so do the few places that use it in another
+process: the admin's schedules (config/audit/beat_admin.py) and the readiness check.
+"""

@@ -12,6 +12,10 @@ from celery import Celery
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("control_plane")
+# The default app of every thread (Celery's `current_app`, which libraries such as
+# django-celery-beat's admin use), even where Celery's fallback app was made before this module
+# was imported (config/__init__.py does not import it).
+app.set_default()
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

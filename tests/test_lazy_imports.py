@@ -75,6 +75,47 @@ def test_manage_py_check_imports_no_provider_sdk() -> None:
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
     assert "django" in imported  # the importtime report was read
     assert sorted(imported & set(SDKS)) == []
+    assert "config.celery" not in imported  # Celery's own processes load the app
+
+
+# A web process: started without the Celery app; Celery's fallback app made first (by a library
+# resolving `current_app`), then the project's app loaded by a page that needs it
+# (config/audit/beat_admin.py), in one thread; what another thread's `current_app` is.
+CELERY_APP_LATE = """
+import json, threading
+import django
+django.setup()
+from django.urls import get_resolver
+get_resolver().url_patterns
+import sys
+from celery import current_app
+at_start = ("config.celery" in sys.modules, current_app.main)
+import config.celery
+seen = {}
+thread = threading.Thread(target=lambda: seen.update(main=current_app.main,
+                                                     broker=current_app.conf.broker_url))
+thread.start()
+thread.join()
+from celery.app.utils import find_app
+print(json.dumps({"at_start": at_start, "other_thread": seen, "found": find_app("config").main}))
+"""
+
+
+def test_the_celery_app_is_loaded_when_used_and_then_every_threads_current_app() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", CELERY_APP_LATE],
+        cwd=ROOT,
+        env={**_env(), "REDIS_URL": "redis://127.0.0.1:6379/5"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    assert shown["at_start"] == [False, "default"]  # Celery's fallback: no broker of ours
+    assert shown["other_thread"] == {"main": "control_plane", "broker": "redis://127.0.0.1:6379/5"}
+    assert shown["found"] == "control_plane"  # what `celery -A config` loads
 
 
 @pytest.mark.parametrize(

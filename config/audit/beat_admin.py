@@ -10,12 +10,32 @@ from typing import Any
 from django.contrib import admin
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
 
 class AuditedPeriodicTaskAdmin(PeriodicTaskAdmin):
+    """The library's pages use Celery's `current_app` (the task list of the form, "Run
+    selected tasks"): the project's app is loaded first (config/__init__.py leaves it out of
+    a web process's start-up)."""
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        import config.celery  # noqa: F401 - makes the project's app Celery's current app
+
+        return super().changelist_view(request, extra_context)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: Any = None,
+    ) -> HttpResponse:
+        import config.celery  # noqa: F401 - makes the project's app Celery's current app
+
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def _set_enabled(self, queryset: QuerySet, value: Any) -> int:
         with transaction.atomic():
             tasks = list(

@@ -327,6 +327,16 @@ def test_periodic_tasks_created_by_command_and_disabled_in_admin(admin):
     assert (changed.source, changed.actor) == ("admin", "admin")
 
 
+def test_the_schedule_form_offers_the_projects_tasks(admin):
+    """The library's form lists the tasks of Celery's current app: the project's (loaded by the
+    page itself, config/audit/beat_admin.py), not Celery's empty fallback."""
+    response = admin.get(reverse("admin:django_celery_beat_periodictask_add"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    for task in ("usage.rollup_today", "usage.reconcile_recent", "audit.retention_apply"):
+        assert f'<option value="{task}">' in page
+
+
 # -- contexts -------------------------------------------------------------------------------
 def test_tasks_are_recorded_as_the_system():
     from config.audit import tracking
