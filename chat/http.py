@@ -13,7 +13,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework.request import Request
 
 from config.errors import ApplicationError
-from config.outages import UNAVAILABLE_ERRORS, unavailable
+from config.outages import unavailable, unavailable_errors
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def stream_error(error: Exception) -> ApplicationError:
     """What a stream tells its client about an error raised after the headers went out."""
     if isinstance(error, ApplicationError):
         return error
-    if isinstance(error, UNAVAILABLE_ERRORS):
+    if isinstance(error, unavailable_errors()):
         return unavailable(error)
     logger.error("Unexpected error in a streamed response", exc_info=error)
     return StreamInternalError()

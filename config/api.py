@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from config.error_codes import ErrorCode
 from config.errors import ApplicationError, PayloadTooLarge
-from config.outages import UNAVAILABLE_ERRORS, unavailable
+from config.outages import unavailable, unavailable_errors
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def _first_message(detail: Any) -> str | None:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, UNAVAILABLE_ERRORS):
+    if isinstance(exc, unavailable_errors()):
         # Redis or the database unreachable is an outage to retry (503), not a bug (500); the
         # error's text names hosts and users, so only its type is logged and nothing is sent.
         exc = unavailable(exc)

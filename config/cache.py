@@ -22,8 +22,20 @@ class PooledRedisCacheClient(RedisCacheClient):
 
         def _get_connection_pool(self, write: bool) -> ConnectionPool: ...
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, connection_error_retries: int = 1, **options: Any) -> None:
+        """`connection_error_retries` (OPTIONS): how many times a command is sent again, on a
+        new connection, after a connection error (a reset: Redis restarted, every pooled
+        connection dead); never after a timeout. redis-py's `Retry` is built here, on the
+        cache's first use, rather than in the settings: loading redis-py costs ~0.13 s, which
+        a process that never touches the cache (most `manage.py` commands) does not pay."""
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.retry import Retry
+
+        retry = Retry(
+            NoBackoff(), connection_error_retries, supported_errors=(RedisConnectionError,)
+        )
+        super().__init__(*args, retry=retry, **options)
         self._clients: dict[int, Any] = {}
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:

@@ -19,21 +19,29 @@ itself). The process copy is dropped whole when the generation moves, and when i
 
 import hashlib
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
-import redis
 from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 
 V = TypeVar("V")
 _MISSING = object()
-# What the configured cache backends raise when their store is unreachable.
-CACHE_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, OSError)
+
+
+def cache_errors() -> tuple[type[Exception], ...]:
+    """What the configured cache backends raise when their store is unreachable, for `except`
+    clauses (evaluated only when an exception is raised): redis-py's errors once redis-py is
+    loaded (none can be raised before), and OSError (the file cache). Naming redis-py's class
+    at import would load redis-py, ~0.13 s, into every process's start-up."""
+    redis = sys.modules.get("redis")
+    return (OSError,) if redis is None else (redis.RedisError, OSError)
+
 
 # key -> value read at the start of the current call (None: read each time).
 _pinned: ContextVar[dict[str, Any] | None] = ContextVar("cache_generations_pinned", default=None)
@@ -148,7 +156,7 @@ class GenerationCache(Generic[V]):
         """The value of `key` for the current generation, loaded on a miss."""
         try:
             generation = self.generation.current()
-        except CACHE_ERRORS:
+        except cache_errors():
             if not self.load_on_cache_error:
                 raise
             logger.warning("Cache unavailable: %s read from the database", self.name)
@@ -170,7 +178,7 @@ class GenerationCache(Generic[V]):
     def _shared(self, key: str, entry_key: str) -> V:
         try:
             value = cache.get(entry_key, _MISSING)
-        except CACHE_ERRORS:
+        except cache_errors():
             if not self.load_on_cache_error:
                 raise
             logger.warning("Cache unavailable: %s read from the database", self.name)
@@ -181,7 +189,7 @@ class GenerationCache(Generic[V]):
         timeout = self.timeout(value) if callable(self.timeout) else self.timeout
         try:
             cache.set(entry_key, value, timeout=timeout)
-        except CACHE_ERRORS:
+        except cache_errors():
             if not self.load_on_cache_error:
                 raise
             logger.warning("Cache unavailable: %s not cached", self.name)

@@ -8,13 +8,13 @@ it is logged for operators (with the traceback) and never put in what the caller
 """
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-import redis
 from django.conf import settings
 from django.core.signals import request_started
 from django.db import InterfaceError, OperationalError
@@ -26,18 +26,24 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Redis refusing, resetting, timing out, still loading its data set (BusyLoadingError is a
-# ConnectionError), or a replica promoted in a failover that still refuses writes.
-CACHE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ReadOnlyError,
-    redis.exceptions.OutOfMemoryError,
-)
 # Django's wrappers of the driver's errors: no connection, a connection lost or closed, an
 # administrator shutdown, a statement timeout, a serialization failure.
 DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
-UNAVAILABLE_ERRORS = CACHE_UNAVAILABLE_ERRORS + DATABASE_UNAVAILABLE_ERRORS
+
+
+def unavailable_errors() -> tuple[type[Exception], ...]:
+    """The errors of a backing service that is down, for `except` clauses and isinstance
+    (evaluated only when an exception is raised): the database's, and Redis refusing,
+    resetting, timing out, still loading its data set (BusyLoadingError is a ConnectionError)
+    or, a replica promoted in a failover, still refusing writes. Redis's once redis-py is
+    loaded (none can be raised before): naming its classes at import would load redis-py,
+    ~0.13 s, into every process's start-up."""
+    redis = sys.modules.get("redis")
+    if redis is None:
+        return DATABASE_UNAVAILABLE_ERRORS
+    errors = redis.exceptions
+    cache = (errors.ConnectionError, errors.TimeoutError, errors.ReadOnlyError)
+    return (*cache, errors.OutOfMemoryError, *DATABASE_UNAVAILABLE_ERRORS)
 
 
 # (logger name, exception type) -> when its traceback was last logged (time.monotonic()).
@@ -119,7 +125,7 @@ def unavailable_raised(func: Callable[P, T]) -> Callable[P, T]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return func(*args, **kwargs)
-        except UNAVAILABLE_ERRORS as exc:
+        except unavailable_errors() as exc:
             raise unavailable(exc) from exc
 
     return wrapper

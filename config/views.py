@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from config.api import error_body
 from config.errors import ApplicationError, InvalidHost, InvalidInput, ServiceUnavailable
-from config.outages import UNAVAILABLE_ERRORS
+from config.outages import unavailable_errors
 
 
 def _openai_body(message: str, code: str, status: int) -> dict:
@@ -78,7 +78,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 def server_error(request: HttpRequest) -> HttpResponse:
     # Django calls this while handling the exception (and has logged it with its traceback):
     # an outage of Redis or the database that escaped a view is a 503 to retry, not a bug.
-    if isinstance(sys.exc_info()[1], UNAVAILABLE_ERRORS):
+    if isinstance(sys.exc_info()[1], unavailable_errors()):
         outage = ServiceUnavailable()
         response = _json_error(request, outage.http_status, outage.code, outage.message)
         if response is not None:

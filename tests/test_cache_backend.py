@@ -4,6 +4,7 @@ import os
 import uuid
 import warnings
 
+import redis
 from django.core.cache import CacheKeyWarning
 from django.core.cache.backends.redis import RedisCache
 
@@ -39,3 +40,25 @@ def test_one_client_per_pool_across_calls():
     client = cache._cache.get_client(write=True)
     cache.get("a")
     assert cache._cache.get_client(write=True) is client
+
+
+@requires_redis
+def test_connections_dropped_by_redis_are_replaced_and_resets_retried_once():
+    """Redis restarted: every pooled connection is dead. The next command still answers
+    (redis-py finds the dead connection before using it). A reset in the middle of a command
+    is sent again once on a new connection (`connection_error_retries`, 1 in the settings),
+    never after a timeout."""
+    cache = _cache()
+    cache.set("a", 1)
+    client = cache._cache.get_client(write=True)
+    own_id = client.client_id()  # the pool's one connection, idle again after this
+    killer = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        assert killer.client_kill_filter(_id=own_id) == 1
+    finally:
+        killer.close()
+    assert cache.get("a") == 1
+    assert client.client_id() != own_id  # on a new connection
+    retry = client.connection_pool.connection_kwargs["retry"]
+    assert retry._retries == 1
+    assert retry._supported_errors == (redis.ConnectionError,)

@@ -76,6 +76,61 @@ def test_manage_py_check_imports_no_provider_sdk() -> None:
     assert "django" in imported  # the importtime report was read
     assert sorted(imported & set(SDKS)) == []
     assert "config.celery" not in imported  # Celery's own processes load the app
+    assert "redis" not in imported  # loaded by the first use of the cache or the limiter
+
+
+# A process started, then using the shared cache: which errors count as an outage, before
+# and after redis-py is loaded.
+OUTAGE_ERRORS = """
+import json, sys
+import django
+django.setup()
+from django.urls import get_resolver
+get_resolver().url_patterns
+from config.generation_cache import cache_errors
+from config.outages import unavailable_errors
+names = lambda errors: sorted(e.__module__ + "." + e.__name__ for e in errors)
+shown = {"loaded": "redis" in sys.modules, "cache": names(cache_errors()),
+         "outage": names(unavailable_errors())}
+from django.core.cache import cache
+cache.get("lazy-imports-probe")
+shown["after"] = {"loaded": "redis" in sys.modules, "cache": names(cache_errors()),
+                  "outage": names(unavailable_errors())}
+print(json.dumps(shown))
+"""
+
+
+def test_outage_errors_name_redis_py_once_it_is_loaded() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", OUTAGE_ERRORS],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    database = ["django.db.utils.InterfaceError", "django.db.utils.OperationalError"]
+    assert shown["loaded"] is False
+    assert (shown["cache"], shown["outage"]) == (["builtins.OSError"], database)
+    if not os.environ.get("REDIS_URL"):
+        assert shown["after"]["loaded"] is False  # the file cache never loads it
+        return
+    assert shown["after"] == {
+        "loaded": True,
+        "cache": ["builtins.OSError", "redis.exceptions.RedisError"],
+        "outage": sorted(
+            [
+                *database,
+                "redis.exceptions.ConnectionError",
+                "redis.exceptions.OutOfMemoryError",
+                "redis.exceptions.ReadOnlyError",
+                "redis.exceptions.TimeoutError",
+            ]
+        ),
+    }
 
 
 # A web process: started without the Celery app; Celery's fallback app made first (by a library

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from config.generation_cache import CACHE_ERRORS, CacheGeneration, GenerationCache
+from config.generation_cache import CacheGeneration, GenerationCache, cache_errors
 from usage.models import Budget, RateLimit
 from usage.types import CallScope
 
@@ -136,5 +136,5 @@ def limits_changed(sender: type, **kwargs: Any) -> None:
 def _bump_quietly() -> None:
     try:
         limits_generation_bump()
-    except CACHE_ERRORS:  # the entries expire on their own within ENTRY_TIMEOUT
+    except cache_errors():  # the entries expire on their own within ENTRY_TIMEOUT
         logger.warning("Cache unavailable: limits generation not bumped", exc_info=True)

@@ -19,18 +19,19 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
-from redis.backoff import NoBackoff
-from redis.commands.core import Script
-from redis.retry import Retry
 
 from config import metrics
 from config.errors import ApplicationError, TooManyRequests
 from usage.limits_cache import RateLimitSpec, active_rate_limits, scope_matches
 from usage.types import CallScope
+
+if TYPE_CHECKING:  # redis-py is loaded with the first limiter client (start-up stays without it)
+    from redis import Redis
+    from redis.commands.core import Script
 
 logger = logging.getLogger(__name__)
 
@@ -104,13 +105,21 @@ class RateLimiterUnavailable(ApplicationError):
 @dataclass(frozen=True)
 class _Redis:
     config: tuple[str, float, float]  # url, connect and read timeouts
-    client: redis.Redis
-    admit: Script
-    settle: Script
+    client: "Redis"
+    admit: "Script"
+    settle: "Script"
 
 
 _redis: _Redis | None = None
 _redis_lock = threading.Lock()
+
+
+def _redis_errors() -> type[Exception]:
+    """redis-py's base error, for `except` clauses (evaluated only when an exception is
+    raised, by then redis-py is loaded: `_redis_handle` loads it)."""
+    import redis
+
+    return redis.RedisError
 
 
 def _redis_config() -> tuple[str, float, float]:
@@ -132,6 +141,10 @@ def _redis_handle() -> _Redis:
     if handle is None or handle.config != config:
         with _redis_lock:
             if _redis is None or _redis.config != config:
+                import redis
+                from redis.backoff import NoBackoff
+                from redis.retry import Retry
+
                 url, connect_timeout, socket_timeout = config
                 pool = redis.ConnectionPool.from_url(
                     url,
@@ -197,7 +210,7 @@ def _admit_redis(limits: list[RateLimitSpec], tokens: int) -> None:
         ]
     try:
         index, kind, retry_after = handle.admit(keys=[_key(lim) for lim in limits], args=args)
-    except redis.RedisError as e:
+    except _redis_errors() as e:
         raise RateLimiterUnavailable() from e
     if index:
         raise _refusal(limits[index - 1], kind, float(retry_after))
@@ -249,7 +262,7 @@ def rate_limit_settle(*, scope: CallScope, estimated_tokens: int, actual_tokens:
     if settings.REDIS_URL:
         try:
             _redis_handle().settle(keys=[_key(lim) for lim in limits], args=[delta])
-        except redis.RedisError:  # the call already happened; a lost correction is tolerable
+        except _redis_errors():  # the call already happened; a lost correction is tolerable
             logger.warning("Rate limiter unavailable: token count not corrected", exc_info=True)
         return
     window = int(time.time() // WINDOW_SECONDS) * WINDOW_SECONDS

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
-from config.generation_cache import CACHE_ERRORS
+from config.generation_cache import cache_errors
 from config.outages import outage_log
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class CircuitBreaker:
             return fallback
         try:
             return operation()
-        except CACHE_ERRORS as exc:
+        except cache_errors() as exc:
             self._cache_failed = True
             outage_log(
                 logger,

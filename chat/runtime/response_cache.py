@@ -31,7 +31,7 @@ from decimal import Decimal
 from django.core.cache import cache
 
 from chat.types import CallContext
-from config.generation_cache import CACHE_ERRORS
+from config.generation_cache import cache_errors
 from config.outages import outage_log
 from providers.adapters.types import ChatRequest, ChatResponse, StreamEvent
 from providers.resolution import ResolvedSelection
@@ -91,7 +91,7 @@ def response_cache_key(
 def response_cache_get(key: str) -> CachedAnswer | None:
     try:
         answer = cache.get(key)
-    except CACHE_ERRORS as exc:
+    except cache_errors() as exc:
         outage_log(logger, logging.WARNING, "Cache unavailable: response cache not read", exc=exc)
         return None
     return answer if isinstance(answer, CachedAnswer) else None
@@ -100,5 +100,5 @@ def response_cache_get(key: str) -> CachedAnswer | None:
 def response_cache_put(key: str, answer: CachedAnswer, *, ttl: int) -> None:
     try:
         cache.set(key, answer, timeout=ttl)
-    except CACHE_ERRORS as exc:
+    except cache_errors() as exc:
         outage_log(logger, logging.WARNING, "Cache unavailable: response not cached", exc=exc)

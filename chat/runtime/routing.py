@@ -37,7 +37,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from config.generation_cache import CACHE_ERRORS
+from config.generation_cache import cache_errors
 from config.outages import outage_log
 from providers.resolution import ResolvedGroup, ResolvedMember
 
@@ -139,7 +139,7 @@ class Router:
             return None
         try:
             return _client()
-        except CACHE_ERRORS as exc:  # pragma: no cover - the pool is built lazily
+        except cache_errors() as exc:  # pragma: no cover - the pool is built lazily
             self._fail(operation, exc)
             return None
 
@@ -171,7 +171,7 @@ class Router:
             pipe.hmget(f"{base}:m:{window}", "r", "t")
         try:
             values = pipe.execute()
-        except CACHE_ERRORS as exc:
+        except cache_errors() as exc:
             self._fail("read", exc)
             self.states = {m.model.model_id: MemberState() for m in members}
             return
@@ -275,7 +275,7 @@ class Router:
         pipe.expire(window_key, 2 * _WINDOW)
         try:
             pipe.execute()
-        except CACHE_ERRORS as exc:
+        except cache_errors() as exc:
             self._fail("written", exc)
         return claim
 
@@ -297,7 +297,7 @@ class Router:
             pipe.hincrby(claim.window_key, "t", actual_tokens - claim.tokens)
         try:
             pipe.execute()
-        except CACHE_ERRORS as exc:
+        except cache_errors() as exc:
             self._fail("written", exc)
 
 

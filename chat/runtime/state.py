@@ -13,7 +13,7 @@ from typing import Any
 
 from chat.runtime.breaker import breaker_state_keys
 from config.generation_cache import (
-    CACHE_ERRORS,
+    cache_errors,
     cache_values_read,
     generations_pinned,
     pinned_values,
@@ -50,7 +50,7 @@ def call_state_read() -> CallState:
         return CallState(values=pinned, breaker_slugs=slugs)
     try:
         values = cache_values_read(_GENERATIONS, breaker_state_keys(slugs))
-    except CACHE_ERRORS as exc:
+    except cache_errors() as exc:
         raise unavailable(exc) from exc
     return CallState(values=values, breaker_slugs=slugs)
 

@@ -27,7 +27,7 @@ from chat.runtime.call import CANCELLED, Attempt, CallRun, Prepared
 from chat.runtime.loop import chat_preparer
 from chat.runtime.request import required_capabilities
 from chat.runtime.response_cache import MISS, CachedAnswer
-from config.outages import UNAVAILABLE_ERRORS, unavailable
+from config.outages import unavailable, unavailable_errors
 from providers.adapters.base import ProviderAdapter
 from providers.adapters.errors import ProviderError, StreamInterruptedError
 from providers.adapters.types import (
@@ -110,7 +110,7 @@ class ChatStream:
         self._started = True
         try:
             yield from self._observed()
-        except UNAVAILABLE_ERRORS as error:  # the ledger's database, mid-stream
+        except unavailable_errors() as error:  # the ledger's database, mid-stream
             raise unavailable(error) from error
 
     def _observed(self) -> Iterator[StreamEvent]:
@@ -164,7 +164,7 @@ class ChatStream:
             self._events_close()
             try:
                 self._finish(outcome=CANCELLED)
-            except UNAVAILABLE_ERRORS as error:
+            except unavailable_errors() as error:
                 raise unavailable(error) from error
 
     def _events_close(self) -> None:

@@ -180,10 +180,6 @@ def cache_config(
     once on a new connection; a timeout is not, so a silent Redis costs one timeout per command.
     """
     if redis_url:
-        from redis.backoff import NoBackoff
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.retry import Retry
-
         if connect_timeout is None:
             connect_timeout = env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=1.0)
         if socket_timeout is None:
@@ -197,7 +193,7 @@ def cache_config(
                 "OPTIONS": {
                     "socket_connect_timeout": connect_timeout,
                     "socket_timeout": socket_timeout,
-                    "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+                    "connection_error_retries": 1,  # config/cache.py
                 },
             }
         }
