@@ -20,7 +20,7 @@ from providers.adapters.types import (
     Usage,
     UsageEvent,
 )
-from tests.fakes.gemini_server import GeminiFakeServer
+from tests.fakes.gemini_server import DEFAULT_API_KEY, GeminiFakeServer
 
 CHAT_MODEL = "gemini-2.5-flash"
 LOOKUP = Tool(
@@ -33,7 +33,7 @@ LOOKUP = Tool(
 @pytest.fixture(scope="module")
 def shared_adapter(gemini_fake_server: GeminiFakeServer) -> GeminiAdapter:
     """Built once: creating a genai.Client loads the CA bundle, which takes a moment."""
-    return GeminiAdapter(gemini_fake_server.provider_settings())
+    return GeminiAdapter(gemini_fake_server.provider_settings(api_key=DEFAULT_API_KEY))
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from providers.adapters.errors import (
 )
 from providers.adapters.gemini_adapter import GeminiAdapter
 from providers.adapters.types import ChatRequest, EmbeddingRequest, Message, TextDelta
-from tests.fakes.gemini_server import GeminiFakeServer
+from tests.fakes.gemini_server import DEFAULT_API_KEY, GeminiFakeServer
 
 REQUEST = ChatRequest(
     model="gemini-2.5-flash", messages=(Message("user", "a fairly long question to stream"),)
@@ -28,7 +28,7 @@ REQUEST = ChatRequest(
 
 @pytest.fixture(scope="module")
 def shared_adapter(gemini_fake_server: GeminiFakeServer) -> GeminiAdapter:
-    return GeminiAdapter(gemini_fake_server.provider_settings())
+    return GeminiAdapter(gemini_fake_server.provider_settings(api_key=DEFAULT_API_KEY))
 
 
 @pytest.fixture
