@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,12 +43,12 @@ def _env() -> dict[str, str]:
     return {"DJANGO_SETTINGS_MODULE": "config.settings.test", "PATH": "/usr/bin:/bin", **passed}
 
 
-def _sdks_imported(after: str = "") -> list[str]:
-    code = START_UP.format(after=after, sdks=repr(SDKS))
+def _printed(code: str, **env: str) -> Any:
+    """What `code`, run in a fresh interpreter, printed last (as JSON)."""
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env=_env(),
+        env={**_env(), **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -55,6 +56,10 @@ def _sdks_imported(after: str = "") -> list[str]:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _sdks_imported(after: str = "") -> list[str]:
+    return _printed(START_UP.format(after=after, sdks=repr(SDKS)))
 
 
 def test_start_up_imports_no_provider_sdk() -> None:
@@ -101,17 +106,7 @@ print(json.dumps(shown))
 
 
 def test_outage_errors_name_redis_py_once_it_is_loaded() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", OUTAGE_ERRORS],
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    shown = _printed(OUTAGE_ERRORS)
     database = ["django.db.utils.InterfaceError", "django.db.utils.OperationalError"]
     assert shown["loaded"] is False
     assert (shown["cache"], shown["outage"]) == (["builtins.OSError"], database)
@@ -157,17 +152,7 @@ print(json.dumps({"at_start": at_start, "other_thread": seen, "found": find_app(
 
 
 def test_the_celery_app_is_loaded_when_used_and_then_every_threads_current_app() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", CELERY_APP_LATE],
-        cwd=ROOT,
-        env={**_env(), "REDIS_URL": "redis://127.0.0.1:6379/5"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    shown = _printed(CELERY_APP_LATE, REDIS_URL="redis://127.0.0.1:6379/5")
     assert shown["at_start"] == [False, "default"]  # Celery's fallback: no broker of ours
     assert shown["other_thread"] == {"main": "control_plane", "broker": "redis://127.0.0.1:6379/5"}
     assert shown["found"] == "control_plane"  # what `celery -A config` loads
