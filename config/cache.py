@@ -12,6 +12,18 @@ from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 if TYPE_CHECKING:
     from redis import ConnectionPool, Redis
+    from redis.retry import Retry
+
+
+def connection_reset_retry(retries: int = 1) -> "Retry":
+    """redis-py's retry policy for the shared cache and the rate limiter: a command is sent
+    again, at once and on a new connection, after a connection error (a reset), `retries`
+    times; never after a timeout, so a silent Redis costs one timeout per command."""
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.retry import Retry
+
+    return Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,))
 
 
 class PooledRedisCacheClient(RedisCacheClient):
@@ -28,14 +40,7 @@ class PooledRedisCacheClient(RedisCacheClient):
         connection dead); never after a timeout. redis-py's `Retry` is built here, on the
         cache's first use, rather than in the settings: loading redis-py costs ~0.13 s, which
         a process that never touches the cache (most `manage.py` commands) does not pay."""
-        from redis.backoff import NoBackoff
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.retry import Retry
-
-        retry = Retry(
-            NoBackoff(), connection_error_retries, supported_errors=(RedisConnectionError,)
-        )
-        super().__init__(*args, retry=retry, **options)
+        super().__init__(*args, retry=connection_reset_retry(connection_error_retries), **options)
         self._clients: dict[int, Any] = {}
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:

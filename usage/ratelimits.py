@@ -25,7 +25,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 from config import metrics
+from config.cache import connection_reset_retry
 from config.errors import ApplicationError, TooManyRequests
+from config.generation_cache import cache_errors
 from usage.limits_cache import RateLimitSpec, active_rate_limits, scope_matches
 from usage.types import CallScope
 
@@ -114,14 +116,6 @@ _redis: _Redis | None = None
 _redis_lock = threading.Lock()
 
 
-def _redis_errors() -> type[Exception]:
-    """redis-py's base error, for `except` clauses (evaluated only when an exception is
-    raised, by then redis-py is loaded: `_redis_handle` loads it)."""
-    import redis
-
-    return redis.RedisError
-
-
 def _redis_config() -> tuple[str, float, float]:
     """REDIS_URL and the socket timeouts of the shared cache (config.settings.cache_config),
     so the limiter gives up on a silent Redis exactly when the cache does."""
@@ -142,16 +136,13 @@ def _redis_handle() -> _Redis:
         with _redis_lock:
             if _redis is None or _redis.config != config:
                 import redis
-                from redis.backoff import NoBackoff
-                from redis.retry import Retry
 
                 url, connect_timeout, socket_timeout = config
                 pool = redis.ConnectionPool.from_url(
                     url,
                     socket_connect_timeout=connect_timeout,
                     socket_timeout=socket_timeout,
-                    # A reset (Redis restarted) is retried once; a timeout is not repeated.
-                    retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+                    retry=connection_reset_retry(),  # as the shared cache's
                     health_check_interval=30,
                 )
                 client = redis.Redis(connection_pool=pool)
@@ -210,7 +201,7 @@ def _admit_redis(limits: list[RateLimitSpec], tokens: int) -> None:
         ]
     try:
         index, kind, retry_after = handle.admit(keys=[_key(lim) for lim in limits], args=args)
-    except _redis_errors() as e:
+    except cache_errors() as e:
         raise RateLimiterUnavailable() from e
     if index:
         raise _refusal(limits[index - 1], kind, float(retry_after))
@@ -262,7 +253,7 @@ def rate_limit_settle(*, scope: CallScope, estimated_tokens: int, actual_tokens:
     if settings.REDIS_URL:
         try:
             _redis_handle().settle(keys=[_key(lim) for lim in limits], args=[delta])
-        except _redis_errors():  # the call already happened; a lost correction is tolerable
+        except cache_errors():  # the call already happened; a lost correction is tolerable
             logger.warning("Rate limiter unavailable: token count not corrected", exc_info=True)
         return
     window = int(time.time() // WINDOW_SECONDS) * WINDOW_SECONDS
