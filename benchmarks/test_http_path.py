@@ -279,13 +279,15 @@ def loadgen(spec: dict[str, Any]) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
-def profile_start(pid: int) -> subprocess.Popen | None:
-    """With BENCH_PYSPY=<file>: py-spy samples the worker (collapsed stacks) during the 8-client
-    run, for investigations; py-spy must be in the venv. BENCH_PYSPY_FLAGS picks what is
-    sampled (default `--gil`: GIL holders; a GIL holder the OS has descheduled counts too, so
-    compare with the per-thread CPU split the bench prints)."""
+def profile_start(pid: int, phase: str) -> subprocess.Popen | None:
+    """With BENCH_PYSPY=<file>: py-spy samples the worker (collapsed stacks) during one phase,
+    for investigations; py-spy must be in the venv. BENCH_PYSPY_PHASE picks the phase: `load`
+    (the 8-client run, the default) or `latency` (the single-client run). BENCH_PYSPY_FLAGS
+    picks what is sampled (default `--gil`: GIL holders; a GIL holder the OS has descheduled
+    counts too, so compare with the per-thread CPU split the bench prints; `--idle` for wall
+    time)."""
     output = os.environ.get("BENCH_PYSPY")
-    if not output:
+    if not output or os.environ.get("BENCH_PYSPY_PHASE", "load") != phase:
         return None
     command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid)]
     command += os.environ.get("BENCH_PYSPY_FLAGS", "--gil").split()
@@ -412,18 +414,23 @@ def test_added_latency_throughput_streams_and_flat_memory(stack):
     figures["reference_loop_s_start"] = reference_loop_seconds()
     load(8, 500)  # warm-up: every thread, its database connection, pools and caches
 
+    profiler = profile_start(worker, "latency")
+    cpu_before = cpu_seconds(worker)
     paired = loadgen({"mode": "paired", "a": proxy, "b": direct, "calls": LATENCY_CALLS})
+    cpu_single = (cpu_seconds(worker) - cpu_before) * 1000 / (LATENCY_CALLS + 20)
+    profile_stop(profiler)
     assert not paired["failures"], paired
     served += LATENCY_CALLS + 20
     via, floor = paired["a"]["whole"], paired["b"]["whole"]
     print(
         f"1 client, {LATENCY_CALLS} calls: gunicorn p50 {via['p50']:.3f} p99 {via['p99']:.3f} ms;"
-        f" straight to the fake p50 {floor['p50']:.3f} p99 {floor['p99']:.3f} ms"
+        f" straight to the fake p50 {floor['p50']:.3f} p99 {floor['p99']:.3f} ms;"
+        f" worker CPU {cpu_single:.3f} ms per call"
     )
     check("added_p50_ms", via["p50"] - floor["p50"], BOUNDS["added_p50_ms"])
     check("added_p99_ms", via["p99"] - floor["p99"], BOUNDS["added_p99_ms"])
 
-    profiler = profile_start(worker)
+    profiler = profile_start(worker, "load")
     rate_8, cpu_8 = load(8, LOAD_CALLS)
     profile_stop(profiler)
     rate_32, cpu_32 = load(32, LOAD_CALLS)

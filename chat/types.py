@@ -26,6 +26,9 @@ class CallContext:
     tags: tuple[str, ...] = ()  # attribution tags: budgets scoped to a tag match on them
     # Skip the response cache's lookup (the answer is still stored): x-cache-bypass: 1.
     cache_bypass: bool = False
+    # The caller's answer names no ledger row, so a web worker may write the call's rows after
+    # it (usage.services.ledger_writer); a service that keeps request logs writes them inline.
+    ledger_write_behind: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +39,7 @@ class ChatResult:
     is_fallback: bool
     attempts: int  # attempts made by the whole call, failed ones included
     cost: Decimal | None  # of the attempt that served; None if the model is unpriced
-    usage_record_id: int
+    usage_record_id: int | None  # None when the row is written after the answer
     latency_ms: int  # of the attempt that served
     cache: str = ""  # the response cache: "hit", "miss", or "" when the service caches nothing
 
@@ -49,7 +52,7 @@ class EmbeddingResult:
     is_fallback: bool
     attempts: int
     cost: Decimal | None
-    usage_record_id: int
+    usage_record_id: int | None  # None when the row is written after the answer
     latency_ms: int
 
 

@@ -142,3 +142,24 @@ def post_worker_init(worker: object) -> None:
         connections.close_all()  # the worker's threads open their own (or borrow from the pool)
     for kind in kinds & set(ADAPTERS):
         ADAPTERS[kind]  # the lookup is the import
+    _ledger_writer_start()
+
+
+def _ledger_writer_start() -> None:
+    """/v1 calls' ledger rows are written after their answers, by a thread of this worker's
+    (usage/services/ledger_writer.py), unless LEDGER_WRITE_BEHIND is off."""
+    from django.conf import settings
+
+    from usage.services.ledger_writer import ledger_writer_start
+
+    if settings.LEDGER_WRITE_BEHIND:
+        ledger_writer_start()
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """Write the ledger rows still queued before the worker goes: a graceful stop loses none.
+    They take milliseconds; 5 s covers a database that fails meanwhile, after which the rows
+    left are logged in full (the arbiter's kill at graceful_timeout would lose them)."""
+    from usage.services.ledger_writer import ledger_writer_stop
+
+    ledger_writer_stop(timeout=5.0)

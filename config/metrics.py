@@ -122,7 +122,8 @@ def _children_for(provider: str, model: str, service: str) -> _Children:
 
 
 def attempt_recorded(record: _Record, model: _Model) -> None:
-    """Count one attempt the ledger has just written: the only hook of usage/services/ledger.
+    """Count one attempt the ledger has just written (or queued for its writer): the only hook
+    of usage/services/ledger.
 
     Also adds it to the request's log line and, when tracing is on, to its trace."""
     service = record.service or "-"

@@ -126,3 +126,19 @@ def test_workers_import_the_adapters_of_the_kinds_configured_before_serving(load
     ADAPTERS._classes.clear()
     load()["post_worker_init"](SimpleNamespace())
     assert set(ADAPTERS._classes) == {"openai", "openai_compatible"}
+
+
+@pytest.mark.parametrize("write_behind", [True, False])
+def test_a_worker_runs_a_ledger_writer_from_its_start_to_its_exit(load, settings, write_behind):
+    """A booted worker starts the ledger writer (unless LEDGER_WRITE_BEHIND is off); its exit
+    stops it, writing what is queued (tests/usage/test_ledger_writer.py)."""
+    from usage.services import ledger_writer
+
+    settings.LEDGER_WRITE_BEHIND = write_behind
+    conf = load()
+    conf["_ledger_writer_start"]()
+    try:
+        assert (ledger_writer._writer is not None) is write_behind
+    finally:
+        conf["worker_exit"](None, None)
+    assert ledger_writer._writer is None

@@ -221,11 +221,12 @@ print(json.dumps({"pool": db["OPTIONS"].get("pool"), "age": db["CONN_MAX_AGE"],
 
 def test_web_workers_pool_connections_sized_to_their_threads():
     """gunicorn's config sets DATABASE_POOL=true: one pool per worker, a connection per thread
-    at most, and no persistent connection or per-request ping besides."""
+    and one for the ledger writer at most, and no persistent connection or per-request ping
+    besides."""
     result = run(["-c", POOL_SETTINGS], DATABASE_POOL="true", GUNICORN_THREADS="24")
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
-    assert shown["pool"]["max_size"] == 24 and shown["pool"]["min_size"] == 0
+    assert shown["pool"]["max_size"] == 25 and shown["pool"]["min_size"] == 0
     # Lent without a round trip, but never once the server has closed it (a restart).
     assert shown["engine"] == "config.db_postgresql"
     assert (shown["age"], shown["checks"]) == (0, False)

@@ -95,6 +95,10 @@ class CallRun(ResponseCacheSteps):
         self.breaker = CircuitBreaker()
         self.breaker.prefetched(state.breaker_slugs, state.values)
         self.attempts = 0
+        # Rows written after the answer: the caller names none, nor does a request log.
+        self.ledger_write_behind = (
+            self.context.ledger_write_behind and not selection.request_log_days
+        )
         # What the ledger holds for this call: the sum of its attempts' costs, an unpriced
         # attempt counting 0 (its record has no cost either), in total and per provider.
         self.spent = Decimal(0)
@@ -330,6 +334,7 @@ class CallRun(ResponseCacheSteps):
             model_reported=model_reported,
             created_at=attempt.created_at,
             route=route.as_record(prepared.candidate.model_string) if route else None,
+            write_behind=self.ledger_write_behind,
         )
         if usage is not None:
             self.tokens += usage.total_tokens

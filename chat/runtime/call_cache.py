@@ -33,6 +33,7 @@ class ResponseCacheSteps:
     operation: str
     streamed: bool
     attempts: int
+    ledger_write_behind: bool
     cache_key: str | None
     cached: CachedAnswer | None
     cache_status: str
@@ -105,4 +106,5 @@ class ResponseCacheSteps:
             created_at=attempt.created_at,
             cache_hit=True,
             saved_cost=answer.cost,
+            write_behind=self.ledger_write_behind,
         )

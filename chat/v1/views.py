@@ -56,6 +56,8 @@ class V1View(APIView):
     permission_classes = [IsAuthenticated]
     content_negotiation_class = EventStreamNegotiation
     request_id = ""
+    # The endpoint's answers name no ledger row: the rows may be written after them.
+    ledger_write_behind = False
 
     def get_exception_handler(self):
         return openai_exception_handler
@@ -96,6 +98,7 @@ class V1View(APIView):
             end_user=attribution.end_user,
             tags=attribution.tags,
             cache_bypass=cache_bypass_requested(self.request.headers),
+            ledger_write_behind=self.ledger_write_behind,
         )
 
     def check_model(self, name: str) -> None:
@@ -105,6 +108,8 @@ class V1View(APIView):
 
 
 class ChatCompletionsView(V1View):
+    ledger_write_behind = True
+
     @extend_schema(
         request=OpenApiTypes.OBJECT,
         responses={200: OpenApiTypes.OBJECT},
@@ -131,6 +136,8 @@ class ChatCompletionsView(V1View):
 
 
 class EmbeddingsView(V1View):
+    ledger_write_behind = True
+
     @extend_schema(
         request=OpenApiTypes.OBJECT,
         responses={200: OpenApiTypes.OBJECT},

@@ -124,13 +124,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # one psycopg pool per worker process instead of a persistent connection per thread pinged by a
 # round trip at the start of every request (CONN_HEALTH_CHECKS, ~5 % of a worker's time): a
 # thread borrows a connection for a request and returns it at the end. Sized to the worker's
-# threads (each holds at most one; DATABASE_POOL_MAX_SIZE, default GUNICORN_THREADS), so a
-# thread never waits. No ping before use (Django would ping on every checkout): a connection
-# the server has closed while idle (a restart, a failover) is told by its readable socket, one
-# `poll` with no wait, and the pool swept of the others (config/db_postgresql); connections unused
-# for DATABASE_POOL_MAX_IDLE_SECONDS are closed, so one cut silently while idle (an idle timeout
-# of a firewall) is rarely handed out, and fails the request that uses it (503, as a cut
-# mid-request does).
+# threads and its ledger writer (each holds at most one; DATABASE_POOL_MAX_SIZE, default
+# GUNICORN_THREADS + 1), so a thread never waits. No ping before use (Django would ping on
+# every checkout): a connection the server has closed while idle (a restart, a failover) is
+# told by its readable socket, one `poll` with no wait, and the pool swept of the others
+# (config/db_postgresql); connections unused for DATABASE_POOL_MAX_IDLE_SECONDS are closed, so
+# one cut silently while idle (an idle timeout of a firewall) is rarely handed out, and fails
+# the request that uses it (503, as a cut mid-request does).
 # Off elsewhere: Celery's prefork children must not inherit a pool (its sockets and its
 # maintenance thread) from their parent, and commands need one connection.
 # Connections per host: workers x DATABASE_POOL_MAX_SIZE at most (docs/scaling.md).
@@ -147,7 +147,8 @@ if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postg
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # a round trip per checkout otherwise
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=0),
-        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=_threads),
+        # One more than the threads: the ledger writer's (usage/services/ledger_writer.py).
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=_threads + 1),
         "timeout": DATABASE_POOL_TIMEOUT_SECONDS,
         "max_idle": env.float("DATABASE_POOL_MAX_IDLE_SECONDS", default=60.0),
         "max_lifetime": 3600.0,  # renewed hourly (with jitter)
@@ -156,6 +157,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The usage ledger's INSERT does not wait for PostgreSQL's WAL flush (usage/services/ledger.py:
 # the crash window, and why nothing else is affected).
 LEDGER_ASYNC_COMMIT = env.bool("LEDGER_ASYNC_COMMIT", default=True)
+# The web server's workers write /v1 calls' ledger rows on a thread of their own, after the
+# answer (usage/services/ledger_writer.py: the guarantees and the crash window); at most
+# LEDGER_WRITE_BEHIND_QUEUE rows wait, beyond that calls write their own rows.
+LEDGER_WRITE_BEHIND = env.bool("LEDGER_WRITE_BEHIND", default=True)
+LEDGER_WRITE_BEHIND_QUEUE = env.int("LEDGER_WRITE_BEHIND_QUEUE", default=10_000)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 

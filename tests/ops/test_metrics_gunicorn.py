@@ -20,6 +20,7 @@ from benchmarks.test_http_path import database_url, free_port, production_stack
 from providers.consumers import consumer_key_create
 from tests.chat.helpers import model_create, provider_create, selection_set
 from tests.fakes.base import Faults
+from tests.ledger_wait import ledger_read_until
 from tests.ops.metrics_helpers import for_service, ledger_for_service, samples
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -127,7 +128,10 @@ def test_two_workers_counts_add_up(tmp_path, openai_fake):
         counted = for_service(found["llm_requests_total"], service)
         assert sum(counted.values()) == sent == sum(per_file)
         if production_stack():  # gunicorn wrote to this test's PostgreSQL database
-            ledger = ledger_for_service(service)
+            ledger = ledger_read_until(
+                lambda: ledger_for_service(service),
+                lambda rows: sum(rows["requests"].values()) == sent,
+            )
             assert counted == ledger["requests"]
             cost = for_service(found["llm_cost_usd_total"], service)
             assert cost == pytest.approx(ledger["cost"])

@@ -11,6 +11,7 @@ import threading
 import time
 from decimal import Decimal
 
+from tests.ledger_wait import ledger_read_until
 from tests.outside_in.conftest import CHAT_SERVICE
 
 ROLLUP_WAIT_SECONDS = 45
@@ -22,10 +23,14 @@ def chat(content: str, **extra) -> dict:
 
 
 def ledger(stack, request_ids: list[str]) -> list[tuple]:
-    return stack.sql(
-        "SELECT request_id, outcome, input_tokens, output_tokens, cost, streamed "
-        "FROM usage_usagerecord WHERE request_id = ANY(%s)",
-        (request_ids,),
+    """The calls' rows, once there is one per call (written just after each answer)."""
+    return ledger_read_until(
+        lambda: stack.sql(
+            "SELECT request_id, outcome, input_tokens, output_tokens, cost, streamed "
+            "FROM usage_usagerecord WHERE request_id = ANY(%s)",
+            (request_ids,),
+        ),
+        lambda rows: len({row[0] for row in rows}) >= len(set(request_ids)),
     )
 
 

@@ -3,7 +3,7 @@
 Writing a record is on the hot path of every call, so it is a single INSERT: the caller
 passes ids (never model instances to look up) and the resolved model carries its prices.
 The record is made without `Model.__init__` (see `_new_record`) and the INSERT statement is
-built once rather than compiled by the ORM on every call (see `_insert`):
+built once rather than compiled by the ORM on every call (see `ledger_insert`):
 - on PostgreSQL in autocommit (every call's case), prepared once per connection, the values
   sent as text and bound by the server (`ledger_pg`): ~0.1 ms of CPU instead of ~0.2 ms;
 - elsewhere (SQLite, a caller's transaction), through Django's cursor, its parameters the
@@ -48,6 +48,7 @@ from providers.resolution import ResolvedModel
 from usage.models import Outcome, UsageRecord
 from usage.pricing import usage_cost
 from usage.services import ledger_pg
+from usage.services.ledger_writer import ledger_writer_submit
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +81,18 @@ def usage_record_create(
     route: dict[str, Any] | None = None,
     cache_hit: bool = False,
     saved_cost: Decimal | None = None,
+    write_behind: bool = False,
 ) -> UsageRecord:
     """Record one attempt (failed attempts too, with the tokens seen, often zero) and its cost
     at the prices in force now, keeping the price snapshot and the provider's raw usage.
     `usage_estimated` flags tokens the runtime estimated because the provider reported none
     (an interrupted stream), so they are charged, never recorded as a silent $0. `route` is
     the routing decision when the model was a member of a model group. A `cache_hit` (an
-    answer replayed from the response cache) costs 0 and keeps the cost it saved."""
+    answer replayed from the response cache) costs 0 and keeps the cost it saved.
+
+    With `write_behind` the row goes to the web worker's ledger writer when one runs
+    (usage.services.ledger_writer) and the record comes back without an id; the caller must
+    not need one. Otherwise, or when the writer's queue is full, it is written here."""
     usage = usage or Usage()
     priced = usage_cost(usage=usage, prices=model.prices)
     cost, is_priced, snapshot = priced.cost, priced.is_priced, priced.price_snapshot
@@ -128,19 +134,20 @@ def usage_record_create(
         saved_cost=saved_cost if cache_hit else None,
     )
     record = _new_record(values)
-    try:
-        _insert(record)
-    except DatabaseError as exc:
-        metrics.ledger_write_failed()
-        outage_log(
-            logger, logging.ERROR, "Usage record not written: %s", _record_json(record), exc=exc
-        )
-        raise
+    if not (write_behind and ledger_writer_submit(record)):
+        try:
+            ledger_insert(record)
+        except DatabaseError as exc:
+            metrics.ledger_write_failed()
+            outage_log(
+                logger, logging.ERROR, "Usage record not written: %s", record_json(record), exc=exc
+            )
+            raise
     metrics.attempt_recorded(record, model)
     return record
 
 
-def _record_json(record: UsageRecord) -> str:
+def record_json(record: UsageRecord) -> str:
     """Every column of a record the database did not take, to re-enter it by hand. Nothing
     secret: ids, model strings, tokens, cost, the price snapshot, the redacted error message."""
     values = {f.attname: getattr(record, f.attname) for f in record._meta.concrete_fields}
@@ -256,7 +263,7 @@ def _attnames() -> set[str]:
 _ATTNAMES: set[str] = set()
 
 
-def _insert(record: UsageRecord) -> None:
+def ledger_insert(record: UsageRecord) -> None:
     """Insert `record` with one statement, as `Model.save()` would (same values), minus the
     per-call query compilation and, on PostgreSQL, the wait for the WAL flush. In autocommit on
     PostgreSQL the statement is prepared and its values bound by the server (`ledger_pg`); else

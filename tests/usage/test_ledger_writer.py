@@ -1,0 +1,174 @@
+"""The ledger writer: rows written after the answer, on a thread of the web worker's own.
+
+The writer's thread has its own database connection, so these tests commit for real
+(transaction=True) and wait for the writer (`flush`) before they read.
+"""
+
+import logging
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import OperationalError
+from prometheus_client import REGISTRY
+
+from providers.adapters.types import Usage
+from providers.resolution import ModelPrices, ResolvedModel
+from usage.models import UsageRecord
+from usage.services import ledger, ledger_writer
+from usage.services.ledger import usage_record_create
+from usage.services.ledger_writer import LedgerWriter
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MODEL = ResolvedModel(
+    model_string="oa:gpt-4o-mini",
+    model_id=1,
+    model_name="gpt-4o-mini",
+    kind="chat",
+    provider_slug="oa",
+    provider_kind="openai",
+    provider_version="v1",
+    provider_max_retries=2,
+    prices=ModelPrices(input=Decimal("1"), output=Decimal("2"), price_id=9),
+)
+FAILURES = "llm_ledger_write_failures_total"
+
+
+@pytest.fixture
+def writer(settings):
+    """This process's writer, running, as a web worker's is; stopped (and drained) after."""
+    settings.LEDGER_WRITE_BEHIND_QUEUE = 100
+    running = ledger_writer.ledger_writer_start()
+    yield running
+    ledger_writer.ledger_writer_stop(timeout=5.0)
+
+
+def record(request_id: str = "req_behind", service: str = "svc") -> UsageRecord:
+    return usage_record_create(
+        request_id=request_id,
+        model=MODEL,
+        usage=Usage(input_tokens=10, output_tokens=5, raw={"prompt_tokens": 10}),
+        service=service,
+        write_behind=True,
+    )
+
+
+def failures() -> float:
+    return REGISTRY.get_sample_value(FAILURES) or 0
+
+
+def test_a_row_written_behind_is_the_row_written_inline(writer):
+    behind = record("req_behind")
+    assert behind.pk is None  # the caller gets no id: the row is not written yet
+    assert behind.cost == Decimal("0.0000200000")  # priced now, for the budget to settle
+    writer.flush()
+    inline = usage_record_create(
+        request_id="req_inline",
+        model=MODEL,
+        usage=Usage(input_tokens=10, output_tokens=5, raw={"prompt_tokens": 10}),
+        service="svc",
+        created_at=behind.created_at,
+    )
+    stored = {r.request_id: r for r in UsageRecord.objects.all()}
+    columns = [f.attname for f in UsageRecord._meta.concrete_fields if f.attname != "id"]
+    assert {c: getattr(stored["req_behind"], c) for c in columns if c != "request_id"} == {
+        c: getattr(stored["req_inline"], c) for c in columns if c != "request_id"
+    }
+    assert inline.pk is not None
+
+
+def test_without_a_running_writer_the_caller_writes_the_row():
+    """Celery, commands and tests in process run no writer: the row is written at once."""
+    written = record()
+    assert written.pk is not None
+    assert UsageRecord.objects.filter(pk=written.pk).exists()
+
+
+def test_a_full_queue_makes_the_caller_write_the_row(monkeypatch):
+    stalled = LedgerWriter(capacity=1)  # never started: nothing leaves its queue
+    monkeypatch.setattr(ledger_writer, "_writer", stalled)
+    first, second = record("req_queued"), record("req_overflow")
+    assert first.pk is None and second.pk is not None
+    assert list(UsageRecord.objects.values_list("request_id", flat=True)) == ["req_overflow"]
+
+
+def test_rows_are_written_in_the_order_they_came(writer):
+    for number in range(30):
+        record(f"req_{number:02d}")
+    writer.flush()
+    by_id = UsageRecord.objects.order_by("id").values_list("request_id", flat=True)
+    assert list(by_id) == [f"req_{number:02d}" for number in range(30)]
+
+
+def test_an_unreachable_database_is_retried_until_the_row_is_written(writer, monkeypatch):
+    real_insert, tries = ledger.ledger_insert, []
+
+    def unreachable_twice(row: UsageRecord) -> None:
+        tries.append(row.request_id)
+        if len(tries) <= 2:
+            raise OperationalError("connection to server was lost")
+        real_insert(row)
+
+    monkeypatch.setattr(ledger, "ledger_insert", unreachable_twice)
+    before = failures()
+    record("req_retried")
+    writer.flush()
+    assert tries == ["req_retried"] * 3
+    assert UsageRecord.objects.filter(request_id="req_retried").count() == 1
+    assert failures() == before
+
+
+def test_a_row_the_database_refuses_is_logged_in_full_and_counted(writer, caplog):
+    before = failures()
+    with caplog.at_level(logging.ERROR, logger="usage.services.ledger_writer"):
+        record("req_before")
+        record("req_refused", service="s" * 200)  # past the column's 64 characters
+        record("req_after")
+        writer.flush()
+    assert failures() == before + 1
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == 1 and "Usage record not written" in logged[0]
+    assert '"request_id": "req_refused"' in logged[0] and "s" * 200 in logged[0]
+    # Not retried, and the rows around it were written.
+    assert set(UsageRecord.objects.values_list("request_id", flat=True)) == {
+        "req_before",
+        "req_after",
+    }
+
+
+def test_a_stop_writes_every_queued_row(settings):
+    settings.LEDGER_WRITE_BEHIND_QUEUE = 1000
+    ledger_writer.ledger_writer_start()
+    for number in range(200):
+        record(f"req_{number}")
+    ledger_writer.ledger_writer_stop(timeout=10.0)
+    assert UsageRecord.objects.count() == 200
+    assert record("req_after_stop").pk is not None  # written by its caller from now on
+
+
+def test_rows_left_when_the_stop_runs_out_of_time_are_logged(monkeypatch, caplog):
+    """A database that stays unreachable through the stop: each row given up on is logged."""
+    entered = threading.Event()
+
+    def unreachable(row: UsageRecord) -> None:
+        entered.set()
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(ledger, "ledger_insert", unreachable)
+    writer = LedgerWriter(capacity=10, retry_seconds=60.0)
+    monkeypatch.setattr(ledger_writer, "_writer", writer)
+    writer.start()
+    before = failures()
+    with caplog.at_level(logging.ERROR, logger="usage.services.ledger_writer"):
+        for number in range(3):
+            record(f"req_lost_{number}")
+        assert entered.wait(5)
+        writer.stop(timeout=0.3)
+    logged = [r.getMessage() for r in caplog.records if "not written" in r.getMessage()]
+    assert sorted(m.split('"request_id": "')[1].split('"')[0] for m in logged) == [
+        "req_lost_0",
+        "req_lost_1",
+        "req_lost_2",
+    ]
+    assert failures() == before + 3

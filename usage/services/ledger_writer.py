@@ -1,0 +1,163 @@
+"""Ledger rows written after the answer, by a thread of the web worker's own.
+
+A /v1 answer names no ledger row, so its INSERT need not hold the answer back: the request
+thread prices the record and counts it (`usage_record_create(write_behind=True)`), hands the
+row to this writer and answers; the writer INSERTs it a moment later on its own pooled
+connection. That takes the INSERT's round trip and CPU off the single client's latency.
+
+Started only by the web server's workers (config/gunicorn.conf.py, `LEDGER_WRITE_BEHIND`);
+anywhere it is not running (Celery, commands, tests in process) `submit` answers False and the
+caller writes the row itself, as it does when the queue is full (`LEDGER_WRITE_BEHIND_QUEUE`
+rows), so a slow database slows calls down instead of growing memory.
+
+What is guaranteed:
+- A row the writer cannot write because the database is unreachable is retried for
+  RETRY_SECONDS; a row the database refuses (bad data) is not retried. Either way a row given
+  up on is logged in full, as the inline write logs it, and counted by
+  `llm_ledger_write_failures_total`.
+- A graceful stop (SIGTERM, `max_requests`) writes every queued row before the worker exits
+  (`stop`, from gunicorn's `worker_exit`); rows still unwritten when its time is up are logged.
+- The crash window: a worker killed outright (SIGKILL, the OOM killer, gunicorn's timeout)
+  loses the rows still queued, a few milliseconds' worth; their calls were answered and
+  counted in /metrics, their budget reservations settled.
+"""
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from typing import Final
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
+
+from config import metrics
+from config.outages import outage_log
+from usage.models import UsageRecord
+
+logger = logging.getLogger(__name__)
+
+RETRY_SECONDS: Final = 10.0
+_BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 1.0
+_STOP: Final = object()
+
+
+class LedgerWriter:
+    """A bounded queue of rows and the thread that writes them, oldest first."""
+
+    def __init__(self, *, capacity: int, retry_seconds: float = RETRY_SECONDS) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=capacity)
+        self._retry_seconds = retry_seconds
+        self._abandon = threading.Event()  # set by stop() when its time is up: stop retrying
+        self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, record: UsageRecord) -> bool:
+        """Queue `record` for writing; False (nothing queued) when the queue is full."""
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            return False
+        return True
+
+    def flush(self) -> None:
+        """Wait until every row queued so far has been written or given up on."""
+        self._queue.join()
+
+    def stop(self, timeout: float) -> None:
+        """Write what is queued, for at most `timeout` seconds, then end the thread; rows
+        still unwritten after that are logged in full."""
+        with contextlib.suppress(queue.Full):  # still full when the time is up: logged below
+            self._queue.put(_STOP, timeout=timeout)
+        self._thread.join(timeout)
+        self._abandon.set()  # a row being retried is given up on, and any row after it
+        self._thread.join(1.0)
+        while True:
+            try:
+                record = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if record is not _STOP:
+                self._give_up(record, None)
+            self._queue.task_done()
+
+    def _run(self) -> None:
+        while True:
+            record = self._queue.get()
+            try:
+                if record is _STOP:
+                    return
+                self._write(record)
+                if self._queue.empty():
+                    connections.close_all()  # back to the pool while idle
+            finally:
+                self._queue.task_done()
+
+    def _write(self, record: UsageRecord) -> None:
+        from usage.services.ledger import ledger_insert  # ledger imports this module
+
+        backoff = _BACKOFF_FIRST
+        give_up_at = time.monotonic() + self._retry_seconds
+        while True:
+            try:
+                ledger_insert(record)
+                return
+            except (OperationalError, InterfaceError) as exc:  # unreachable: worth retrying
+                connections.close_all()
+                if self._abandon.is_set() or time.monotonic() + backoff > give_up_at:
+                    self._give_up(record, exc)
+                    return
+                self._abandon.wait(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX)
+            except DatabaseError as exc:  # refused: retrying would not help
+                connections.close_all()
+                self._give_up(record, exc)
+                return
+            except Exception as exc:  # a bug must not end the thread with rows queued
+                self._give_up(record, exc)
+                return
+
+    @staticmethod
+    def _give_up(record: UsageRecord, exc: BaseException | None) -> None:
+        from usage.services.ledger import record_json
+
+        metrics.ledger_write_failed()
+        if exc is None:  # the worker stopped before the row's turn came
+            logger.error("Usage record not written: %s", record_json(record))
+        else:
+            outage_log(
+                logger, logging.ERROR, "Usage record not written: %s", record_json(record), exc=exc
+            )
+
+
+_writer: LedgerWriter | None = None
+_lock = threading.Lock()
+
+
+def ledger_writer_start() -> LedgerWriter:
+    """Start this process's writer (once; a web worker calls this after it has forked)."""
+    global _writer
+    with _lock:
+        if _writer is None:
+            _writer = LedgerWriter(capacity=settings.LEDGER_WRITE_BEHIND_QUEUE)
+            _writer.start()
+        return _writer
+
+
+def ledger_writer_stop(timeout: float) -> None:
+    """Write what is queued (for at most `timeout` seconds) and stop: rows submitted after
+    this are written by their callers."""
+    global _writer
+    with _lock:
+        writer, _writer = _writer, None
+    if writer is not None:
+        writer.stop(timeout)
+
+
+def ledger_writer_submit(record: UsageRecord) -> bool:
+    """Hand `record` to the running writer; False when none runs or its queue is full."""
+    writer = _writer
+    return writer is not None and writer.submit(record)
