@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from providers.models import ConsumerAPIKey
 from tests.chat.helpers import model_create, provider_create, selection_set
+from tests.ledger_wait import ledger_read_until
 from usage.business_days import business_today
 from usage.models import Budget, BudgetPeriod, DailyTagUsage, DailyUsage, UsageRecord
 from usage.services.reconcile import usage_reconcile_day
@@ -62,7 +63,13 @@ def test_user_metadata_and_x_tags_reach_records_rollups_and_the_usage_api(client
     ).close()
     client.chat.completions.create(model="assistant", messages=HI)
 
-    tagged, streamed, plain = UsageRecord.objects.order_by("id")
+    # The stream closed unread is recorded when the server's thread finishes it, which may be
+    # after the third call.
+    rows = ledger_read_until(
+        lambda: list(UsageRecord.objects.order_by("id")), lambda rows: len(rows) == 3
+    )
+    (streamed,) = (row for row in rows if row.streamed)
+    tagged, plain = (row for row in rows if not row.streamed)
     assert (tagged.end_user, tagged.tags) == (
         "customer-42",
         ["beta", "feature:search", "tenant:acme"],  # sorted, the duplicate once

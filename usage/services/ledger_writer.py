@@ -30,7 +30,13 @@ import time
 from typing import Final
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+)
 
 from config import metrics
 from config.outages import outage_log
@@ -89,10 +95,13 @@ class LedgerWriter:
             record = self._queue.get()
             try:
                 if record is _STOP:
+                    connections.close_all()
                     return
                 self._write(record)
                 if self._queue.empty():
-                    connections.close_all()  # back to the pool while idle
+                    # While idle: a pooled connection goes back to the pool (CONN_MAX_AGE is
+                    # 0 there); a persistent one is kept unless it is too old or broken.
+                    close_old_connections()
             finally:
                 self._queue.task_done()
 
