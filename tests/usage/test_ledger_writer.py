@@ -6,14 +6,15 @@ The writer's thread has its own database connection, so these tests commit for r
 
 import logging
 import threading
+import time
 from decimal import Decimal
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from prometheus_client import REGISTRY
 
 from providers.adapters.types import Usage
-from providers.resolution import ModelPrices, ResolvedModel
+from tests.usage.test_ledger import MODEL  # the same priced model
 from usage.models import UsageRecord
 from usage.services import ledger, ledger_writer
 from usage.services.ledger import usage_record_create
@@ -21,17 +22,6 @@ from usage.services.ledger_writer import LedgerWriter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MODEL = ResolvedModel(
-    model_string="oa:gpt-4o-mini",
-    model_id=1,
-    model_name="gpt-4o-mini",
-    kind="chat",
-    provider_slug="oa",
-    provider_kind="openai",
-    provider_version="v1",
-    provider_max_retries=2,
-    prices=ModelPrices(input=Decimal("1"), output=Decimal("2"), price_id=9),
-)
 FAILURES = "llm_ledger_write_failures_total"
 
 
@@ -172,3 +162,29 @@ def test_rows_left_when_the_stop_runs_out_of_time_are_logged(monkeypatch, caplog
         "req_lost_2",
     ]
     assert failures() == before + 3
+
+
+def test_the_writer_keeps_its_connection_while_busy_and_gives_it_back_when_idle(
+    writer, monkeypatch
+):
+    """As under gunicorn, whose pool sets CONN_MAX_AGE to 0: rows in quick succession share
+    one connection; IDLE_SECONDS without a row and it is closed (returned to the pool)."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)  # every thread's
+
+    def sessions() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+
+    alone = sessions()
+    for number in range(5):
+        record(f"req_{number}")
+        writer.flush()
+        assert sessions() == alone + 1  # the writer's, kept between rows
+    idle_until = time.monotonic() + ledger_writer.IDLE_SECONDS + 5
+    while sessions() > alone and time.monotonic() < idle_until:
+        time.sleep(0.1)
+    assert sessions() == alone
+    assert UsageRecord.objects.count() == 5

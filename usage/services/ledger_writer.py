@@ -45,6 +45,7 @@ from usage.models import UsageRecord
 logger = logging.getLogger(__name__)
 
 RETRY_SECONDS: Final = 10.0
+IDLE_SECONDS: Final = 1.0  # without a row for this long, the connection is given back
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 1.0
 _STOP: Final = object()
 
@@ -92,16 +93,19 @@ class LedgerWriter:
 
     def _run(self) -> None:
         while True:
-            record = self._queue.get()
+            try:
+                record = self._queue.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                # Idle: a pooled connection goes back to the pool (CONN_MAX_AGE is 0 there), a
+                # persistent one is kept unless it is too old or broken. While rows keep
+                # coming the writer keeps its connection (the pool has one for it).
+                close_old_connections()
+                continue
             try:
                 if record is _STOP:
                     connections.close_all()
                     return
                 self._write(record)
-                if self._queue.empty():
-                    # While idle: a pooled connection goes back to the pool (CONN_MAX_AGE is
-                    # 0 there); a persistent one is kept unless it is too old or broken.
-                    close_old_connections()
             finally:
                 self._queue.task_done()
 
