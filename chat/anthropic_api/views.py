@@ -35,6 +35,8 @@ class AnthropicView(V1View):
 
 
 class MessagesView(AnthropicView):
+    ledger_write_behind = True
+
     @extend_schema(
         request=OpenApiTypes.OBJECT,
         responses={200: OpenApiTypes.OBJECT},

@@ -157,9 +157,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The usage ledger's INSERT does not wait for PostgreSQL's WAL flush (usage/services/ledger.py:
 # the crash window, and why nothing else is affected).
 LEDGER_ASYNC_COMMIT = env.bool("LEDGER_ASYNC_COMMIT", default=True)
-# The web server's workers write /v1 calls' ledger rows on a thread of their own, after the
-# answer (usage/services/ledger_writer.py: the guarantees and the crash window); at most
-# LEDGER_WRITE_BEHIND_QUEUE rows wait, beyond that calls write their own rows.
+# The web server's workers write /v1 and /anthropic calls' ledger rows on a thread of their own,
+# after the answer (usage/services/ledger_writer.py: the guarantees and the crash window); at
+# most LEDGER_WRITE_BEHIND_QUEUE rows wait, beyond that calls write their own rows.
 LEDGER_WRITE_BEHIND = env.bool("LEDGER_WRITE_BEHIND", default=True)
 LEDGER_WRITE_BEHIND_QUEUE = env.int("LEDGER_WRITE_BEHIND_QUEUE", default=10_000)
 

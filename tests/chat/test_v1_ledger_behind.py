@@ -1,6 +1,7 @@
 """Which calls' ledger rows a web worker writes after the answer (usage.services.ledger_writer):
-/v1 chat completions and embeddings, whose answers name no row; not the native API, whose
-results carry the row's id, nor a service that keeps request logs, whose logs name it."""
+/v1 chat completions and embeddings and Anthropic's messages, whose answers name no row; not
+the native API, whose results carry the row's id, nor a service that keeps request logs, whose
+logs name it."""
 
 import json
 
@@ -50,6 +51,11 @@ def post(client, secret, path, body):
         ("/v1/chat/completions", {"model": "svc", "messages": HELLO}),
         ("/v1/chat/completions", {"model": "svc", "messages": HELLO, "stream": True}),
         ("/v1/embeddings", {"model": "embed", "input": "hello"}),
+        ("/anthropic/v1/messages", {"model": "svc", "max_tokens": 50, "messages": HELLO}),
+        (
+            "/anthropic/v1/messages",
+            {"model": "svc", "max_tokens": 50, "messages": HELLO, "stream": True},
+        ),
     ],
 )
 def test_v1_rows_are_written_by_the_writer(client, writer, model, secret, path, body):
@@ -62,7 +68,8 @@ def test_v1_rows_are_written_by_the_writer(client, writer, model, secret, path, 
     response = post(client, secret, path, body)
     assert response.status_code == 200
     if body.get("stream"):
-        assert b"[DONE]" in b"".join(response.streaming_content)
+        events = b"".join(response.streaming_content)
+        assert b"[DONE]" in events or b"event: message_stop" in events
     writer.flush()
     assert ids_when_queued == [None]  # queued unwritten, the answer sent before the INSERT
     stored = UsageRecord.objects.get()

@@ -1,9 +1,9 @@
 """Ledger rows written after the answer, by a thread of the web worker's own.
 
-A /v1 answer names no ledger row, so its INSERT need not hold the answer back: the request
-thread prices the record and counts it (`usage_record_create(write_behind=True)`), hands the
-row to this writer and answers; the writer INSERTs it a moment later on its own pooled
-connection. That takes the INSERT's round trip and CPU off the single client's latency.
+A /v1 or /anthropic answer names no ledger row, so its INSERT need not hold the answer back:
+the request thread prices the record and counts it (`usage_record_create(write_behind=True)`),
+hands the row to this writer and answers; the writer INSERTs it a moment later on its own
+pooled connection. That takes the INSERT's round trip and CPU off the single client's latency.
 
 Started only by the web server's workers (config/gunicorn.conf.py, `LEDGER_WRITE_BEHIND`);
 anywhere it is not running (Celery, commands, tests in process) `submit` answers False and the
