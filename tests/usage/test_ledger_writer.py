@@ -188,3 +188,26 @@ def test_the_writer_keeps_its_connection_while_busy_and_gives_it_back_when_idle(
         time.sleep(0.1)
     assert sessions() == alone
     assert UsageRecord.objects.count() == 5
+
+
+def test_a_connection_the_server_ends_is_replaced_without_losing_a_row(writer, caplog):
+    """A restart or failover ends the connection the writer keeps between rows: its next row
+    is retried on a new connection, and nothing is given up on."""
+    before = failures()
+    record("req_before")
+    writer.flush()
+    with connection.cursor() as cursor:  # every session of this database but the test's own
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
+        )
+        assert cursor.fetchone()[0] >= 1  # the writer's
+    with caplog.at_level(logging.ERROR, logger="usage.services.ledger_writer"):
+        record("req_after")
+        writer.flush()
+    assert set(UsageRecord.objects.values_list("request_id", flat=True)) == {
+        "req_before",
+        "req_after",
+    }
+    assert failures() == before and "not written" not in caplog.text
