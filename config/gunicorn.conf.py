@@ -146,8 +146,8 @@ def post_worker_init(worker: object) -> None:
 
 
 def _ledger_writer_start() -> None:
-    """/v1 calls' ledger rows are written after their answers, by a thread of this worker's
-    (usage/services/ledger_writer.py), unless LEDGER_WRITE_BEHIND is off."""
+    """/v1 and /anthropic calls' ledger rows are written after their answers, by a thread of
+    this worker's (usage/services/ledger_writer.py), unless LEDGER_WRITE_BEHIND is off."""
     from django.conf import settings
 
     from usage.services.ledger_writer import ledger_writer_start

@@ -91,8 +91,10 @@ def usage_record_create(
     answer replayed from the response cache) costs 0 and keeps the cost it saved.
 
     With `write_behind` the row goes to the web worker's ledger writer when one runs
-    (usage.services.ledger_writer) and the record comes back without an id; the caller must
-    not need one. Otherwise, or when the writer's queue is full, it is written here."""
+    (usage.services.ledger_writer) and the record comes back before it is written: the
+    writer's thread sets its id whenever it writes it, so the caller must neither rely on the
+    id nor change the record. Otherwise, or when the writer's queue is full, it is written
+    here."""
     usage = usage or Usage()
     priced = usage_cost(usage=usage, prices=model.prices)
     cost, is_priced, snapshot = priced.cost, priced.is_priced, priced.price_snapshot
