@@ -48,9 +48,12 @@ def failures() -> float:
     return REGISTRY.get_sample_value(FAILURES) or 0
 
 
-def test_a_row_written_behind_is_the_row_written_inline(writer):
+def test_a_row_written_behind_is_the_row_written_inline(writer, monkeypatch):
+    ids_when_queued = []
+    submit = writer.submit
+    monkeypatch.setattr(writer, "submit", lambda row: ids_when_queued.append(row.pk) or submit(row))
     behind = record("req_behind")
-    assert behind.pk is None  # the caller gets no id: the row is not written yet
+    assert ids_when_queued == [None]  # handed over unwritten: the writer's thread sets the id
     assert behind.cost == Decimal("0.0000200000")  # priced now, for the budget to settle
     writer.flush()
     inline = usage_record_create(
@@ -111,7 +114,7 @@ def test_an_unreachable_database_is_retried_until_the_row_is_written(writer, mon
 
 def test_a_row_the_database_refuses_is_logged_in_full_and_counted(writer, caplog):
     before = failures()
-    with caplog.at_level(logging.ERROR, logger="usage.services.ledger_writer"):
+    with caplog.at_level(logging.ERROR, logger="usage.services.ledger"):
         record("req_before")
         record("req_refused", service="s" * 200)  # past the column's 64 characters
         record("req_after")
@@ -150,7 +153,7 @@ def test_rows_left_when_the_stop_runs_out_of_time_are_logged(monkeypatch, caplog
     monkeypatch.setattr(ledger_writer, "_writer", writer)
     writer.start()
     before = failures()
-    with caplog.at_level(logging.ERROR, logger="usage.services.ledger_writer"):
+    with caplog.at_level(logging.ERROR, logger="usage.services.ledger"):
         for number in range(3):
             record(f"req_lost_{number}")
         assert entered.wait(5)
@@ -203,7 +206,7 @@ def test_a_connection_the_server_ends_is_replaced_without_losing_a_row(writer, c
             " AND backend_type = 'client backend'"
         )
         assert cursor.fetchone()[0] >= 1  # the writer's
-    with caplog.at_level(logging.ERROR, logger="usage.services.ledger_writer"):
+    with caplog.at_level(logging.ERROR, logger="usage.services.ledger"):
         record("req_after")
         writer.flush()
     assert set(UsageRecord.objects.values_list("request_id", flat=True)) == {

@@ -140,13 +140,22 @@ def usage_record_create(
         try:
             ledger_insert(record)
         except DatabaseError as exc:
-            metrics.ledger_write_failed()
-            outage_log(
-                logger, logging.ERROR, "Usage record not written: %s", record_json(record), exc=exc
-            )
+            record_lost(record, exc)
             raise
     metrics.attempt_recorded(record, model)
     return record
+
+
+def record_lost(record: UsageRecord, exc: BaseException | None) -> None:
+    """Log in full (and count) a record the database did not take, written inline or by the
+    ledger writer; `exc` is None for one a stopping writer never reached."""
+    metrics.ledger_write_failed()
+    if exc is None:
+        logger.error("Usage record not written: %s", record_json(record))
+    else:
+        outage_log(
+            logger, logging.ERROR, "Usage record not written: %s", record_json(record), exc=exc
+        )
 
 
 def record_json(record: UsageRecord) -> str:

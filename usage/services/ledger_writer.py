@@ -23,7 +23,6 @@ What is guaranteed:
 """
 
 import contextlib
-import logging
 import queue
 import threading
 import time
@@ -38,11 +37,7 @@ from django.db import (
     connections,
 )
 
-from config import metrics
-from config.outages import outage_log
 from usage.models import UsageRecord
-
-logger = logging.getLogger(__name__)
 
 RETRY_SECONDS: Final = 10.0
 IDLE_SECONDS: Final = 1.0  # without a row for this long, the connection is given back
@@ -135,15 +130,9 @@ class LedgerWriter:
 
     @staticmethod
     def _give_up(record: UsageRecord, exc: BaseException | None) -> None:
-        from usage.services.ledger import record_json
+        from usage.services.ledger import record_lost
 
-        metrics.ledger_write_failed()
-        if exc is None:  # the worker stopped before the row's turn came
-            logger.error("Usage record not written: %s", record_json(record))
-        else:
-            outage_log(
-                logger, logging.ERROR, "Usage record not written: %s", record_json(record), exc=exc
-            )
+        record_lost(record, exc)
 
 
 _writer: LedgerWriter | None = None
