@@ -14,7 +14,8 @@ from config import metrics
 from tests.fixtures import requires_postgres
 from tests.usage.test_ledger import MODEL
 from usage.models import UsageRecord
-from usage.services.ledger import usage_record_create
+from usage.services import ledger_pg, ledger_writer
+from usage.services.ledger import ledger_insert_batch, usage_record_create
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 
@@ -202,3 +203,116 @@ def test_receivers_see_a_model_instance_as_the_orm_makes_it():
         pre_save.disconnect(on_save, sender=UsageRecord)
     assert inits == [record] and saves == [record]
     assert UsageRecord.objects.get(pk=record.pk).request_id == "req_signals"
+
+
+# Stores the synchronous_commit in force when the row's transaction commits (a deferred
+# constraint trigger runs at the commit), in its end_user column.
+COMMIT_TIME_TRIGGER = """
+CREATE FUNCTION ledger_test_commit_time() RETURNS trigger AS $$
+BEGIN
+  UPDATE usage_usagerecord SET end_user = current_setting('synchronous_commit') WHERE id = NEW.id;
+  RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+CREATE CONSTRAINT TRIGGER ledger_test_commit_time AFTER INSERT ON usage_usagerecord
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_test_commit_time();
+"""
+
+
+@pytest.fixture
+def commit_time_trigger():
+    with connection.cursor() as cursor:
+        cursor.execute(COMMIT_TIME_TRIGGER)
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER ledger_test_commit_time ON usage_usagerecord")
+        cursor.execute("DROP FUNCTION ledger_test_commit_time()")
+
+
+def _unwritten(*request_ids: str, **values) -> list[UsageRecord]:
+    return [
+        usage_record_create(request_id=request_id, model=MODEL, write_behind=True, **values)
+        for request_id in request_ids
+    ]
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """Records made as a running ledger writer would receive them: priced, not yet written."""
+    monkeypatch.setattr(ledger_writer, "_writer", _Holding())
+    return _unwritten
+
+
+class _Holding:
+    def submit(self, record: UsageRecord) -> bool:
+        return True
+
+
+def test_a_batch_is_one_statement_with_each_row_its_id(
+    queued, commit_time_trigger, django_assert_num_queries
+):
+    records = queued("req_a", "req_b", "req_c")
+    assert [r.pk for r in records] == [None, None, None]
+    with django_assert_num_queries(1) as captured:
+        ledger_insert_batch(records)
+    sql = captured.captured_queries[0]["sql"]
+    assert sql.count("INSERT INTO") == 1 and "set_config('synchronous_commit', 'off', true)" in sql
+    stored = dict(UsageRecord.objects.values_list("pk", "request_id"))
+    assert {r.pk: r.request_id for r in records} == stored
+    # The setting was in force when the batch's transaction committed, and ended with it.
+    assert set(UsageRecord.objects.values_list("end_user", flat=True)) == {"off"}
+    assert _show_synchronous_commit() == "on"
+    assert "cp_ledger_insert_async_x3" in _prepared()
+
+
+def test_a_batch_without_async_commit_waits_for_the_flush(queued, commit_time_trigger, settings):
+    settings.LEDGER_ASYNC_COMMIT = False
+    ledger_insert_batch(queued("req_a", "req_b"))
+    assert set(UsageRecord.objects.values_list("end_user", flat=True)) == {"on"}
+    assert "cp_ledger_insert_x2" in _prepared()
+
+
+def test_a_batch_is_written_all_or_none(queued):
+    records = queued("req_a", "req_b") + queued("req_refused", service="s" * 200)
+    with pytest.raises(DataError):
+        ledger_insert_batch(records)
+    assert not UsageRecord.objects.exists()
+    assert [r.pk for r in records] == [None, None, None]
+    ledger_insert_batch(records[:2])  # the connection still serves, the statement too
+    assert UsageRecord.objects.count() == 2
+
+
+def test_a_batch_the_statement_cannot_take_is_written_row_by_row_in_one_transaction(queued):
+    """A value of another type than its column's (ledger_pg steps aside), or a pre_save
+    receiver: each row as `ledger_insert` writes it, all of them or none."""
+    records = queued("req_a", "req_b")
+    records[0].input_tokens = Decimal(10)  # not an int: Django's cursor converts it
+    calls = []
+
+    def receiver(sender, instance, **kwargs):
+        calls.append(instance.request_id)
+        if instance.request_id == "req_refused":
+            raise IntegrityError("refused by a receiver")
+
+    ledger_insert_batch(records)
+    assert sorted(UsageRecord.objects.values_list("request_id", "input_tokens")) == [
+        ("req_a", 10),
+        ("req_b", 0),
+    ]
+    pre_save.connect(receiver, sender=UsageRecord)
+    try:
+        failing = queued("req_c", "req_refused")
+        with pytest.raises(IntegrityError):
+            ledger_insert_batch(failing)
+    finally:
+        pre_save.disconnect(receiver, sender=UsageRecord)
+    assert calls == ["req_c", "req_refused"]
+    assert UsageRecord.objects.count() == 2  # req_c rolled back with its batch
+    assert [r.pk for r in failing] == [None, None]
+
+
+def test_a_batch_beyond_the_largest_statement_is_not_sent_this_way(queued):
+    records = queued(*(f"req_{n}" for n in range(ledger_pg.MAX_ROWS + 1)))
+    assert ledger_pg.insert_many(connection, [r.__dict__ for r in records]) is None
+    assert ledger_pg.insert_many(connection, []) is None
+    assert not UsageRecord.objects.exists()

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.db import OperationalError, connection
@@ -144,11 +145,11 @@ def test_rows_left_when_the_stop_runs_out_of_time_are_logged(monkeypatch, caplog
     """A database that stays unreachable through the stop: each row given up on is logged."""
     entered = threading.Event()
 
-    def unreachable(row: UsageRecord) -> None:
+    def unreachable(rows: list[UsageRecord]) -> None:
         entered.set()
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(ledger, "ledger_insert", unreachable)
+    monkeypatch.setattr(ledger, "ledger_insert_batch", unreachable)
     writer = LedgerWriter(capacity=10, retry_seconds=60.0)
     monkeypatch.setattr(ledger_writer, "_writer", writer)
     writer.start()
@@ -214,3 +215,59 @@ def test_a_connection_the_server_ends_is_replaced_without_losing_a_row(writer, c
         "req_after",
     }
     assert failures() == before and "not written" not in caplog.text
+
+
+@pytest.fixture
+def held(writer, monkeypatch):
+    """The running writer, held inside its first write until `release` is set, so that the
+    rows submitted meanwhile queue up behind it; every batch it writes is noted."""
+    real_batch = ledger.ledger_insert_batch
+    held = SimpleNamespace(entered=threading.Event(), release=threading.Event(), batches=[])
+
+    def noted(rows: list[UsageRecord]) -> None:
+        held.batches.append([row.request_id for row in rows])
+        held.entered.set()
+        held.release.wait(10)
+        real_batch(rows)
+
+    monkeypatch.setattr(ledger, "ledger_insert_batch", noted)
+    record("req_first")
+    assert held.entered.wait(5)
+    return held
+
+
+def test_rows_that_queue_while_the_writer_is_busy_go_in_one_insert(writer, held):
+    names = [f"req_{number:02d}" for number in range(ledger_writer.BATCH_ROWS + 5)]
+    for name in names:
+        record(name)
+    held.release.set()
+    writer.flush()
+    cut = ledger_writer.BATCH_ROWS
+    assert held.batches == [["req_first"], names[:cut], names[cut:]]
+    by_id = UsageRecord.objects.order_by("id").values_list("request_id", flat=True)
+    assert list(by_id) == ["req_first", *names]
+
+
+def test_a_batch_the_database_refuses_is_written_row_by_row(writer, held, caplog):
+    before = failures()
+    with caplog.at_level(logging.ERROR, logger="usage.services.ledger"):
+        record("req_before")
+        record("req_refused", service="s" * 200)  # past the column's 64 characters
+        record("req_after")
+        held.release.set()
+        writer.flush()
+    assert held.batches == [
+        ["req_first"],
+        ["req_before", "req_refused", "req_after"],
+        ["req_before"],
+        ["req_refused"],
+        ["req_after"],
+    ]
+    assert set(UsageRecord.objects.values_list("request_id", flat=True)) == {
+        "req_first",
+        "req_before",
+        "req_after",
+    }
+    logged = [r.getMessage() for r in caplog.records if "not written" in r.getMessage()]
+    assert len(logged) == 1 and '"request_id": "req_refused"' in logged[0]
+    assert failures() == before + 1

@@ -26,7 +26,7 @@ wrapper installed (instrumentation), or a value of a type not encoded here.
 import logging
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -141,13 +141,19 @@ def _encode(plan: tuple[tuple[str, Any], ...], values: Mapping[str, Any]) -> lis
 
 
 class _Statement:
-    """The INSERT of every concrete column but the id, RETURNING the id, with or without the
-    statement-local `synchronous_commit = off`."""
+    """The INSERT of `rows` rows of every concrete column but the id, RETURNING their ids,
+    with or without the statement-local `synchronous_commit = off`."""
 
     __slots__ = ("name", "plan", "prepared_on", "sql")
 
     def __init__(
-        self, *, name: bytes, async_commit: bool, fields: list[Field], kinds: list[type]
+        self,
+        *,
+        name: bytes,
+        async_commit: bool,
+        fields: list[Field],
+        kinds: list[type],
+        rows: int = 1,
     ) -> None:
         meta = UsageRecord._meta
         self.plan = tuple(zip((f.attname for f in fields), kinds, strict=True))
@@ -155,60 +161,95 @@ class _Statement:
         # Identifiers from the model's metadata; every value is a parameter.
         quote = '"{}"'.format
         columns = ", ".join(quote(f.column) for f in fields)
-        values = ", ".join(f"${n}" for n in range(1, len(fields) + 1))
+        width = len(fields)
+        tuples = [
+            "(" + ", ".join(f"${row * width + n}" for n in range(1, width + 1)) + ")"
+            for row in range(rows)
+        ]
         head = f"INSERT INTO {quote(meta.db_table)} ({columns})"
         tail = f"RETURNING {quote(meta.pk.column)}"
-        if async_commit:
-            prefix = (
-                "WITH _commit AS MATERIALIZED"
-                " (SELECT set_config('synchronous_commit', 'off', true))"
-            )
-            sql = f"{prefix} {head} SELECT {values} FROM _commit {tail}"  # noqa: S608
+        prefix = (
+            "WITH _commit AS MATERIALIZED"
+            " (SELECT set_config('synchronous_commit', 'off', true) AS off)"
+        )
+        if not async_commit:
+            sql = f"{head} VALUES {', '.join(tuples)} {tail}"
+        elif rows == 1:
+            sql = f"{prefix} {head} SELECT {tuples[0][1:-1]} FROM _commit {tail}"  # noqa: S608
         else:
-            sql = f"{head} VALUES ({values}) {tail}"
+            # A VALUES list binds its parameters to the columns' types only as the INSERT's
+            # own source, so the CTE is referenced from RETURNING instead: evaluated once,
+            # before the statement's transaction commits, which is when the setting is read.
+            returning = f"{tail}, (SELECT off FROM _commit)"  # noqa: S608
+            sql = f"{prefix} {head} VALUES {', '.join(tuples)} {returning}"
         self.sql = sql.encode()
         # The psycopg connections that have prepared it (a new connection has not).
         self.prepared_on: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    def params(self, values: Mapping[str, Any]) -> list[bytes | None] | None:
-        return _encode(self.plan, values)
+    def params(self, rows: Sequence[Mapping[str, Any]]) -> list[bytes | None] | None:
+        """Every row's values in order, or None if one of them cannot be sent this way."""
+        params: list[bytes | None] = []
+        for values in rows:
+            encoded = _encode(self.plan, values)
+            if encoded is None:
+                return None
+            params += encoded
+        return params
 
 
-_STATEMENTS: dict[bool, _Statement | None] = {}
+# (async_commit, rows) -> the statement; None when a column has no encoder here.
+_STATEMENTS: dict[tuple[bool, int], _Statement | None] = {}
 _UNDEFINED_STATEMENT = b"26000"  # invalid_sql_statement_name: deallocated (DISCARD ALL)
 _DUPLICATE_STATEMENT = b"42P05"
+# The most rows one INSERT takes (the ledger writer's batch): each size is a statement of its
+# own, prepared on a connection the first time that size is written there.
+MAX_ROWS = 64
 
 
-def statement(*, async_commit: bool) -> _Statement | None:
-    """The statement, built once; None if a column has no encoder here (a field class whose
-    save methods convert values: only Django's cursor writes what save() would)."""
-    if async_commit not in _STATEMENTS:
+def statement(*, async_commit: bool, rows: int = 1) -> _Statement | None:
+    """The statement for `rows` rows, built once; None if a column has no encoder here (a
+    field class whose save methods convert values: only Django's cursor writes what save()
+    would)."""
+    key = (async_commit, rows)
+    if key not in _STATEMENTS:
         fields = [f for f in UsageRecord._meta.concrete_fields if not f.primary_key]
         kinds = [field_kind(f) for f in fields]
-        _STATEMENTS[async_commit] = (
+        name = b"cp_ledger_insert_async" if async_commit else b"cp_ledger_insert"
+        _STATEMENTS[key] = (
             _Statement(
-                name=b"cp_ledger_insert_async" if async_commit else b"cp_ledger_insert",
+                name=name if rows == 1 else name + b"_x%d" % rows,
                 async_commit=async_commit,
                 fields=fields,
                 kinds=[k for k in kinds if k is not None],
+                rows=rows,
             )
             if None not in kinds
             else None
         )
-    return _STATEMENTS[async_commit]
+    return _STATEMENTS[key]
 
 
 def insert(connection: BaseDatabaseWrapper, values: Mapping[str, Any]) -> int | None:
     """INSERT `values` (attname -> value, every concrete column but the id) and return the
     new id; None when this path does not apply (nothing was sent)."""
+    ids = insert_many(connection, (values,))
+    return None if ids is None else ids[0]
+
+
+def insert_many(
+    connection: BaseDatabaseWrapper, rows: Sequence[Mapping[str, Any]]
+) -> list[int] | None:
+    """INSERT `rows` (at most MAX_ROWS) in one statement, all or none, and return their new
+    ids in the rows' order; None when this path does not apply (nothing was sent)."""
     if (
         connection.vendor != "postgresql"
         or connection.in_atomic_block
         or connection.execute_wrappers
+        or not 0 < len(rows) <= MAX_ROWS
     ):
         return None
-    stmt = statement(async_commit=settings.LEDGER_ASYNC_COMMIT)
-    params = None if stmt is None else stmt.params(values)
+    stmt = statement(async_commit=settings.LEDGER_ASYNC_COMMIT, rows=len(rows))
+    params = None if stmt is None else stmt.params(rows)
     if stmt is None or params is None:
         return None
     connection.close_if_health_check_failed()
@@ -227,7 +268,7 @@ def insert(connection: BaseDatabaseWrapper, values: Mapping[str, Any]) -> int | 
         _log(connection, stmt, params, time.monotonic() - started)
 
 
-def _execute(connection: BaseDatabaseWrapper, stmt: _Statement, params: list[Any]) -> int:
+def _execute(connection: BaseDatabaseWrapper, stmt: _Statement, params: list[Any]) -> list[int]:
     conn = connection.connection
     pgconn = conn.pgconn
     if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
@@ -242,7 +283,9 @@ def _execute(connection: BaseDatabaseWrapper, stmt: _Statement, params: list[Any
             result = pgconn.exec_prepared(stmt.name, params)
     if result.status != pq.ExecStatus.TUPLES_OK:
         raise _error(pgconn, result)
-    return int(cast(bytes, result.get_value(0, 0)))
+    # The ids are drawn from the sequence as the VALUES rows are inserted, in their order;
+    # sorted, they match the rows whatever order RETURNING lists them in.
+    return sorted(int(cast(bytes, result.get_value(row, 0))) for row in range(result.ntuples))
 
 
 def _prepare(pgconn: Any, stmt: _Statement) -> None:

@@ -4,6 +4,9 @@ A /v1 or /anthropic answer names no ledger row, so its INSERT need not hold the 
 the request thread prices the record and counts it (`usage_record_create(write_behind=True)`),
 hands the row to this writer and answers; the writer INSERTs it a moment later on its own
 pooled connection. That takes the INSERT's round trip and CPU off the single client's latency.
+Under load, the rows that queued while the writer was busy go in one multi-row INSERT (up to
+BATCH_ROWS, all or none): one round trip and one commit for them all, where a statement per
+row would cost the worker's core a wake-up, a round trip and a commit each.
 
 Started only by the web server's workers (config/gunicorn.conf.py, `LEDGER_WRITE_BEHIND`);
 anywhere it is not running (Celery, commands, tests in process) `submit` answers False and the
@@ -41,6 +44,7 @@ from usage.models import UsageRecord
 
 RETRY_SECONDS: Final = 10.0
 IDLE_SECONDS: Final = 1.0  # without a row for this long, the connection is given back
+BATCH_ROWS: Final = 64  # the most rows one INSERT writes (ledger_pg.MAX_ROWS)
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 1.0
 _STOP: Final = object()
 
@@ -89,43 +93,58 @@ class LedgerWriter:
     def _run(self) -> None:
         while True:
             try:
-                record = self._queue.get(timeout=IDLE_SECONDS)
+                batch = [self._queue.get(timeout=IDLE_SECONDS)]
             except queue.Empty:
                 # Idle: a pooled connection goes back to the pool (CONN_MAX_AGE is 0 there), a
                 # persistent one is kept unless it is too old or broken. While rows keep
                 # coming the writer keeps its connection (the pool has one for it).
                 close_old_connections()
                 continue
+            # Whatever else has queued meanwhile goes in the same INSERT, up to BATCH_ROWS.
+            while len(batch) < BATCH_ROWS and batch[-1] is not _STOP:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = batch[-1] is _STOP
+            records = batch[:-1] if stopping else batch
             try:
-                if record is _STOP:
+                if records:
+                    self._write(records)
+                if stopping:
                     connections.close_all()
                     return
-                self._write(record)
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
 
-    def _write(self, record: UsageRecord) -> None:
-        from usage.services.ledger import ledger_insert  # ledger imports this module
+    def _write(self, records: list[UsageRecord]) -> None:
+        """Write `records` (all or none), retrying while the database is unreachable; a batch
+        the database refuses is written row by row, so that only the refused row is lost."""
+        from usage.services.ledger import ledger_insert_batch  # ledger imports this module
 
         backoff = _BACKOFF_FIRST
         give_up_at = time.monotonic() + self._retry_seconds
         while True:
             try:
-                ledger_insert(record)
+                ledger_insert_batch(records)
                 return
             except (OperationalError, InterfaceError) as exc:  # unreachable: worth retrying
                 connections.close_all()
                 if self._abandon.is_set() or time.monotonic() + backoff > give_up_at:
-                    self._give_up(record, exc)
+                    for record in records:
+                        self._give_up(record, exc)
                     return
                 self._abandon.wait(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
-            except DatabaseError as exc:  # refused: retrying would not help
-                connections.close_all()
-                self._give_up(record, exc)
-                return
-            except Exception as exc:  # a bug must not end the thread with rows queued
-                self._give_up(record, exc)
+            except Exception as exc:  # refused (retrying would not help), or a bug
+                if isinstance(exc, DatabaseError):
+                    connections.close_all()
+                if len(records) == 1:
+                    self._give_up(records[0], exc)
+                    return
+                for record in records:
+                    self._write([record])
                 return
 
     @staticmethod
