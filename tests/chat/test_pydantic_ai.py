@@ -209,7 +209,8 @@ def test_the_context_is_kept_on_the_records(openai_fake, django_user_model) -> N
 
 
 # -- conversion ------------------------------------------------------------------------------
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# The legacy RetryPromptPart is mapped on purpose (PydanticAI warns with a UserWarning of its own).
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:`RetryPromptPart` is deprecated")
 def test_history_parts_map_to_the_gateway_messages() -> None:
     from pydantic_ai.messages import ImageUrl
 
