@@ -41,10 +41,11 @@ from django.db import (
 )
 
 from usage.models import UsageRecord
+from usage.services import ledger_pg
 
 RETRY_SECONDS: Final = 10.0
 IDLE_SECONDS: Final = 1.0  # without a row for this long, the connection is given back
-BATCH_ROWS: Final = 64  # the most rows one INSERT writes (ledger_pg.MAX_ROWS)
+BATCH_ROWS: Final = ledger_pg.MAX_ROWS  # the most rows one INSERT writes
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 1.0
 _STOP: Final = object()
 
