@@ -4,6 +4,7 @@ alone; and where it steps aside for Django's cursor or `save()`."""
 
 import json
 import logging
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -29,14 +30,19 @@ FOR EACH ROW EXECUTE FUNCTION ledger_test_commit_mode();
 """
 
 
-@pytest.fixture
-def commit_mode_trigger():
+def _trigger_installed(sql: str, name: str) -> Iterator[None]:
+    """The trigger `name` (and its function of the same name) from `sql`, dropped after."""
     with connection.cursor() as cursor:
-        cursor.execute(TRIGGER)
+        cursor.execute(sql)
     yield
     with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER ledger_test_commit_mode ON usage_usagerecord")
-        cursor.execute("DROP FUNCTION ledger_test_commit_mode()")
+        cursor.execute(f"DROP TRIGGER {name} ON usage_usagerecord")
+        cursor.execute(f"DROP FUNCTION {name}()")
+
+
+@pytest.fixture
+def commit_mode_trigger():
+    yield from _trigger_installed(TRIGGER, "ledger_test_commit_mode")
 
 
 def _prepared() -> set[str]:
@@ -221,12 +227,7 @@ DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_test_commit_t
 
 @pytest.fixture
 def commit_time_trigger():
-    with connection.cursor() as cursor:
-        cursor.execute(COMMIT_TIME_TRIGGER)
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER ledger_test_commit_time ON usage_usagerecord")
-        cursor.execute("DROP FUNCTION ledger_test_commit_time()")
+    yield from _trigger_installed(COMMIT_TIME_TRIGGER, "ledger_test_commit_time")
 
 
 def _unwritten(*request_ids: str, **values) -> list[UsageRecord]:
