@@ -294,9 +294,7 @@ def ledger_insert(record: UsageRecord) -> None:
             record.save(force_insert=True, using=alias)
             return
         pk = _cursor_insert(connection, record, statement)
-    record.pk = pk
-    record._state.adding = False
-    record._state.db = alias
+    _written(record, pk, alias)
 
 
 def ledger_insert_batch(records: Sequence[UsageRecord]) -> None:
@@ -323,9 +321,14 @@ def ledger_insert_batch(records: Sequence[UsageRecord]) -> None:
             raise
         return
     for record, pk in zip(records, pks, strict=True):
-        record.pk = pk
-        record._state.adding = False
-        record._state.db = alias
+        _written(record, pk, alias)
+
+
+def _written(record: UsageRecord, pk: int, alias: str) -> None:
+    """Mark `record` as the row `pk` in database `alias`, as `save()` leaves it."""
+    record.pk = pk
+    record._state.adding = False
+    record._state.db = alias
 
 
 def _cursor_insert(
