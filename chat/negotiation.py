@@ -19,7 +19,7 @@ EVENT_STREAM = "text/event-stream"
 # Accept headers that DRF's negotiation always answers with a JSON first renderer: most API
 # clients send one of these or none (an empty header is DRF's 406). Answered without parsing
 # media ranges, which cost about as much as the rest of DRF's request handling together.
-_JSON_ACCEPTS = frozenset({"*/*", "application/json"})
+JSON_ACCEPTS = frozenset({"*/*", "application/json"})
 
 
 def accepts_event_stream(request: Request) -> bool:
@@ -39,7 +39,7 @@ class EventStreamNegotiation(DefaultContentNegotiation):
         if (
             format_suffix is None
             and not request.META.get("QUERY_STRING")  # no ?format= override
-            and (accept is None or accept.strip() in _JSON_ACCEPTS)
+            and (accept is None or accept.strip() in JSON_ACCEPTS)
             and renderers
             and renderers[0].media_type == "application/json"
         ):

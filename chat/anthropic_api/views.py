@@ -36,6 +36,7 @@ class AnthropicView(V1View):
 
 class MessagesView(AnthropicView):
     ledger_write_behind = True
+    lean_post = True
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -44,7 +45,7 @@ class MessagesView(AnthropicView):
         "stream=true; served by whichever provider the model or service resolves to.",
     )
     def post(self, request: Request) -> Any:
-        chat_request, stream = messages_request_parse(request.data)
+        chat_request, stream = messages_request_parse(self.request_data)
         # max_tokens is read as "at most" what the candidates can write: Anthropic clients
         # ask for what Claude can write (Claude Code sends 32,000 whatever the model).
         context, consumer = self.context(), self.identity

@@ -9,9 +9,10 @@ request's parameters (docs/parameters.md).
 from contextlib import ExitStack
 from typing import Any, cast
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,7 +26,7 @@ from chat.http import (
     json_response,
     sse_response,
 )
-from chat.negotiation import EventStreamNegotiation
+from chat.negotiation import JSON_ACCEPTS, EventStreamNegotiation
 from chat.services import (
     CallContext,
     chat_completion_run,
@@ -39,12 +40,27 @@ from chat.v1.errors import openai_exception_handler
 from chat.v1.options import ignored_header
 from chat.v1.parsing import chat_request_parse, embedding_request_parse
 from chat.v1.rendering import completion_chunks, completion_json, embeddings_json
+from config.hardening import json_loads_checked
 from config.request_context import current_request_id
 from providers.api.authentication import ConsumerKeyAuthentication
 from providers.consumers import ConsumerIdentity
 from providers.resolution import ResolvedModel
 from providers.selectors import model_selection_names, models_available_list
 from usage.attribution import TAGS_HEADER, attribution_parse
+
+_UNREAD = object()
+
+
+def lean_eligible(request: HttpRequest) -> bool:
+    """A POST of JSON, no query string, and an Accept header that DRF's negotiation answers
+    with JSON without parsing it: what API clients send."""
+    accept = request.META.get("HTTP_ACCEPT")
+    return (
+        request.method == "POST"
+        and request.content_type == "application/json"
+        and not request.META.get("QUERY_STRING")
+        and (accept is None or accept.strip() in JSON_ACCEPTS)
+    )
 
 
 def served_headers(model: ResolvedModel) -> dict[str, str]:
@@ -58,21 +74,72 @@ class V1View(APIView):
     request_id = ""
     # The endpoint's answers name no ledger row: the rows may be written after them.
     ledger_write_behind = False
+    # POSTs of plain JSON take the lean path (`_lean_dispatch`); the view reads `request_data`.
+    lean_post = False
+    _lean_data: Any = _UNREAD
 
     def get_exception_handler(self):
         return openai_exception_handler
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         with ExitStack() as self.request_pins:
+            if self.lean_post and lean_eligible(request):
+                return self._lean_dispatch(request, *args, **kwargs)
             return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        self._call_begin(request)
+        super().initial(request, *args, **kwargs)
+
+    def _call_begin(self, request: Any) -> None:
         self.request_id = current_request_id() or new_request_id()
         body_size_check(request)
         # The call's shared-cache state, read once and pinned until the response:
         # authentication and the call reuse it.
         self.request_pins.enter_context(request_state_pinned())
-        super().initial(request, *args, **kwargs)
+
+    def _lean_dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        """DRF's dispatch for the requests `lean_eligible` admits, without its Request wrapper:
+        the same negotiation, authentication, permissions, JSON reader, exception handler and
+        response headers, at about a tenth of a call's CPU less. Anything else (another
+        method, content type or Accept header, a query string) takes DRF's own path."""
+        self.headers = self.default_response_headers
+        self.format_kwarg = None
+        try:
+            self._call_begin(request)
+            renderer, media_type = self.perform_content_negotiation(request)  # type: ignore[arg-type]
+            request.accepted_renderer, request.accepted_media_type = renderer, media_type  # type: ignore[attr-defined]
+            request.user, request.auth = self._lean_authenticate(request)  # type: ignore[attr-defined]
+            self._lean_check_permissions(request)
+            self.check_throttles(request)  # type: ignore[arg-type]
+            self._lean_data = json_loads_checked(request.body)
+            response = self.post(request, *args, **kwargs)  # type: ignore[attr-defined]
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)  # type: ignore[arg-type]
+        return self.response
+
+    def _lean_authenticate(self, request: HttpRequest) -> tuple[Any, Any]:
+        """DRF's authentication: the first authenticator that recognises the request, else a
+        401 (which is what IsAuthenticated makes of an anonymous request)."""
+        for authenticator in self.get_authenticators():
+            user_auth = authenticator.authenticate(request)  # type: ignore[arg-type]
+            if user_auth is not None:
+                return user_auth
+        raise NotAuthenticated()
+
+    def _lean_check_permissions(self, request: HttpRequest) -> None:
+        """DRF's check for an authenticated request: a refusal is a 403."""
+        for permission in self.get_permissions():
+            if not permission.has_permission(request, self):  # type: ignore[arg-type]
+                raise PermissionDenied(
+                    getattr(permission, "message", None), getattr(permission, "code", None)
+                )
+
+    @property
+    def request_data(self) -> Any:
+        """The request's JSON body, read once, whichever path the request took."""
+        return self.request.data if self._lean_data is _UNREAD else self._lean_data
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -85,7 +152,7 @@ class V1View(APIView):
         return cast(ConsumerIdentity, self.request.auth)
 
     def context(self) -> CallContext:
-        body = self.request.data if isinstance(self.request.data, dict) else {}
+        body = self.request_data if isinstance(self.request_data, dict) else {}
         attribution = attribution_parse(
             user=body.get("user"),
             metadata=body.get("metadata"),
@@ -109,6 +176,7 @@ class V1View(APIView):
 
 class ChatCompletionsView(V1View):
     ledger_write_behind = True
+    lean_post = True
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -116,13 +184,14 @@ class ChatCompletionsView(V1View):
         description="OpenAI's chat completions: JSON, or server-sent chunks with stream=true.",
     )
     def post(self, request: Request) -> Any:
-        chat_request, stream, include_usage = chat_request_parse(request.data)
+        data = self.request_data
+        chat_request, stream, include_usage = chat_request_parse(data)
         if not stream:
             result = chat_completion_run(
                 request=chat_request, context=self.context(), consumer=self.identity
             )
             headers = served_headers(result.served_by) | cache_headers(result.cache)
-            headers |= ignored_header(request.data, chat_request, result.served_by.provider_kind)
+            headers |= ignored_header(data, chat_request, result.served_by.provider_kind)
             return json_response(completion_json(result), headers)
         chat_stream = chat_completion_stream(
             request=chat_request, context=self.context(), consumer=self.identity
@@ -131,12 +200,13 @@ class ChatCompletionsView(V1View):
             completion_chunks(chat_stream, include_usage=include_usage), chat_stream.close
         )
         headers = served_headers(chat_stream.served_by) | cache_headers(chat_stream.cache)
-        headers |= ignored_header(request.data, chat_request, chat_stream.served_by.provider_kind)
+        headers |= ignored_header(data, chat_request, chat_stream.served_by.provider_kind)
         return sse_response(body, headers)
 
 
 class EmbeddingsView(V1View):
     ledger_write_behind = True
+    lean_post = True
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -144,7 +214,7 @@ class EmbeddingsView(V1View):
         description="OpenAI's embeddings (float or base64 encoding).",
     )
     def post(self, request: Request) -> HttpResponse:
-        embedding_request, encoding = embedding_request_parse(request.data)
+        embedding_request, encoding = embedding_request_parse(self.request_data)
         result = embedding_run(
             request=embedding_request, context=self.context(), consumer=self.identity
         )
