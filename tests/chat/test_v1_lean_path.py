@@ -125,6 +125,7 @@ def test_a_lean_answer_carries_drfs_headers_and_the_call_is_recorded(client, key
     ],
 )
 def test_other_requests_take_drfs_path(client, key, drf_requests, accept, query, content_type):
+    """Whatever the lean path does not recognise goes to DRF, which answers as it always did."""
     headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
     if accept:
         headers["HTTP_ACCEPT"] = accept
@@ -135,6 +136,14 @@ def test_other_requests_take_drfs_path(client, key, drf_requests, accept, query,
     assert answer["x-request-id"].startswith("req_")
     expected = {"text/html": 406, "text/plain": 415, "application/x-www-form-urlencoded": 400}
     assert answer.status_code == expected.get(accept or content_type, 200), answer.content
+
+
+@pytest.mark.django_db
+def test_an_empty_body_is_drfs_empty_object(client, key, drf_requests):
+    answer = post(client, "/v1/chat/completions", "", secret=key)
+    assert drf_requests == ["/v1/chat/completions"]
+    error = answer.json()["error"]
+    assert answer.status_code == 400 and error["param"] == "model", error
 
 
 @pytest.mark.django_db
