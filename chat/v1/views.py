@@ -104,7 +104,8 @@ class V1View(APIView):
         """DRF's dispatch for the requests `lean_eligible` admits, without its Request wrapper:
         the same negotiation, authentication, permissions, JSON reader, exception handler and
         response headers, at about a tenth of a call's CPU less. Anything else (another
-        method, content type or Accept header, a query string) takes DRF's own path."""
+        method, content type or Accept header, a query string, an empty body) takes DRF's
+        own path."""
         self.headers = self.default_response_headers
         self.format_kwarg = None
         try:
