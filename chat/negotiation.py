@@ -19,7 +19,16 @@ EVENT_STREAM = "text/event-stream"
 # Accept headers that DRF's negotiation always answers with a JSON first renderer: most API
 # clients send one of these or none (an empty header is DRF's 406). Answered without parsing
 # media ranges, which cost about as much as the rest of DRF's request handling together.
-JSON_ACCEPTS = frozenset({"*/*", "application/json"})
+_JSON_ACCEPTS = frozenset({"*/*", "application/json"})
+
+
+def negotiates_json_directly(request: Any) -> bool:
+    """No `?format=` override and an Accept header of JSON or none: answered with the first
+    (JSON) renderer without parsing media ranges."""
+    accept = request.META.get("HTTP_ACCEPT")
+    return not request.META.get("QUERY_STRING") and (
+        accept is None or accept.strip() in _JSON_ACCEPTS
+    )
 
 
 def accepts_event_stream(request: Request) -> bool:
@@ -35,11 +44,9 @@ class EventStreamNegotiation(DefaultContentNegotiation):
         self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: Any = None
     ) -> tuple[BaseRenderer, str]:
         renderers = list(renderers)
-        accept = request.META.get("HTTP_ACCEPT")
         if (
             format_suffix is None
-            and not request.META.get("QUERY_STRING")  # no ?format= override
-            and (accept is None or accept.strip() in JSON_ACCEPTS)
+            and negotiates_json_directly(request)
             and renderers
             and renderers[0].media_type == "application/json"
         ):

@@ -26,7 +26,7 @@ from chat.http import (
     json_response,
     sse_response,
 )
-from chat.negotiation import JSON_ACCEPTS, EventStreamNegotiation
+from chat.negotiation import EventStreamNegotiation, negotiates_json_directly
 from chat.services import (
     CallContext,
     chat_completion_run,
@@ -55,13 +55,11 @@ def lean_eligible(request: HttpRequest) -> bool:
     """A POST of JSON with a body, no query string, and an Accept header that DRF's
     negotiation answers with JSON without parsing it: what API clients send. (DRF reads an
     empty body as an empty object, which the lean path leaves to DRF.)"""
-    accept = request.META.get("HTTP_ACCEPT")
     return (
         request.method == "POST"
         and request.content_type == "application/json"
         and request.META.get("CONTENT_LENGTH", "0") not in ("", "0")
-        and not request.META.get("QUERY_STRING")
-        and (accept is None or accept.strip() in JSON_ACCEPTS)
+        and negotiates_json_directly(request)
     )
 
 
